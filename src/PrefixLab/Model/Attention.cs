@@ -1,0 +1,77 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PrefixLab.Model;
+
+/// <summary>
+/// Causal multi-head self-attention as in minGPT: one Linear <c>c_attn</c> makes queries, keys and
+/// values, <c>c_proj</c> projects the concatenated heads back, both with bias.
+/// </summary>
+public sealed class Attention : Module
+{
+#pragma warning disable IDE1006 // field names are the state-dict names of minGPT and GPT-2
+    private readonly Linear c_attn;
+    private readonly Linear c_proj;
+#pragma warning restore IDE1006
+    private readonly MaskDropout attnDropout;
+    private readonly MaskDropout residDropout;
+    private readonly int heads;
+    private readonly int headDim;
+    private readonly double scale;
+
+    /// <summary>Creates the layer for <paramref name="config"/>.</summary>
+    public Attention(GptConfig config) : base("attn")
+    {
+        heads = config.Heads;
+        headDim = config.HeadDim;
+        scale = 1.0 / Math.Sqrt(headDim);
+        c_attn = Linear(config.Width, 3 * config.Width);
+        c_proj = Linear(config.Width, config.Width);
+        attnDropout = new MaskDropout(config.Dropout);
+        residDropout = new MaskDropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Attends from the rows of <paramref name="x"/> (<c>[batch, position, width]</c>, starting at absolute
+    /// position <paramref name="position"/>) to themselves and every earlier position, including those
+    /// held in <paramref name="cache"/>. Only rows from <paramref name="queryFrom"/> on are computed and
+    /// returned: all rows still give keys and values.
+    /// </summary>
+    internal Tensor Forward(Tensor x, int layer, HookPoints hooks, KvCache? cache, int position, int queryFrom = 0)
+    {
+        long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
+        var qkv = c_attn.forward(x).view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);
+        Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+        if (cache is not null)
+        {
+            (k, v) = cache.Append(layer, k, v);
+        }
+        if (queryFrom > 0)
+        {
+            q = q[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(queryFrom)];
+            length -= queryFrom;
+            position += queryFrom;
+        }
+        q = hooks.Run(HookPoints.Q(layer), q, layer, position);
+        // Keys and values cover every position from the first (the cache holds the earlier ones).
+        k = hooks.Run(HookPoints.K(layer), k, layer, 0);
+        v = hooks.Run(HookPoints.V(layer), v, layer, 0);
+
+        // Keys may start before the queries (cached positions, or a key/value prefix a hook added): query
+        // row i sits at key column i + (keys - queries), and sees every key up to that column.
+        long keyCount = k.shape[2];
+        var scores = matmul(q, k.transpose(-2, -1)).mul_(scale);
+        using (var future = ones(length, keyCount, ScalarType.Bool).triu_(keyCount - length + 1))
+        {
+            scores = scores.masked_fill_(future, float.NegativeInfinity);
+        }
+        scores = hooks.Run(HookPoints.Scores(layer), scores, layer, position);
+        var pattern = hooks.Run(HookPoints.Pattern(layer), functional.softmax(scores, -1), layer, position);
+        var z = hooks.Run(HookPoints.Z(layer), matmul(attnDropout.forward(pattern), v), layer, position);
+        var merged = z.transpose(1, 2).reshape(batch, length, width);
+        return residDropout.forward(c_proj.forward(merged));
+    }
+}

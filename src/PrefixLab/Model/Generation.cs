@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace PrefixLab.Model;
+
+/// <summary>Greedy decoding, with or without a key/value cache.</summary>
+public static class Generation
+{
+    /// <summary>
+    /// Appends <paramref name="newTokens"/> greedily chosen tokens to each row of <paramref name="prompt"/>
+    /// (<c>[batch, position]</c>) and returns only the new tokens, <c>[batch, newTokens]</c>. The model runs
+    /// in evaluation mode (no dropout) without gradients; its training mode is restored afterwards.
+    /// With <paramref name="useCache"/> each step feeds only the newest token; the tokens are the same
+    /// as without it.
+    /// </summary>
+    public static Tensor Greedy(Gpt model, Tensor prompt, int newTokens, bool useCache = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(newTokens);
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            using var cache = useCache ? new KvCache(model.Config.Layers) : null;
+            var generated = new List<Tensor>(newTokens);
+            var sequence = prompt;
+            var input = prompt;
+            for (int step = 0; step < newTokens; step++)
+            {
+                var hidden = model.Hidden(input, cache);
+                var next = model.Head(hidden[.., ^1..]).argmax(-1);
+                generated.Add(next);
+                sequence = cat([sequence, next], 1);
+                input = useCache ? next : sequence;
+            }
+            var result = newTokens == 0 ? zeros(prompt.shape[0], 0, dtype: ScalarType.Int64) : cat(generated, 1);
+            return result.MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            if (wasTraining)
+            {
+                model.train();
+            }
+        }
+    }
+}

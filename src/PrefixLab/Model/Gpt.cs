@@ -1,0 +1,210 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PrefixLab.Model;
+
+/// <summary>
+/// The paper's transformer, as minGPT builds it: learned token and position embeddings, pre-LayerNorm
+/// blocks of causal self-attention and a GELU MLP, a final LayerNorm and a bias-free LM head. Parameter
+/// names are minGPT's (<c>transformer.h.0.attn.c_attn.weight</c>, …). Every block exposes the named
+/// hook points of <see cref="HookPoints"/>.
+/// </summary>
+public sealed class Gpt : Module<Tensor, Tensor>
+{
+    private readonly Transformer transformer;
+#pragma warning disable IDE1006 // minGPT's state-dict name
+    private readonly Linear lm_head;
+#pragma warning restore IDE1006
+
+    /// <summary>
+    /// Builds a model with minGPT's initialisation: weights N(0, 0.02), the residual output projections
+    /// (<c>c_proj</c>) N(0, 0.02/√(2·layers)), biases 0, LayerNorms 1 and 0. Seed torch's generator
+    /// (<c>torch.manual_seed</c>) first for a reproducible draw.
+    /// </summary>
+    public Gpt(GptConfig config) : base("gpt")
+    {
+        Config = config.Validate();
+        transformer = new Transformer(config);
+        lm_head = Linear(config.Width, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        Hooks = new HookPoints(Enumerable.Range(0, config.Layers).SelectMany(HookPoints.BlockNames));
+        Initialise();
+    }
+
+    /// <summary>The architecture.</summary>
+    public GptConfig Config { get; }
+
+    /// <summary>Named points of the forward pass where hooks read or replace activations.</summary>
+    public HookPoints Hooks { get; }
+
+    /// <summary>Logits <c>[batch, position, vocab]</c> for token ids <c>[batch, position]</c>.</summary>
+    public override Tensor forward(Tensor tokens) => Forward(tokens);
+
+    /// <summary>
+    /// Logits <c>[batch, position, vocab]</c> for token ids <c>[batch, position]</c>. With a
+    /// <paramref name="cache"/>, <paramref name="tokens"/> continue the cached positions, and the cache
+    /// grows by them.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, KvCache? cache = null) => Head(Hidden(tokens, cache));
+
+    /// <summary>
+    /// The final residual stream <c>[batch, position, width]</c>, before the last LayerNorm. With
+    /// <paramref name="lastRows"/>, only that many final positions come out, and the last block computes
+    /// only those rows (their values are the same; training uses it to skip rows no loss reads).
+    /// </summary>
+    public Tensor Hidden(Tensor tokens, KvCache? cache = null, int? lastRows = null)
+    {
+        if (tokens.dim() != 2)
+        {
+            throw new PrefixLabException($"tokens must be [batch, position], got shape [{string.Join(", ", tokens.shape)}]");
+        }
+        int position = cache?.Length ?? 0;
+        long length = tokens.shape[1];
+        if (position + length > Config.BlockSize)
+        {
+            throw new PrefixLabException($"sequence of {position + length} positions exceeds the model's block size {Config.BlockSize}");
+        }
+        if (lastRows is < 1 || lastRows > length)
+        {
+            throw new PrefixLabException($"lastRows must be between 1 and {length} (got {lastRows})");
+        }
+        var x = transformer.Embed(tokens, position);
+        for (int layer = 0; layer < Config.Layers; layer++)
+        {
+            int queryFrom = layer == Config.Layers - 1 && lastRows is int rows ? (int)length - rows : 0;
+            x = transformer.Blocks[layer].Forward(x, layer, Hooks, cache, position, queryFrom);
+        }
+        if (cache is not null)
+        {
+            cache.Length += (int)length;
+        }
+        return x;
+    }
+
+    /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
+    public Tensor Head(Tensor hidden) => lm_head.forward(transformer.FinalNorm(hidden));
+
+    /// <summary>
+    /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
+    /// other parameters (biases, LayerNorm, embeddings), which do not.
+    /// </summary>
+    public (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups()
+    {
+        var decay = new List<Parameter>();
+        var noDecay = new List<Parameter>();
+        var linearWeights = named_modules()
+            .Where(m => m.module is Linear)
+            .Select(m => m.name.Length == 0 ? "weight" : m.name + ".weight")
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, parameter) in named_parameters())
+        {
+            (linearWeights.Contains(name) ? decay : noDecay).Add(parameter);
+        }
+        return (decay, noDecay);
+    }
+
+    private void Initialise()
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Linear linear:
+                    init.normal_(linear.weight, 0, 0.02);
+                    if (linear.bias is not null)
+                    {
+                        init.zeros_(linear.bias);
+                    }
+                    break;
+                case Embedding embedding:
+                    init.normal_(embedding.weight, 0, 0.02);
+                    break;
+                case LayerNorm norm:
+                    init.ones_(norm.weight);
+                    init.zeros_(norm.bias);
+                    break;
+            }
+        }
+        // GPT-2's scaled init of the projections that write into the residual stream.
+        foreach (var (name, parameter) in named_parameters().Where(p => p.name.EndsWith("c_proj.weight", StringComparison.Ordinal)))
+        {
+            init.normal_(parameter, 0, 0.02 / Math.Sqrt(2.0 * Config.Layers));
+        }
+    }
+
+    /// <summary>minGPT's <c>transformer</c> container, so parameter names carry its prefix.</summary>
+    private sealed class Transformer : Module
+    {
+#pragma warning disable IDE1006 // minGPT's state-dict names
+        private readonly Embedding wte;
+        private readonly Embedding wpe;
+        private readonly MaskDropout drop;
+        private readonly ModuleList<Block> h;
+        private readonly LayerNorm ln_f;
+#pragma warning restore IDE1006
+
+        public Transformer(GptConfig config) : base("transformer")
+        {
+            wte = Embedding(config.VocabSize, config.Width);
+            wpe = Embedding(config.BlockSize, config.Width);
+            drop = new MaskDropout(config.Dropout);
+            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(_ => new Block(config)).ToArray());
+            ln_f = LayerNorm(config.Width);
+            RegisterComponents();
+        }
+
+        public ModuleList<Block> Blocks => h;
+
+        public Tensor Embed(Tensor tokens, int position)
+        {
+            using var positions = arange(position, position + tokens.shape[1], dtype: ScalarType.Int64);
+            return drop.forward(wte.forward(tokens).add_(wpe.forward(positions)));
+        }
+
+        public Tensor FinalNorm(Tensor x) => ln_f.forward(x);
+    }
+}
+
+/// <summary>A pre-LayerNorm transformer block: <c>x + attn(ln_1(x))</c>, then <c>x + mlp(ln_2(x))</c>.</summary>
+public sealed class Block : Module
+{
+#pragma warning disable IDE1006 // minGPT's state-dict names
+    private readonly LayerNorm? ln_1;
+    private readonly Attention attn;
+    private readonly LayerNorm ln_2;
+    private readonly Mlp mlp;
+#pragma warning restore IDE1006
+
+    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>.</summary>
+    public Block(GptConfig config) : base("block")
+    {
+        ln_1 = config.AttnLayerNorm ? LayerNorm(config.Width) : null;
+        attn = new Attention(config);
+        ln_2 = LayerNorm(config.Width);
+        mlp = new Mlp(config);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Runs the block on <paramref name="x"/>; with <paramref name="queryFrom"/> &gt; 0 only the rows from
+    /// there on come out (the earlier rows still serve as keys and values).
+    /// </summary>
+    internal Tensor Forward(Tensor x, int layer, HookPoints hooks, KvCache? cache, int position, int queryFrom = 0)
+    {
+        x = hooks.Run(HookPoints.ResidPre(layer), x, layer, position);
+        var attnIn = ln_1 is null ? x : ln_1.forward(x);
+        var attnOut = attn.Forward(attnIn, layer, hooks, cache, position, queryFrom);
+        if (queryFrom > 0)
+        {
+            x = x[TensorIndex.Colon, TensorIndex.Slice(queryFrom)];
+            position += queryFrom;
+        }
+        attnOut = hooks.Run(HookPoints.AttnOut(layer), attnOut, layer, position);
+        x = hooks.Run(HookPoints.ResidMid(layer), x + attnOut, layer, position);
+        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.forward(ln_2.forward(x)), layer, position);
+        return hooks.Run(HookPoints.ResidPost(layer), x + mlpOut, layer, position);
+    }
+}

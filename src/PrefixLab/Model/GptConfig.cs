@@ -1,0 +1,37 @@
+namespace PrefixLab.Model;
+
+/// <summary>
+/// Architecture of a minGPT-style decoder-only transformer (paper.md §3).
+/// </summary>
+/// <param name="VocabSize">Number of token ids (digits 0..10 for the paper's tasks: 11).</param>
+/// <param name="BlockSize">Largest sequence length the learned position embedding covers.</param>
+/// <param name="Layers">Number of transformer blocks.</param>
+/// <param name="Heads">Attention heads per block.</param>
+/// <param name="Width">Embedding width E; each head has E / Heads dimensions.</param>
+/// <param name="Dropout">Dropout on embeddings, attention weights and residual outputs (minGPT uses one value for all three).</param>
+/// <param name="AttnLayerNorm">Whether a LayerNorm precedes attention (notebook 02 turns it off).</param>
+public sealed record GptConfig(
+    int VocabSize,
+    int BlockSize,
+    int Layers,
+    int Heads,
+    int Width,
+    double Dropout = 0.1,
+    bool AttnLayerNorm = true)
+{
+    /// <summary>Dimensions per head.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int HeadDim => Width / Heads;
+
+    /// <summary>Throws <see cref="PrefixLabException"/> when the configuration cannot build a model.</summary>
+    public GptConfig Validate()
+    {
+        PrefixLabException.Check(VocabSize >= 1, $"vocab size must be at least 1 (got {VocabSize})");
+        PrefixLabException.Check(BlockSize >= 1, $"block size must be at least 1 (got {BlockSize})");
+        PrefixLabException.Check(Layers >= 1, $"layers must be at least 1 (got {Layers})");
+        PrefixLabException.Check(Heads >= 1, $"heads must be at least 1 (got {Heads})");
+        PrefixLabException.Check(Width >= 1 && Width % Heads == 0, $"width {Width} must be a positive multiple of heads {Heads}");
+        PrefixLabException.Check(Dropout is >= 0 and < 1, $"dropout must be in [0, 1) (got {Dropout})");
+        return this;
+    }
+}
