@@ -1,0 +1,185 @@
+using System.Text;
+using PrefixLab.Util;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Interop;
+
+/// <summary>
+/// safetensors files with the header's <c>__metadata__</c>. TorchSharp.PyBridge encodes and decodes the
+/// tensors; it does not keep <c>__metadata__</c>, so this class adds it to the header PyBridge writes and
+/// reads it back, and it checks every file before decoding it, so that a truncated or malformed file is
+/// refused with a one-line <see cref="PrefixLabException"/> instead of failing somewhere inside.
+/// </summary>
+public static class SafeTensors
+{
+    private const long MaxHeaderBytes = 100_000_000;
+
+    private static readonly Dictionary<string, int> DtypeSizes = new(StringComparer.Ordinal)
+    {
+        ["BOOL"] = 1,
+        ["U8"] = 1,
+        ["I8"] = 1,
+        ["I16"] = 2,
+        ["U16"] = 2,
+        ["F16"] = 2,
+        ["BF16"] = 2,
+        ["I32"] = 4,
+        ["U32"] = 4,
+        ["F32"] = 4,
+        ["I64"] = 8,
+        ["U64"] = 8,
+        ["F64"] = 8,
+    };
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> and <paramref name="metadata"/> to <paramref name="path"/>
+    /// atomically: a reader sees the old file or the whole new one, never a part.
+    /// </summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    {
+        using var encoded = new MemoryStream();
+        var contiguous = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().contiguous().cpu(), StringComparer.Ordinal);
+        TorchSharp.PyBridge.Safetensors.SaveStateDict(encoded, contiguous, leaveOpen: true);
+        var bytes = encoded.GetBuffer().AsSpan(0, (int)encoded.Length);
+        long headerLength = BitConverter.ToInt64(bytes[..8]);
+        var header = JsonNode.Parse(bytes.Slice(8, (int)headerLength))!.AsObject();
+        var meta = new JsonObject();
+        foreach (var (key, value) in metadata)
+        {
+            meta[key] = value;
+        }
+        header["__metadata__"] = meta;
+        var data = bytes[(8 + (int)headerLength)..].ToArray();
+        AtomicFile.Write(path, stream => WriteFile(stream, header, data));
+    }
+
+    /// <summary>Reads the header's metadata without decoding the tensors.</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => ReadHeader(path).Metadata;
+
+    /// <summary>Reads every tensor and the metadata of <paramref name="path"/>.</summary>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Load(string path)
+    {
+        var header = ReadHeader(path);
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var tensors = TorchSharp.PyBridge.Safetensors.LoadStateDict(stream);
+            return (tensors, header.Metadata);
+        }
+        catch (Exception e) when (e is not PrefixLabException)
+        {
+            throw new PrefixLabException($"cannot read '{path}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>The validated header: metadata and each tensor's dtype and shape.</summary>
+    public static Header ReadHeader(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new PrefixLabException($"file not found: '{path}'");
+        }
+        using var stream = File.OpenRead(path);
+        long fileLength = stream.Length;
+        Span<byte> prefix = stackalloc byte[8];
+        if (fileLength < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
+        {
+            throw Malformed(path, $"only {fileLength} bytes, too short for a safetensors header");
+        }
+        long headerLength = BitConverter.ToInt64(prefix);
+        if (headerLength <= 0 || headerLength > MaxHeaderBytes || headerLength > fileLength - 8)
+        {
+            throw Malformed(path, $"header length {headerLength} does not fit a file of {fileLength} bytes (truncated?)");
+        }
+        var headerBytes = new byte[headerLength];
+        stream.ReadExactly(headerBytes);
+        JsonObject json;
+        try
+        {
+            json = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new JsonException("empty header");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw Malformed(path, $"header is not a JSON object ({e.Message.Split('\n')[0]})");
+        }
+        return ParseHeader(path, json, fileLength - 8 - headerLength);
+    }
+
+    private static Header ParseHeader(string path, JsonObject json, long dataLength)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
+        long end = 0;
+        foreach (var (name, node) in json)
+        {
+            try
+            {
+                if (name == "__metadata__")
+                {
+                    foreach (var (key, value) in node!.AsObject())
+                    {
+                        metadata[key] = value!.GetValue<string>();
+                    }
+                    continue;
+                }
+                var entry = node!.AsObject();
+                string dtype = entry["dtype"]!.GetValue<string>();
+                long[] shape = [.. entry["shape"]!.AsArray().Select(d => d!.GetValue<long>())];
+                long[] offsets = [.. entry["data_offsets"]!.AsArray().Select(d => d!.GetValue<long>())];
+                if (!DtypeSizes.TryGetValue(dtype, out int size))
+                {
+                    throw Malformed(path, $"tensor '{name}' has unknown dtype '{dtype}'");
+                }
+                long bytes = shape.Aggregate(1L, (a, d) => d < 0 ? -1 : a * d) * size;
+                if (offsets.Length != 2 || bytes < 0 || offsets[0] < 0 || offsets[1] - offsets[0] != bytes)
+                {
+                    throw Malformed(path, $"tensor '{name}' has offsets that do not match its shape");
+                }
+                if (offsets[1] > dataLength)
+                {
+                    throw Malformed(path, $"tensor '{name}' ends at byte {offsets[1]} but the file holds {dataLength} bytes of data (truncated?)");
+                }
+                end = Math.Max(end, offsets[1]);
+                entries[name] = new TensorEntry(dtype, shape);
+            }
+            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
+            {
+                throw Malformed(path, $"header entry '{name}' is malformed");
+            }
+        }
+        if (end != dataLength)
+        {
+            throw Malformed(path, $"tensor data is {dataLength} bytes but the header describes {end}");
+        }
+        return new Header(metadata, entries);
+    }
+
+    private static void WriteFile(Stream stream, JsonObject header, byte[] data)
+    {
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        // The format asks for the data to start 8-byte aligned; pad the header with spaces.
+        int padded = (json.Length + 7) / 8 * 8;
+        stream.Write(BitConverter.GetBytes((long)padded));
+        stream.Write(json);
+        for (int i = json.Length; i < padded; i++)
+        {
+            stream.WriteByte((byte)' ');
+        }
+        stream.Write(data);
+    }
+
+    private static PrefixLabException Malformed(string path, string why) =>
+        new($"'{path}' is not a valid safetensors file: {why}");
+
+    /// <summary>A validated safetensors header.</summary>
+    /// <param name="Metadata">The <c>__metadata__</c> strings.</param>
+    /// <param name="Tensors">Each tensor's dtype and shape, by name.</param>
+    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors);
+
+    /// <summary>One tensor of a header.</summary>
+    /// <param name="Dtype">The safetensors dtype, e.g. <c>F32</c>.</param>
+    /// <param name="Shape">The tensor's shape.</param>
+    public sealed record TensorEntry(string Dtype, long[] Shape);
+}

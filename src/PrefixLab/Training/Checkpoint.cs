@@ -1,0 +1,72 @@
+using System.Globalization;
+using PrefixLab.Interop;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Training;
+
+/// <summary>
+/// A resumable snapshot of a run in one safetensors file, written atomically: the trained tensors, the
+/// optimiser's state (as a byte tensor), the step and the run's fingerprint. Batches and dropout masks
+/// are derived from the seed and the step number, so no random-generator state needs saving.
+/// </summary>
+public static class Checkpoint
+{
+    private const string OptimizerKey = "optimizer.state";
+    private const string StatePrefix = "state.";
+
+    /// <summary>Writes a checkpoint of <paramref name="state"/> and <paramref name="optimizer"/> after <paramref name="step"/> steps.</summary>
+    public static void Save(string path, long step, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            optimizer.save_state_dict(writer);
+        }
+        using var optimizerBytes = tensor(buffer.ToArray(), dtype: ScalarType.Byte);
+        var tensors = state.ToDictionary(kv => StatePrefix + kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        tensors[OptimizerKey] = optimizerBytes;
+        SafeTensors.Save(path, tensors, new Dictionary<string, string>
+        {
+            ["format"] = ModelFile.Format,
+            ["kind"] = "checkpoint",
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
+            ["fingerprint"] = fingerprint,
+        });
+    }
+
+    /// <summary>
+    /// Restores <paramref name="state"/> and <paramref name="optimizer"/> from <paramref name="path"/> and
+    /// returns the step it was taken at. Refuses a checkpoint of a different run.
+    /// </summary>
+    public static long Restore(string path, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer)
+    {
+        var (tensors, metadata) = SafeTensors.Load(path);
+        if (!metadata.TryGetValue("kind", out var kind) || kind != "checkpoint"
+            || !metadata.TryGetValue("step", out var stepText) || !long.TryParse(stepText, CultureInfo.InvariantCulture, out long step)
+            || !tensors.TryGetValue(OptimizerKey, out var optimizerBytes))
+        {
+            throw new PrefixLabException($"'{path}' is not a PrefixLab checkpoint");
+        }
+        if (!metadata.TryGetValue("fingerprint", out var saved) || saved != fingerprint)
+        {
+            throw new PrefixLabException($"checkpoint '{path}' belongs to a different run (other model, task or settings); remove it or drop --resume");
+        }
+        var restored = tensors.Where(kv => kv.Key.StartsWith(StatePrefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[StatePrefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+        using (no_grad())
+        {
+            foreach (var (name, target) in state)
+            {
+                if (!restored.TryGetValue(name, out var source) || !source.shape.SequenceEqual(target.shape))
+                {
+                    throw new PrefixLabException($"checkpoint '{path}' lacks tensor '{name}' or has it in another shape");
+                }
+                target.copy_(source);
+            }
+        }
+        using var reader = new BinaryReader(new MemoryStream(optimizerBytes.bytes.ToArray()));
+        optimizer.load_state_dict(reader);
+        return step;
+    }
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Util;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Training;
+
+/// <summary>Training on a task: the masked loss, each step's batch, and the pretraining job.</summary>
+public static class TaskTraining
+{
+    private const ulong DataStream = 0xDA7A;
+
+    /// <summary>
+    /// The paper's loss: cross-entropy of the output predictions only. Only the last
+    /// <paramref name="outputLength"/> positions carry targets, so the head runs on those rows alone.
+    /// </summary>
+    public static Tensor Loss(Gpt model, Tensor inputs, Tensor targets, int outputLength)
+    {
+        var scored = TensorIndex.Slice(-outputLength);
+        var logits = model.Head(model.Hidden(inputs, lastRows: outputLength));
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[^1]),
+            targets[TensorIndex.Colon, scored].reshape(-1),
+            ignore_index: SequenceLayout.IgnoreIndex);
+    }
+
+    /// <summary>
+    /// The loss of step <c>s</c> on a fresh training batch drawn from the seed and <c>s</c> alone, so the
+    /// batches do not depend on what ran before.
+    /// </summary>
+    public static Func<long, Tensor> StepLoss(Gpt model, ITask task, SequenceLayout layout, TrainOptions options)
+    {
+        CheckFits(model, task, layout);
+        return step =>
+        {
+            var rng = Rng.For(options.Seed, DataStream, (ulong)step);
+            var (inputs, targets) = layout.TrainingBatch(task, options.BatchSize, DataSplit.Train, rng, step * options.BatchSize);
+            return Loss(model, inputs, targets, layout.OutputLength);
+        };
+    }
+
+    /// <summary>
+    /// Pretraining or full fine-tuning of every parameter, with minGPT's groups: weight decay
+    /// <paramref name="weightDecay"/> on Linear weights, none on biases, LayerNorms and embeddings.
+    /// </summary>
+    public static TrainingJob Full(Gpt model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1)
+    {
+        var (decay, noDecay) = model.ParameterGroups();
+        return new TrainingJob
+        {
+            Groups = [new ParameterGroup(decay, weightDecay), new ParameterGroup(noDecay, 0.0)],
+            Loss = StepLoss(model, task, layout, options),
+            State = model.state_dict(),
+            Fingerprint = Fingerprint("full", model.Config, task, layout, options, new { weight_decay = weightDecay }),
+            SetTraining = training => model.train(training),
+        };
+    }
+
+    /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
+    public static string Fingerprint(string method, GptConfig config, ITask task, SequenceLayout layout, TrainOptions options, object settings) =>
+        JsonSerializer.Serialize(new
+        {
+            method,
+            config,
+            task = task.Name,
+            prefix_size = layout.PrefixSize,
+            batch = options.BatchSize,
+            lr = options.LearningRate,
+            betas = new[] { options.Beta1, options.Beta2 },
+            clip = options.GradClip,
+            seed = options.Seed,
+            settings,
+        });
+
+    /// <summary>Throws when <paramref name="task"/> laid out as <paramref name="layout"/> does not fit the model.</summary>
+    public static void CheckFits(Gpt model, ITask task, SequenceLayout layout)
+    {
+        if (task.MaxToken >= model.Config.VocabSize)
+        {
+            throw new PrefixLabException($"task '{task.Name}' produces token {task.MaxToken}, beyond the model's vocabulary of {model.Config.VocabSize}");
+        }
+        if (layout.ContextLength > model.Config.BlockSize)
+        {
+            throw new PrefixLabException($"task '{task.Name}' with prefix size {layout.PrefixSize} needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
+        }
+    }
+}
