@@ -1,0 +1,132 @@
+using System.Globalization;
+
+namespace PrefixLab.Cli;
+
+/// <summary>
+/// The options of one command: <c>--name value</c>, <c>--name=value</c> or a bare <c>--flag</c>. Each
+/// getter checks its value and range and fails with a one-line <see cref="PrefixLabException"/>; options
+/// nobody asked for are reported by <see cref="EnsureAllUsed"/>, so a typo never passes silently.
+/// </summary>
+internal sealed class Arguments
+{
+    private readonly Dictionary<string, string?> values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> used = new(StringComparer.Ordinal);
+
+    private Arguments(List<string> positional) => Positional = positional;
+
+    /// <summary>Arguments that are not options, in order.</summary>
+    public IReadOnlyList<string> Positional { get; }
+
+    public static Arguments Parse(IReadOnlyList<string> args)
+    {
+        var positional = new List<string>();
+        var result = new Arguments(positional);
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+            {
+                positional.Add(arg);
+                continue;
+            }
+            string name = arg[2..];
+            string? value = null;
+            int eq = name.IndexOf('=', StringComparison.Ordinal);
+            if (eq >= 0)
+            {
+                value = name[(eq + 1)..];
+                name = name[..eq];
+            }
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                value = args[++i];
+            }
+            if (!result.values.TryAdd(name, value))
+            {
+                throw new PrefixLabException($"option --{name} given twice");
+            }
+        }
+        return result;
+    }
+
+    public bool Has(string name)
+    {
+        used.Add(name);
+        return values.ContainsKey(name);
+    }
+
+    public string Required(string name) =>
+        Optional(name) ?? throw new PrefixLabException($"missing required option --{name}");
+
+    public string? Optional(string name)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+        return value ?? throw new PrefixLabException($"option --{name} needs a value");
+    }
+
+    public bool Flag(string name)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out var value))
+        {
+            return false;
+        }
+        return value switch
+        {
+            null or "true" => true,
+            "false" => false,
+            _ => throw new PrefixLabException($"option --{name} is a flag and takes no value (got '{value}')"),
+        };
+    }
+
+    public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue) =>
+        (int)Long(name, fallback, min, max);
+
+    public long Long(string name, long fallback, long min = long.MinValue, long max = long.MaxValue)
+    {
+        var text = Optional(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out long value))
+        {
+            throw new PrefixLabException($"option --{name} needs a whole number (got '{text}')");
+        }
+        return value < min || value > max
+            ? throw new PrefixLabException($"option --{name} must be between {min} and {max} (got {value})")
+            : value;
+    }
+
+    public ulong Seed(string name, ulong fallback) => (ulong)Long(name, (long)fallback, 0);
+
+    public double Double(string name, double fallback, double min = double.MinValue, double max = double.MaxValue)
+    {
+        var text = Optional(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+        {
+            throw new PrefixLabException($"option --{name} needs a number (got '{text}')");
+        }
+        return value < min || value > max
+            ? throw new PrefixLabException($"option --{name} must be between {min} and {max} (got {value})")
+            : value;
+    }
+
+    /// <summary>Fails on any option the command did not read.</summary>
+    public void EnsureAllUsed()
+    {
+        var unknown = values.Keys.Where(k => !used.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new PrefixLabException($"unknown option --{unknown[0]}");
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using PrefixLab.Evaluation;
+using PrefixLab.Interop;
+using PrefixLab.Tasks;
+
+namespace PrefixLab.Cli.Commands;
+
+internal sealed class EvalCommand : ICommand
+{
+    public string Name => "eval";
+
+    public string Summary => "exact-match accuracy of greedy decoding on a task's test split";
+
+    public string Usage => """
+        prefixlab eval --model FILE --task T [options]
+          --model FILE     a PrefixLab model file
+          --task T         the task to score
+          --samples N      test samples (default 3200)
+          --seed S         which test samples (default 0)
+          --prefix-size P  padding positions (default: the model's)
+          --batch N        samples decoded at once (default 256)
+          --json           print one JSON object
+        """;
+
+    public int Run(Arguments args)
+    {
+        string path = args.Required("model");
+        var task = TaskRegistry.Default.Get(args.Required("task"));
+        int samples = args.Int("samples", 3200, 1);
+        ulong seed = args.Seed("seed", 0);
+        int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
+        int batch = args.Int("batch", 256, 1);
+        bool json = args.Flag("json");
+        args.EnsureAllUsed();
+
+        var (model, info) = ModelFile.Load(path);
+        using (model)
+        {
+            var result = Evaluator.Evaluate(model, task, prefixSize ?? info.PrefixSize, samples, seed, batch);
+            Console.WriteLine(json
+                ? JsonSerializer.Serialize(result, ModelFile.Json)
+                : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using PrefixLab.Evaluation;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Benchmarks;
+
+/// <summary>Speed of one model shape.</summary>
+/// <param name="Name">Which notebook's model.</param>
+/// <param name="TrainStepMs">Median wall time of a training step (batch 64).</param>
+/// <param name="TrainGflops">Matrix-multiply FLOPs of a step (<see cref="Bench.TrainingFlops"/>) per second.</param>
+/// <param name="EvalSamplesPerSecond">Greedy evaluation throughput.</param>
+public sealed record ModelSpeed(string Name, double TrainStepMs, double TrainGflops, double EvalSamplesPerSecond);
+
+/// <summary>What <see cref="Bench.Run"/> measured.</summary>
+/// <param name="MatmulPeakGflops">Best float32 square matrix product rate on this machine, same threads.</param>
+/// <param name="Threads">Threads torch used.</param>
+/// <param name="Nb01">The notebook-01 model (1 layer, 1 head, width 96, P = 1, ascending).</param>
+/// <param name="Nb03">The notebook-03 model (4 layers, 4 heads, width 256, P = 10, random).</param>
+public sealed record BenchResult(double MatmulPeakGflops, int Threads, ModelSpeed Nb01, ModelSpeed Nb03)
+{
+    /// <summary>The notebook-03 training step's share of the matmul peak.</summary>
+    public double Nb03PeakFraction => Nb03.TrainGflops / MatmulPeakGflops;
+}
+
+/// <summary>Times training steps and evaluation of the paper's model shapes, and this machine's matmul peak.</summary>
+public static class Bench
+{
+    /// <summary>Runs the benchmark: <paramref name="steps"/> timed steps per model after warm-up.</summary>
+    public static BenchResult Run(int steps = 20, Action<string>? log = null)
+    {
+        double peak = MatmulPeak();
+        log?.Invoke($"matmul peak {peak:F1} GFLOP/s on {get_num_threads()} threads");
+        var nb01 = Measure("nb01", new GptConfig(11, 20, 1, 1, 96), "ascending", 1, steps, log);
+        var nb03 = Measure("nb03", new GptConfig(11, 29, 4, 4, 256), "random", 10, steps, log);
+        return new BenchResult(peak, get_num_threads(), nb01, nb03);
+    }
+
+    /// <summary>
+    /// Matrix-multiply FLOPs one training step performs: forward 2·m·n·k per product, backward twice the
+    /// forward. Each block runs its four Linear layers and the attention scores and mix over all
+    /// positions, except the last block, which computes keys and values for all positions but
+    /// everything else, and the head, only for the <paramref name="scored"/> positions the loss reads.
+    /// </summary>
+    public static double TrainingFlops(GptConfig c, int batch, int positions, int scored)
+    {
+        double e = c.Width;
+        double fullRow = (24 * e * e) + (4.0 * positions * e);
+        double keysAndValues = 4 * e * e;
+        double scoredRow = (20 * e * e) + (4.0 * positions * e) + (2 * e * c.VocabSize);
+        double forward = batch * (((c.Layers - 1) * positions * fullRow) + (positions * keysAndValues) + (scored * scoredRow));
+        return 3 * forward;
+    }
+
+    private static ModelSpeed Measure(string name, GptConfig config, string taskName, int prefixSize, int steps, Action<string>? log)
+    {
+        var task = TaskRegistry.Default.Get(taskName);
+        var layout = SequenceLayout.For(task, prefixSize);
+        random.manual_seed(0);
+        using var model = new Gpt(config);
+        var options = new TrainOptions { Iterations = int.MaxValue };
+        var job = TaskTraining.Full(model, task, layout, options);
+        using var session = new TrainingSession(job, options);
+        model.train();
+        for (int i = 0; i < 5; i++)
+        {
+            session.TakeStep();
+        }
+        var times = new List<double>();
+        for (int i = 0; i < steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            session.TakeStep();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[(times.Count / 2) - 1] + times[times.Count / 2]) / 2;
+        double gflops = TrainingFlops(config, options.BatchSize, layout.ContextLength, layout.OutputLength) / (median / 1000) / 1e9;
+
+        model.eval();
+        const int EvalSamples = 1024;
+        Evaluator.Evaluate(model, task, prefixSize, 256);
+        var evalClock = Stopwatch.StartNew();
+        Evaluator.Evaluate(model, task, prefixSize, EvalSamples);
+        double perSecond = EvalSamples / evalClock.Elapsed.TotalSeconds;
+        log?.Invoke($"{name}: train step {median:F1} ms ({gflops:F1} GFLOP/s), eval {perSecond:F0} samples/s");
+        return new ModelSpeed(name, median, gflops, perSecond);
+    }
+
+    private static double MatmulPeak()
+    {
+        double best = 0;
+        foreach (int n in new[] { 512, 1024, 2048 })
+        {
+            using var scope = NewDisposeScope();
+            var a = randn(n, n);
+            var b = randn(n, n);
+            for (int i = 0; i < 2; i++)
+            {
+                matmul(a, b);
+            }
+            for (int trial = 0; trial < 3; trial++)
+            {
+                int reps = Math.Max(1, (int)(2e9 / (2.0 * n * n * n)));
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < reps; i++)
+                {
+                    matmul(a, b).Dispose();
+                }
+                best = Math.Max(best, 2.0 * n * n * n * reps / clock.Elapsed.TotalSeconds / 1e9);
+            }
+        }
+        return best;
+    }
+}
