@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using PrefixLab.Interop;
+
+namespace PrefixLab.Tests.Cli;
+
+/// <summary>Runs the real command-line app as a process, as a user would.</summary>
+public class CliTests
+{
+    [Fact]
+    public void A_truncated_model_file_gives_one_line_and_exit_code_2()
+    {
+        string path = Path.Combine(TestModels.TempDirectory(), "model.safetensors");
+        using var model = TestModels.Create();
+        ModelFile.Save(path, model, new ModelInfo(model.Config, 1));
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+
+        var (code, stdout, stderr) = Run("eval", "--model", path, "--task", "ascending");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("not a valid safetensors file", line);
+        Assert.Contains("truncated", line);
+    }
+
+    [Theory]
+    [InlineData("eval --model none.safetensors --task ascending", "file not found")]
+    [InlineData("pretrain --task reverse --out x.safetensors", "unknown task 'reverse'")]
+    [InlineData("pretrain --task ascending --out x.safetensors --iters many", "--iters needs a whole number")]
+    [InlineData("pretrain --task ascending --out x.safetensors --width 0", "--width must be between")]
+    [InlineData("pretrain --task ascending --out x.safetensors --widht 64", "unknown option --widht")]
+    [InlineData("frobnicate", "unknown command 'frobnicate'")]
+    public void Bad_input_gives_one_line_and_exit_code_2(string args, string expected)
+    {
+        var (code, _, stderr) = Run(args.Split(' '));
+        Assert.Equal(2, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(expected, line);
+    }
+
+    [Fact]
+    public void Pretrain_then_eval_json_round_trip()
+    {
+        string dir = TestModels.TempDirectory();
+        string path = Path.Combine(dir, "model.safetensors");
+        var (code, _, stderr) = Run("pretrain", "--task", "plus1", "--iters", "30", "--width", "16", "--out", path);
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(path));
+        Assert.True(File.Exists(Path.Combine(dir, "model.ckpt.safetensors")));
+        Assert.True(File.Exists(Path.Combine(dir, "model.log.jsonl")));
+
+        (code, var stdout, stderr) = Run("eval", "--model", path, "--task", "plus1", "--samples", "50", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal("plus1", json.RootElement.GetProperty("task").GetString());
+        Assert.Equal(50, json.RootElement.GetProperty("samples").GetInt32());
+        Assert.InRange(json.RootElement.GetProperty("accuracy").GetDouble(), 0, 1);
+        Assert.True(json.RootElement.TryGetProperty("correct", out _));
+    }
+
+    internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    {
+        string app = Path.Combine(AppContext.BaseDirectory, "PrefixLab.Cli.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(app);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}

@@ -1,0 +1,32 @@
+using PrefixLab.Model;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tests;
+
+/// <summary>Small randomly initialised models for tests.</summary>
+internal static class TestModels
+{
+    public static Gpt Create(int layers = 2, int heads = 2, int width = 32, int blockSize = 29, bool attnLayerNorm = true, long seed = 0)
+    {
+        random.manual_seed(seed);
+        var model = new Gpt(new GptConfig(11, blockSize, layers, heads, width, AttnLayerNorm: attnLayerNorm));
+        model.eval();
+        return model;
+    }
+
+    public static Tensor RandomTokens(int batch, int length, long seed = 1)
+    {
+        random.manual_seed(seed);
+        return randint(0, 11, [batch, length], dtype: ScalarType.Int64);
+    }
+
+    /// <summary>Same shape and bit-identical values.</summary>
+    public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    public static string TempDirectory()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "prefixlab-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.Json;
+using PrefixLab.Evaluation;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tests.Training;
+
+public class TrainerTests
+{
+    [Fact]
+    public void Same_seed_gives_bit_identical_weights()
+    {
+        var first = Train(steps: 15, seed: 4);
+        var second = Train(steps: 15, seed: 4);
+        var third = Train(steps: 15, seed: 5);
+        Assert.True(SameWeights(first, second));
+        Assert.False(SameWeights(first, third));
+    }
+
+    [Fact]
+    public void A_resumed_run_ends_exactly_where_an_uninterrupted_one_does()
+    {
+        string dir = TestModels.TempDirectory();
+        var uninterrupted = Train(steps: 30, seed: 2);
+
+        string checkpoint = Path.Combine(dir, "run.ckpt.safetensors");
+        string log = Path.Combine(dir, "run.log.jsonl");
+        Train(steps: 20, seed: 2, checkpoint: checkpoint, log: log);
+        var resumed = Train(steps: 30, seed: 2, checkpoint: checkpoint, log: log, resume: true);
+
+        Assert.True(SameWeights(uninterrupted, resumed));
+        var lines = File.ReadAllLines(log).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([10L, 20, 30], lines.Select(l => l.GetProperty("step").GetInt64()));
+        Assert.All(lines, l => Assert.True(l.GetProperty("loss").GetDouble() > 0));
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_run_is_refused()
+    {
+        string checkpoint = Path.Combine(TestModels.TempDirectory(), "run.ckpt.safetensors");
+        Train(steps: 5, seed: 2, checkpoint: checkpoint);
+        var error = Assert.Throws<PrefixLabException>(() => Train(steps: 10, seed: 3, checkpoint: checkpoint, resume: true));
+        Assert.Contains("different run", error.Message);
+    }
+
+    [Fact]
+    public void Progress_reports_count_up_to_the_total()
+    {
+        var reports = new List<TrainingProgress>();
+        Train(steps: 12, seed: 1, progress: reports.Add);
+        Assert.Equal(12, reports[^1].Step);
+        Assert.All(reports, r => Assert.True(r.StepsPerSecond > 0 && r.Total == 12));
+    }
+
+    [Fact]
+    public void Under_a_minute_of_training_on_plus1_passes_90_percent()
+    {
+        var task = TaskRegistry.Default.Get("plus1");
+        var model = Train(steps: 500, seed: 1, task: task, width: 96);
+        var result = Evaluator.Evaluate(model, task, prefixSize: 1, samples: 500);
+        Assert.True(result.Accuracy > 0.9, $"accuracy {result.Accuracy:P1}");
+    }
+
+    private static Gpt Train(
+        int steps, ulong seed, string? checkpoint = null, string? log = null, bool resume = false,
+        Action<TrainingProgress>? progress = null, ITask? task = null, int width = 32)
+    {
+        task ??= TaskRegistry.Default.Get("ascending");
+        var layout = SequenceLayout.For(task, 1);
+        random.manual_seed((long)seed);
+        var model = new Gpt(new GptConfig(11, layout.ContextLength, 1, 1, width));
+        var options = new TrainOptions
+        {
+            Iterations = steps,
+            Seed = seed,
+            CheckpointPath = checkpoint,
+            CheckpointEvery = 10,
+            Resume = resume,
+            LogPath = log,
+            LogEvery = 10,
+        };
+        Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress);
+        return model;
+    }
+
+    private static bool SameWeights(Gpt a, Gpt b)
+    {
+        var sa = a.state_dict();
+        var sb = b.state_dict();
+        return sa.All(kv => TestModels.Same(kv.Value, sb[kv.Key]));
+    }
+}
