@@ -1,3 +1,4 @@
+using PrefixLab.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,6 +26,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// </summary>
     public Gpt(GptConfig config) : base("gpt")
     {
+        NativeMemory.Configure();
         Config = config.Validate();
         transformer = new Transformer(config);
         lm_head = Linear(config.Width, config.VocabSize, hasBias: false);

@@ -14,6 +14,7 @@ namespace PrefixLab.Model;
 /// </summary>
 public sealed class MaskDropout : nn.Module<Tensor, Tensor>
 {
+    private const int ChunkSize = 1 << 16;
     private readonly double p;
 
     /// <summary>Creates the layer with drop probability <paramref name="probability"/>.</summary>
@@ -34,10 +35,19 @@ public sealed class MaskDropout : nn.Module<Tensor, Tensor>
             return input;
         }
         using var seedTensor = randint(long.MaxValue, [1], dtype: ScalarType.Int64);
-        var rng = new Rng((ulong)seedTensor.item<long>());
-        // Drawn straight into the mask tensor's memory; a managed array and a copy cost as much again.
+        ulong seed = (ulong)seedTensor.item<long>();
+        // Drawn straight into the mask tensor's memory (a managed array and a copy cost as much again),
+        // in fixed chunks with a stream each, so the mask does not depend on the number of threads.
         var mask = empty(input.shape, ScalarType.Float32);
-        rng.FillBernoulli(MemoryMarshal.Cast<byte, float>(mask.bytes), 1 - p, (float)(1.0 / (1.0 - p)));
+        long count = mask.numel();
+        int chunks = (int)((count + ChunkSize - 1) / ChunkSize);
+        float scale = (float)(1.0 / (1.0 - p));
+        Parallel.For(0, chunks, chunk =>
+        {
+            long start = chunk * (long)ChunkSize;
+            var span = MemoryMarshal.Cast<byte, float>(mask.bytes).Slice((int)start, (int)Math.Min(ChunkSize, count - start));
+            Rng.For(seed, (ulong)chunk).FillBernoulli(span, 1 - p, scale);
+        });
         return input * (input.dtype == ScalarType.Float32 ? mask : mask.to_type(input.dtype));
     }
 }
