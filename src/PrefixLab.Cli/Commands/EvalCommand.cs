@@ -2,6 +2,7 @@ using System.Text.Json;
 using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Tasks;
+using PrefixLab.Tuning;
 
 namespace PrefixLab.Cli.Commands;
 
@@ -14,6 +15,7 @@ internal sealed class EvalCommand : ICommand
     public string Usage => """
         prefixlab eval --model FILE --task T [options]
           --model FILE     a PrefixLab model file
+          --adapter FILE   an adapter trained on that model (prefix, prompt, LoRA)
           --task T         the task to score
           --samples N      test samples (default 3200)
           --seed S         which test samples (default 0)
@@ -25,6 +27,7 @@ internal sealed class EvalCommand : ICommand
     public int Run(Arguments args)
     {
         string path = args.Required("model");
+        string? adapterPath = args.Optional("adapter");
         var task = TaskRegistry.Default.Get(args.Required("task"));
         int samples = args.Int("samples", 3200, 1);
         ulong seed = args.Seed("seed", 0);
@@ -36,6 +39,7 @@ internal sealed class EvalCommand : ICommand
         var (model, info) = ModelFile.Load(path);
         using (model)
         {
+            using var adapter = adapterPath is null ? null : AdapterFile.Load(adapterPath, model).Method;
             var result = Evaluator.Evaluate(model, task, prefixSize ?? info.PrefixSize, samples, seed, batch);
             Console.WriteLine(json
                 ? JsonSerializer.Serialize(result, ModelFile.Json)

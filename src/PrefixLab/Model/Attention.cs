@@ -7,7 +7,8 @@ namespace PrefixLab.Model;
 
 /// <summary>
 /// Causal multi-head self-attention as in minGPT: one Linear <c>c_attn</c> makes queries, keys and
-/// values, <c>c_proj</c> projects the concatenated heads back, both with bias.
+/// values, <c>c_proj</c> projects the concatenated heads back, both with bias. Linear layers run through
+/// <c>call</c>, not <c>forward</c>, so that forward hooks on them (LoRA) take effect.
 /// </summary>
 public sealed class Attention : Module
 {
@@ -43,7 +44,7 @@ public sealed class Attention : Module
     internal Tensor Forward(Tensor x, int layer, HookPoints hooks, KvCache? cache, int position, int queryFrom = 0)
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
-        var qkv = c_attn.forward(x).view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);
+        var qkv = c_attn.call(x).view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);
         Tensor q = qkv[0], k = qkv[1], v = qkv[2];
         if (cache is not null)
         {
@@ -72,6 +73,6 @@ public sealed class Attention : Module
         var pattern = hooks.Run(HookPoints.Pattern(layer), functional.softmax(scores, -1), layer, position);
         var z = hooks.Run(HookPoints.Z(layer), matmul(attnDropout.forward(pattern), v), layer, position);
         var merged = z.transpose(1, 2).reshape(batch, length, width);
-        return residDropout.forward(c_proj.forward(merged));
+        return residDropout.forward(c_proj.call(merged));
     }
 }

@@ -85,8 +85,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return x;
     }
 
+    /// <summary>Token plus position embeddings (with embedding dropout in training mode) of tokens starting at <paramref name="position"/>.</summary>
+    public Tensor Embed(Tensor tokens, int position = 0) => transformer.Embed(tokens, position);
+
     /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
-    public Tensor Head(Tensor hidden) => lm_head.forward(transformer.FinalNorm(hidden));
+    public Tensor Head(Tensor hidden) => lm_head.call(transformer.FinalNorm(hidden));
 
     /// <summary>
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all

@@ -24,7 +24,7 @@ public sealed class Mlp : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(NewGelu(c_fc.forward(x))));
+    public override Tensor forward(Tensor x) => dropout.forward(c_proj.call(NewGelu(c_fc.call(x))));
 
     /// <summary>GELU with the tanh approximation, which is what minGPT's <c>NewGELU</c> computes.</summary>
     public static Tensor NewGelu(Tensor x) =>

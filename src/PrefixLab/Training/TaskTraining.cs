@@ -45,16 +45,25 @@ public static class TaskTraining
     /// Pretraining or full fine-tuning of every parameter, with minGPT's groups: weight decay
     /// <paramref name="weightDecay"/> on Linear weights, none on biases, LayerNorms and embeddings.
     /// </summary>
-    public static TrainingJob Full(Gpt model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1)
+    public static TrainingJob Full(Gpt model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1) =>
+        ForMethod(model, new Tuning.FullFineTune(model, new Tuning.TuningSettings()), task, layout, options, weightDecay, "none");
+
+    /// <summary>
+    /// Training of <paramref name="method"/> attached to <paramref name="model"/>: its parameters in
+    /// AdamW with <paramref name="weightDecay"/>, the base in evaluation mode unless the method trains it
+    /// (the paper trains prefixes and LoRA on a model in eval mode).
+    /// </summary>
+    public static TrainingJob ForMethod(Gpt model, Tuning.ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint)
     {
-        var (decay, noDecay) = model.ParameterGroups();
+        PrefixLabException.Check(method.Parameters.Count > 0, $"method '{method.Name}' has nothing to train");
+        var state = method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor);
         return new TrainingJob
         {
-            Groups = [new ParameterGroup(decay, weightDecay), new ParameterGroup(noDecay, 0.0)],
+            Groups = method.Groups(weightDecay),
             Loss = StepLoss(model, task, layout, options),
-            State = model.state_dict(),
-            Fingerprint = Fingerprint("full", model.Config, task, layout, options, new { weight_decay = weightDecay }),
-            SetTraining = training => model.train(training),
+            State = method.TrainsBase ? model.state_dict() : state,
+            Fingerprint = Fingerprint(method.Name, model.Config, task, layout, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
+            SetTraining = training => model.train(training && method.TrainsBase),
         };
     }
 

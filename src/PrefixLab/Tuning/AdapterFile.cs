@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>What an adapter file says besides its tensors.</summary>
+/// <param name="Method">The method's name.</param>
+/// <param name="Settings">The method's settings (reparameterisations already folded).</param>
+/// <param name="BaseFingerprint">Fingerprint of the base model's weights it was trained on.</param>
+/// <param name="PrefixSize">The padding positions of the inputs it was trained with.</param>
+/// <param name="Task">The task it was trained on.</param>
+/// <param name="Steps">Training steps.</param>
+public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps);
+
+/// <summary>
+/// Adapter files: a method's own tensors only, in safetensors, with the method, its settings and the
+/// fingerprint of the base weights in the metadata, so that loading onto another base model is refused.
+/// </summary>
+public static class AdapterFile
+{
+    /// <summary>Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, ITuningMethod method, AdapterInfo info)
+    {
+        SafeTensors.Save(path, method.SaveTensors(), new Dictionary<string, string>
+        {
+            ["format"] = ModelFile.Format,
+            ["kind"] = "adapter",
+            ["adapter"] = JsonSerializer.Serialize(info, ModelFile.Json),
+        });
+    }
+
+    /// <summary>Reads an adapter file's description.</summary>
+    public static AdapterInfo ReadInfo(string path)
+    {
+        var metadata = SafeTensors.ReadMetadata(path);
+        if (!metadata.TryGetValue("kind", out var kind) || kind != "adapter" || !metadata.TryGetValue("adapter", out var json))
+        {
+            throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<AdapterInfo>(json, ModelFile.Json) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new PrefixLabException($"'{path}' has an unreadable adapter description: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>
+    /// Attaches the adapter at <paramref name="path"/> to <paramref name="model"/>, which must be the model
+    /// it was trained on (same weights fingerprint).
+    /// </summary>
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model)
+    {
+        var info = ReadInfo(path);
+        string fingerprint = Fingerprint(model);
+        if (info.BaseFingerprint != fingerprint)
+        {
+            throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");
+        }
+        var (tensors, _) = SafeTensors.Load(path);
+        var method = TuningMethods.Create(info.Method, model, info.Settings);
+        try
+        {
+            method.LoadTensors(tensors);
+        }
+        catch
+        {
+            method.Dispose();
+            throw;
+        }
+        return (method, info);
+    }
+
+    /// <summary>
+    /// A short hash of a model's weights (SHA-256 over names, shapes and bytes, in name order): equal for
+    /// the same weights, different when any weight differs.
+    /// </summary>
+    public static string Fingerprint(nn.Module model)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (name, value) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{name}:{string.Join(",", value.shape)};"));
+            using var contiguous = value.detach().cpu().contiguous();
+            hash.AppendData(contiguous.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+}

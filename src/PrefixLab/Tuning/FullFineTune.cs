@@ -1,0 +1,35 @@
+using PrefixLab.Model;
+using PrefixLab.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// Full fine-tuning: every parameter trains, the model in training mode (dropout on), with minGPT's
+/// groups (weight decay on Linear weights only) and the paper's learning rate 5e-4. It saves a model.
+/// </summary>
+public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMethod(model, settings, trainsBase: true)
+{
+    /// <inheritdoc />
+    public override string Name => "full";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Parameter> Parameters => [.. Model.parameters()];
+
+    /// <inheritdoc />
+    public override double DefaultLearningRate => 5e-4;
+
+    /// <inheritdoc />
+    public override double DefaultWeightDecay => 0.1;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ParameterGroup> Groups(double weightDecay)
+    {
+        var (decay, noDecay) = Model.ParameterGroups();
+        return [new(decay, weightDecay), new(noDecay, 0.0)];
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, Tensor> SaveTensors() => Model.state_dict();
+}

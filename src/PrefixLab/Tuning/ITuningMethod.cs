@@ -1,0 +1,74 @@
+using PrefixLab.Model;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// Settings of a tuning method. One record serves every method; each reads the fields it needs, and
+/// the whole record is stored in an adapter file's metadata.
+/// </summary>
+public sealed record TuningSettings
+{
+    /// <summary>Virtual tokens or prefix vectors (hard prompt, soft prompt, prefix, prefix-kv).</summary>
+    public int PrefixSize { get; init; } = 1;
+
+    /// <summary>LoRA rank r.</summary>
+    public int Rank { get; init; } = 1;
+
+    /// <summary>LoRA alpha; the update is scaled by alpha / r. Null means alpha = r (scale 1).</summary>
+    public double? Alpha { get; init; }
+
+    /// <summary>LoRA targets: a Linear layer is adapted when its name contains one of these.</summary>
+    public IReadOnlyList<string> Targets { get; init; } = ["c_fc", "c_proj"];
+
+    /// <summary>The hard prompt's tokens, one per prefix position.</summary>
+    public IReadOnlyList<int>? Tokens { get; init; }
+
+    /// <summary>
+    /// Prefix-kv only: train the keys and values through an MLP with this hidden width (Li and Liang's
+    /// reparameterisation, PEFT's <c>prefix_projection</c>); null trains them directly.
+    /// </summary>
+    public int? ProjectionHidden { get; init; }
+
+    /// <summary>Standard deviation of the initial soft prompt and prefix vectors (the paper: N(0, 1)).</summary>
+    public double InitStd { get; init; } = 1.0;
+}
+
+/// <summary>
+/// A way to adapt a frozen model, as a PEFT tuner is: it attaches itself to the model when created
+/// (through the model's hook points, or hooks on its Linear layers), owns its trainable tensors, and
+/// detaches when disposed. Context methods and LoRA never change the base weights.
+/// </summary>
+public interface ITuningMethod : IDisposable
+{
+    /// <summary>The method's name, e.g. <c>prefix</c>.</summary>
+    string Name { get; }
+
+    /// <summary>The settings it was created with.</summary>
+    TuningSettings Settings { get; }
+
+    /// <summary>The tensors training updates.</summary>
+    IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Number of trainable values.</summary>
+    long ParameterCount => Parameters.Sum(p => p.numel());
+
+    /// <summary>Whether the base model trains too (and so runs in training mode, with dropout).</summary>
+    bool TrainsBase { get; }
+
+    /// <summary>The paper's learning rate for the method (paper.md §3).</summary>
+    double DefaultLearningRate { get; }
+
+    /// <summary>The AdamW weight decay the paper used for the method.</summary>
+    double DefaultWeightDecay { get; }
+
+    /// <summary>Parameter groups for AdamW with <paramref name="weightDecay"/>.</summary>
+    IReadOnlyList<Training.ParameterGroup> Groups(double weightDecay);
+
+    /// <summary>The tensors an adapter file holds, by name (reparameterised tensors folded into plain ones).</summary>
+    IReadOnlyDictionary<string, Tensor> SaveTensors();
+
+    /// <summary>Sets the method's tensors from a file's.</summary>
+    void LoadTensors(IReadOnlyDictionary<string, Tensor> tensors);
+}

@@ -1,0 +1,35 @@
+using PrefixLab.Model;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// Soft prompting (prompt tuning): P trainable vectors replace the whole input vector (token and
+/// position embedding) at the P prefix positions, at the input of the first block only.
+/// </summary>
+public sealed class SoftPrompt : TuningMethod
+{
+    private readonly Parameter prompt;
+
+    /// <summary>Creates P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
+    public SoftPrompt(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    {
+        PrefixLabException.Check(settings.PrefixSize >= 1, $"soft-prompt needs a prefix size of at least 1 (got {settings.PrefixSize})");
+        prompt = NormalParameter([settings.PrefixSize, model.Config.Width], settings.InitStd);
+        Hook(HookPoints.ResidPre(0), (activation, context) => ReplacePrefixRows(activation, context, prompt));
+    }
+
+    /// <inheritdoc />
+    public override string Name => "soft-prompt";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Parameter> Parameters => [prompt];
+
+    /// <inheritdoc />
+    public override double DefaultLearningRate => 5e-5;
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, Tensor> SaveTensors() =>
+        new Dictionary<string, Tensor> { ["prompt.embeddings"] = prompt };
+}

@@ -1,0 +1,134 @@
+using PrefixLab.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// What the methods share: the model, the hooks to remove on dispose, and a frozen base (every base
+/// parameter stops requiring gradients while a method that does not train the base is attached, so
+/// backward computes no weight gradients for it; the flags are restored on dispose).
+/// </summary>
+public abstract class TuningMethod : ITuningMethod
+{
+    private readonly List<IDisposable> hooks = [];
+    private readonly List<(Parameter Parameter, bool RequiresGrad)> frozen = [];
+
+    /// <summary>Attaches to <paramref name="model"/>; freezes it unless the method trains the base.</summary>
+    protected TuningMethod(Gpt model, TuningSettings settings, bool trainsBase)
+    {
+        Model = model;
+        Settings = settings;
+        TrainsBase = trainsBase;
+        if (!trainsBase)
+        {
+            foreach (var parameter in model.parameters())
+            {
+                frozen.Add((parameter, parameter.requires_grad));
+                parameter.requires_grad = false;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public abstract string Name { get; }
+
+    /// <inheritdoc />
+    public TuningSettings Settings { get; }
+
+    /// <inheritdoc />
+    public abstract IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <inheritdoc />
+    public bool TrainsBase { get; }
+
+    /// <inheritdoc />
+    public abstract double DefaultLearningRate { get; }
+
+    /// <inheritdoc />
+    public virtual double DefaultWeightDecay => 0.01; // PyTorch's AdamW default, which the companion code kept
+
+    /// <inheritdoc />
+    public virtual IReadOnlyList<Training.ParameterGroup> Groups(double weightDecay) => [new(Parameters, weightDecay)];
+
+    /// <summary>The adapted model.</summary>
+    protected Gpt Model { get; }
+
+    /// <inheritdoc />
+    public abstract IReadOnlyDictionary<string, Tensor> SaveTensors();
+
+    /// <inheritdoc />
+    public virtual void LoadTensors(IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, target) in SaveTensors())
+        {
+            if (!tensors.TryGetValue(name, out var source))
+            {
+                throw new PrefixLabException($"{Name} adapter lacks tensor '{name}'");
+            }
+            if (!source.shape.SequenceEqual(target.shape))
+            {
+                throw new PrefixLabException($"{Name} adapter tensor '{name}' has shape [{string.Join(", ", source.shape)}], expected [{string.Join(", ", target.shape)}]");
+            }
+            target.copy_(source);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var hook in hooks)
+        {
+            hook.Dispose();
+        }
+        hooks.Clear();
+        foreach (var (parameter, requiresGrad) in frozen)
+        {
+            parameter.requires_grad = requiresGrad;
+        }
+        frozen.Clear();
+        OnDispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Adds a hook at a named point; it is removed on dispose.</summary>
+    protected void Hook(string name, HookFunction function) => hooks.Add(Model.Hooks.Add(name, function));
+
+    /// <summary>Keeps a removal handle to run on dispose.</summary>
+    protected void Track(IDisposable handle) => hooks.Add(handle);
+
+    /// <summary>Releases what the method holds beyond its hooks.</summary>
+    protected virtual void OnDispose()
+    {
+    }
+
+    /// <summary>
+    /// Replaces the rows of <paramref name="activation"/> (<c>[batch, position, width]</c>, starting at
+    /// absolute position <paramref name="context"/>.Position) that fall in the first P positions by
+    /// <paramref name="rows"/> (<c>[P, width]</c>). Rows past P are left alone, so during cached
+    /// generation only the first step changes.
+    /// </summary>
+    protected static Tensor ReplacePrefixRows(Tensor activation, HookContext context, Tensor rows)
+    {
+        long prefix = rows.shape[0];
+        long start = context.Position;
+        long length = activation.shape[1];
+        if (start >= prefix)
+        {
+            return activation;
+        }
+        long count = Math.Min(prefix - start, length);
+        var replacement = rows[TensorIndex.Slice(start, start + count)].unsqueeze(0).expand(activation.shape[0], count, rows.shape[1]);
+        if (count == length)
+        {
+            return replacement.to_type(activation.dtype);
+        }
+        return cat([replacement.to_type(activation.dtype), activation[TensorIndex.Colon, TensorIndex.Slice(count)]], 1);
+    }
+
+    /// <summary>A trainable tensor drawn from N(0, std²).</summary>
+    protected static Parameter NormalParameter(long[] shape, double std) =>
+        new(randn(shape).mul_(std), requires_grad: true);
+}
