@@ -8,8 +8,7 @@ internal static class TestModels
 {
     public static Gpt Create(int layers = 2, int heads = 2, int width = 32, int blockSize = 29, bool attnLayerNorm = true, long seed = 0)
     {
-        random.manual_seed(seed);
-        var model = new Gpt(new GptConfig(11, blockSize, layers, heads, width, AttnLayerNorm: attnLayerNorm));
+        var model = new Gpt(new GptConfig(11, blockSize, layers, heads, width, AttnLayerNorm: attnLayerNorm), seed);
         model.eval();
         return model;
     }

@@ -19,7 +19,7 @@ internal sealed class EvalCommand : ICommand
           --task T         the task to score
           --samples N      test samples (default 3200)
           --seed S         which test samples (default 0)
-          --prefix-size P  padding positions (default: the model's)
+          --prefix-size P  padding positions (default: the adapter's, else the model's)
           --batch N        samples decoded at once (default 256)
           --json           print one JSON object
         """;
@@ -39,8 +39,9 @@ internal sealed class EvalCommand : ICommand
         var (model, info) = ModelFile.Load(path);
         using (model)
         {
-            using var adapter = adapterPath is null ? null : AdapterFile.Load(adapterPath, model).Method;
-            var result = Evaluator.Evaluate(model, task, prefixSize ?? info.PrefixSize, samples, seed, batch);
+            (ITuningMethod Method, AdapterInfo Info)? adapter = adapterPath is null ? null : AdapterFile.Load(adapterPath, model);
+            using var method = adapter?.Method;
+            var result = Evaluator.Evaluate(model, task, prefixSize ?? adapter?.Info.PrefixSize ?? info.PrefixSize, samples, seed, batch);
             Console.WriteLine(json
                 ? JsonSerializer.Serialize(result, ModelFile.Json)
                 : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");

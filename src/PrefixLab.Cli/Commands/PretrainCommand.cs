@@ -65,8 +65,7 @@ internal sealed class PretrainCommand : ICommand
         int evalSamples = args.Int("eval-samples", 0, 0);
         args.EnsureAllUsed();
 
-        random.manual_seed((long)(seed >> 1));
-        using var model = new Gpt(config);
+        using var model = new Gpt(config, (long)(seed >> 1));
         var job = TaskTraining.Full(model, task, layout, options, weightDecay);
         Console.WriteLine($"pretrain {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {model.parameters().Sum(p => p.numel()):N0} parameters");
         var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report);

@@ -51,7 +51,9 @@ internal sealed class TuneCommand : ICommand
         string baseFingerprint = AdapterFile.Fingerprint(model);
         random.manual_seed((long)(seed >> 1));
         using var method = TuningMethods.Create(methodName, model, settings);
-        var layout = SequenceLayout.For(task, info.PrefixSize);
+        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads.
+        int layoutPrefix = method.PaddingRows ?? info.PrefixSize;
+        var layout = SequenceLayout.For(task, layoutPrefix);
         var options = new TrainOptions
         {
             Iterations = iterations,
@@ -82,12 +84,12 @@ internal sealed class TuneCommand : ICommand
         else
         {
             var saved = settings with { ProjectionHidden = null }; // the file holds folded keys and values
-            AdapterFile.Save(output, method, new AdapterInfo(method.Name, saved, baseFingerprint, info.PrefixSize, task.Name, steps));
+            AdapterFile.Save(output, method, new AdapterInfo(method.Name, saved, baseFingerprint, layoutPrefix, task.Name, steps));
         }
         Console.WriteLine($"saved {output}");
         if (evalSamples > 0)
         {
-            var eval = Evaluator.Evaluate(model, task, info.PrefixSize, evalSamples);
+            var eval = Evaluator.Evaluate(model, task, layoutPrefix, evalSamples);
             Console.WriteLine($"{eval.Task}: {eval.Accuracy:P2} ({eval.Correct}/{eval.Samples})");
         }
         return 0;

@@ -58,8 +58,7 @@ public static class Bench
     {
         var task = TaskRegistry.Default.Get(taskName);
         var layout = SequenceLayout.For(task, prefixSize);
-        random.manual_seed(0);
-        using var model = new Gpt(config);
+        using var model = new Gpt(config, seed: 0);
         var options = new TrainOptions { Iterations = int.MaxValue };
         var job = TaskTraining.Full(model, task, layout, options);
         using var session = new TrainingSession(job, options);

@@ -22,16 +22,16 @@ public sealed class Attention : Module
     private readonly int headDim;
     private readonly double scale;
 
-    /// <summary>Creates the layer for <paramref name="config"/>.</summary>
-    public Attention(GptConfig config) : base("attn")
+    /// <summary>Creates the layer for <paramref name="config"/>, its dropout drawing from <paramref name="dropout"/>.</summary>
+    public Attention(GptConfig config, DropoutStream dropout) : base("attn")
     {
         heads = config.Heads;
         headDim = config.HeadDim;
         scale = 1.0 / Math.Sqrt(headDim);
         c_attn = Linear(config.Width, 3 * config.Width);
         c_proj = Linear(config.Width, config.Width);
-        attnDropout = new MaskDropout(config.Dropout);
-        residDropout = new MaskDropout(config.Dropout);
+        attnDropout = new MaskDropout(config.Dropout, dropout);
+        residDropout = new MaskDropout(config.Dropout, dropout);
         RegisterComponents();
     }
 

@@ -21,22 +21,28 @@ public sealed class Gpt : Module<Tensor, Tensor>
 
     /// <summary>
     /// Builds a model with minGPT's initialisation: weights N(0, 0.02), the residual output projections
-    /// (<c>c_proj</c>) N(0, 0.02/√(2·layers)), biases 0, LayerNorms 1 and 0. Seed torch's generator
-    /// (<c>torch.manual_seed</c>) first for a reproducible draw.
+    /// (<c>c_proj</c>) N(0, 0.02/√(2·layers)), biases 0, LayerNorms 1 and 0. The weights and the first
+    /// dropout masks come from <paramref name="seed"/> alone (a generator of the model's own, so other
+    /// threads drawing random numbers change nothing); without a seed, from torch's global generator.
     /// </summary>
-    public Gpt(GptConfig config) : base("gpt")
+    public Gpt(GptConfig config, long? seed = null) : base("gpt")
     {
         NativeMemory.Configure();
         Config = config.Validate();
-        transformer = new Transformer(config);
+        using var generator = new Generator(seed is long s ? (ulong)s : (ulong)randint(long.MaxValue, [1], dtype: ScalarType.Int64).item<long>());
+        Dropout = new DropoutStream(Rng.Mix((ulong)generator.initial_seed(), 0xD50));
+        transformer = new Transformer(config, Dropout);
         lm_head = Linear(config.Width, config.VocabSize, hasBias: false);
         RegisterComponents();
         Hooks = new HookPoints(Enumerable.Range(0, config.Layers).SelectMany(HookPoints.BlockNames));
-        Initialise();
+        Initialise(generator);
     }
 
     /// <summary>The architecture.</summary>
     public GptConfig Config { get; }
+
+    /// <summary>Where the dropout masks come from; the trainer reseeds it every step.</summary>
+    public DropoutStream Dropout { get; }
 
     /// <summary>Named points of the forward pass where hooks read or replace activations.</summary>
     public HookPoints Hooks { get; }
@@ -110,7 +116,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return (decay, noDecay);
     }
 
-    private void Initialise()
+    private void Initialise(Generator generator)
     {
         using var noGrad = no_grad();
         foreach (var (_, module) in named_modules())
@@ -118,14 +124,14 @@ public sealed class Gpt : Module<Tensor, Tensor>
             switch (module)
             {
                 case Linear linear:
-                    init.normal_(linear.weight, 0, 0.02);
+                    Normal(linear.weight, 0.02, generator);
                     if (linear.bias is not null)
                     {
                         init.zeros_(linear.bias);
                     }
                     break;
                 case Embedding embedding:
-                    init.normal_(embedding.weight, 0, 0.02);
+                    Normal(embedding.weight!, 0.02, generator);
                     break;
                 case LayerNorm norm:
                     init.ones_(norm.weight);
@@ -136,8 +142,19 @@ public sealed class Gpt : Module<Tensor, Tensor>
         // GPT-2's scaled init of the projections that write into the residual stream.
         foreach (var (name, parameter) in named_parameters().Where(p => p.name.EndsWith("c_proj.weight", StringComparison.Ordinal)))
         {
-            init.normal_(parameter, 0, 0.02 / Math.Sqrt(2.0 * Config.Layers));
+            Normal(parameter, 0.02 / Math.Sqrt(2.0 * Config.Layers), generator);
         }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="tensor"/> from N(0, std²) drawn with <paramref name="generator"/>. TorchSharp
+    /// 0.107's <c>init.normal_</c> ignores its generator argument (two equal generators give different
+    /// draws), so the draw goes through <c>randn</c>, which honours it.
+    /// </summary>
+    private static void Normal(Tensor tensor, double std, Generator generator)
+    {
+        using var draw = randn(tensor.shape, generator: generator);
+        tensor.copy_(draw.mul_(std));
     }
 
     /// <summary>minGPT's <c>transformer</c> container, so parameter names carry its prefix.</summary>
@@ -151,12 +168,12 @@ public sealed class Gpt : Module<Tensor, Tensor>
         private readonly LayerNorm ln_f;
 #pragma warning restore IDE1006
 
-        public Transformer(GptConfig config) : base("transformer")
+        public Transformer(GptConfig config, DropoutStream dropout) : base("transformer")
         {
             wte = Embedding(config.VocabSize, config.Width);
             wpe = Embedding(config.BlockSize, config.Width);
-            drop = new MaskDropout(config.Dropout);
-            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(_ => new Block(config)).ToArray());
+            drop = new MaskDropout(config.Dropout, dropout);
+            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(_ => new Block(config, dropout)).ToArray());
             ln_f = LayerNorm(config.Width);
             RegisterComponents();
         }
@@ -183,13 +200,13 @@ public sealed class Block : Module
     private readonly Mlp mlp;
 #pragma warning restore IDE1006
 
-    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>.</summary>
-    public Block(GptConfig config) : base("block")
+    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>. Its dropout draws from <paramref name="dropout"/>.</summary>
+    public Block(GptConfig config, DropoutStream dropout) : base("block")
     {
         ln_1 = config.AttnLayerNorm ? LayerNorm(config.Width) : null;
-        attn = new Attention(config);
+        attn = new Attention(config, dropout);
         ln_2 = LayerNorm(config.Width);
-        mlp = new Mlp(config);
+        mlp = new Mlp(config, dropout);
         RegisterComponents();
     }
 

@@ -6,25 +6,50 @@ using static TorchSharp.torch;
 namespace PrefixLab.Model;
 
 /// <summary>
+/// The source of a model's dropout masks: a seed and a counter, so each mask is a fixed function of the
+/// seed and the order of the dropout calls. The trainer reseeds it at every step from the run's seed and
+/// the step number; nothing else (no other thread, no global generator) can change the masks.
+/// </summary>
+public sealed class DropoutStream
+{
+    private ulong seed;
+    private ulong counter;
+
+    /// <summary>Starts the stream at <paramref name="initialSeed"/>.</summary>
+    public DropoutStream(ulong initialSeed) => seed = initialSeed;
+
+    /// <summary>Restarts the stream from <paramref name="newSeed"/>.</summary>
+    public void Reseed(ulong newSeed)
+    {
+        seed = newSeed;
+        counter = 0;
+    }
+
+    /// <summary>The seed of the next mask.</summary>
+    public ulong Next() => Rng.Mix(seed, Interlocked.Increment(ref counter));
+}
+
+/// <summary>
 /// Inverted dropout: in training, each element is kept with probability 1 − p and scaled by 1/(1 − p),
-/// as <c>torch.nn.Dropout</c> does. The keep mask is drawn on the CPU by <see cref="Rng"/> instead of
-/// libtorch's generator, which needs about 7 ns per element here and made dropout a sixth of a
-/// training step. Its seed is one draw from torch's generator, so <c>torch.manual_seed</c> still
-/// fixes every mask.
+/// as <c>torch.nn.Dropout</c> does. The keep mask is drawn on the CPU by <see cref="Rng"/> from the
+/// model's <see cref="DropoutStream"/> instead of libtorch's generator, which needs about 7 ns per
+/// element here and made dropout a sixth of a training step.
 /// </summary>
 public sealed class MaskDropout : nn.Module<Tensor, Tensor>
 {
     private const int ChunkSize = 1 << 16;
     private readonly double p;
+    private readonly DropoutStream stream;
 
-    /// <summary>Creates the layer with drop probability <paramref name="probability"/>.</summary>
-    public MaskDropout(double probability) : base("dropout")
+    /// <summary>Creates the layer with drop probability <paramref name="probability"/>, drawing masks from <paramref name="stream"/>.</summary>
+    public MaskDropout(double probability, DropoutStream stream) : base("dropout")
     {
         if (probability is < 0 or >= 1)
         {
             throw new PrefixLabException($"dropout must be in [0, 1) (got {probability})");
         }
         p = probability;
+        this.stream = stream;
     }
 
     /// <inheritdoc />
@@ -34,8 +59,7 @@ public sealed class MaskDropout : nn.Module<Tensor, Tensor>
         {
             return input;
         }
-        using var seedTensor = randint(long.MaxValue, [1], dtype: ScalarType.Int64);
-        ulong seed = (ulong)seedTensor.item<long>();
+        ulong seed = stream.Next();
         // Drawn straight into the mask tensor's memory (a managed array and a copy cost as much again),
         // in fixed chunks with a stream each, so the mask does not depend on the number of threads.
         var mask = empty(input.shape, ScalarType.Float32);

@@ -14,12 +14,12 @@ public sealed class Mlp : Module<Tensor, Tensor>
 #pragma warning restore IDE1006
     private readonly MaskDropout dropout;
 
-    /// <summary>Creates the layer for <paramref name="config"/>.</summary>
-    public Mlp(GptConfig config) : base("mlp")
+    /// <summary>Creates the layer for <paramref name="config"/>, its dropout drawing from <paramref name="dropout"/>.</summary>
+    public Mlp(GptConfig config, DropoutStream dropout) : base("mlp")
     {
         c_fc = Linear(config.Width, 4 * config.Width);
         c_proj = Linear(4 * config.Width, config.Width);
-        dropout = new MaskDropout(config.Dropout);
+        this.dropout = new MaskDropout(config.Dropout, dropout);
         RegisterComponents();
     }
 

@@ -63,6 +63,7 @@ public static class TaskTraining
             Loss = StepLoss(model, task, layout, options),
             State = method.TrainsBase ? model.state_dict() : state,
             Fingerprint = Fingerprint(method.Name, model.Config, task, layout, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
+            Reseed = model.Dropout.Reseed,
             SetTraining = training => model.train(training && method.TrainsBase),
         };
     }

@@ -8,8 +8,8 @@ namespace PrefixLab.Training;
 
 /// <summary>
 /// One optimiser and one step at a time: AdamW with the job's parameter groups, gradient-norm clipping
-/// and a constant learning rate. Step <c>s</c> seeds torch's generator (dropout) from the run's seed and
-/// <c>s</c>, so a run is reproducible on one machine and a resumed run continues exactly as an
+/// and a constant learning rate. Step <c>s</c> reseeds the model's dropout stream (and torch's generator)
+/// from the run's seed and <c>s</c>, so a run is reproducible on one machine and a resumed run continues exactly as an
 /// uninterrupted one. <see cref="Trainer.Run"/> drives it; a benchmark can time single steps.
 /// </summary>
 public sealed class TrainingSession : IDisposable
@@ -43,7 +43,10 @@ public sealed class TrainingSession : IDisposable
     public float TakeStep()
     {
         using var scope = NewDisposeScope();
-        random.manual_seed((long)(Rng.Mix(options.Seed, (ulong)Step, 0xD50) >> 1));
+        ulong stepSeed = Rng.Mix(options.Seed, (ulong)Step, 0xD50);
+        job.Reseed?.Invoke(stepSeed);
+        random.manual_seed((long)(stepSeed >> 1)); // for any torch randomness a job adds
+
         optimizer.zero_grad();
         var loss = job.Loss(Step);
         loss.backward();

@@ -29,6 +29,9 @@ public sealed class TrainingJob
     /// </summary>
     public required string Fingerprint { get; init; }
 
+    /// <summary>Called before each step with a seed derived from the run's seed and the step (the model's dropout stream).</summary>
+    public Action<ulong>? Reseed { get; init; }
+
     /// <summary>Called with true before training and false after it (train versus eval mode of the model).</summary>
     public Action<bool>? SetTraining { get; init; }
 }

@@ -30,6 +30,9 @@ public sealed class HardPrompt : TuningMethod
     public override string Name => "hard-prompt";
 
     /// <inheritdoc />
+    public override int? PaddingRows => Settings.PrefixSize;
+
+    /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => [];
 
     /// <inheritdoc />

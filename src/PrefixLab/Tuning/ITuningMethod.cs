@@ -54,6 +54,12 @@ public interface ITuningMethod : IDisposable
     /// <summary>Number of trainable values.</summary>
     long ParameterCount => Parameters.Sum(p => p.numel());
 
+    /// <summary>
+    /// The number of padding positions the method's vectors take the place of (prompts and the paper's
+    /// prefix), which the inputs must then have; null when the method leaves the input layout alone.
+    /// </summary>
+    int? PaddingRows { get; }
+
     /// <summary>Whether the base model trains too (and so runs in training mode, with dropout).</summary>
     bool TrainsBase { get; }
 

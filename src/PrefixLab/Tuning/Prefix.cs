@@ -29,6 +29,9 @@ public sealed class Prefix : TuningMethod
     public override string Name => "prefix";
 
     /// <inheritdoc />
+    public override int? PaddingRows => Settings.PrefixSize;
+
+    /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => [prefix];
 
     /// <inheritdoc />

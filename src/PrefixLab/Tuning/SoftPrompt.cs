@@ -24,6 +24,9 @@ public sealed class SoftPrompt : TuningMethod
     public override string Name => "soft-prompt";
 
     /// <inheritdoc />
+    public override int? PaddingRows => Settings.PrefixSize;
+
+    /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => [prompt];
 
     /// <inheritdoc />

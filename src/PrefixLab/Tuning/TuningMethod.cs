@@ -44,6 +44,9 @@ public abstract class TuningMethod : ITuningMethod
     public bool TrainsBase { get; }
 
     /// <inheritdoc />
+    public virtual int? PaddingRows => null;
+
+    /// <inheritdoc />
     public abstract double DefaultLearningRate { get; }
 
     /// <inheritdoc />

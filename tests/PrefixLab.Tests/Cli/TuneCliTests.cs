@@ -34,6 +34,28 @@ public class TuneCliTests
     }
 
     [Fact]
+    public void A_longer_prompt_pads_the_inputs_to_its_length_in_training_and_eval()
+    {
+        string dir = TestModels.TempDirectory();
+        string basePath = Path.Combine(dir, "base.safetensors");
+        string adapter = Path.Combine(dir, "soft.safetensors");
+        using (var model = TestModels.Create(layers: 1, width: 16, blockSize: 22))
+        {
+            ModelFile.Save(basePath, model, new ModelInfo(model.Config, 1));
+        }
+        var (code, stdout, stderr) = CliTests.Run("tune", "--model", basePath, "--method", "soft-prompt", "--prefix-size", "3", "--task", "plus1", "--iters", "5", "--out", adapter);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("48 trainable parameters", stdout);
+        Assert.Equal(3, PrefixLab.Tuning.AdapterFile.ReadInfo(adapter).PrefixSize);
+        (code, _, stderr) = CliTests.Run("eval", "--model", basePath, "--adapter", adapter, "--task", "plus1", "--samples", "10");
+        Assert.True(code == 0, stderr);
+
+        (code, _, stderr) = CliTests.Run("tune", "--model", basePath, "--method", "prefix", "--prefix-size", "4", "--task", "plus1", "--iters", "5", "--out", adapter);
+        Assert.Equal(2, code);
+        Assert.Contains("needs 23 positions, the model has 22", stderr);
+    }
+
+    [Fact]
     public void Params_matches_a_prefix_size_to_rank_1_lora()
     {
         string path = Path.Combine(TestModels.TempDirectory(), "nb04.safetensors");

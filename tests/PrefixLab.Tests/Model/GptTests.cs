@@ -115,6 +115,25 @@ public class GptTests
     }
 
     [Fact]
+    public void Dropout_keeps_nine_in_ten_scaled_and_follows_its_seed_alone()
+    {
+        var stream = new DropoutStream(42);
+        using var dropout = new MaskDropout(0.1, stream);
+        dropout.train();
+        var x = ones(64, 29, 256);
+        var first = dropout.forward(x);
+        var kept = first.ne(0).to_type(ScalarType.Float32).mean().item<float>();
+        Assert.InRange(kept, 0.895, 0.905);
+        Assert.True(first.max().item<float>() is > 1.1110f and < 1.1112f);
+        random.manual_seed(123); // the global generator plays no part
+        stream.Reseed(42);
+        Assert.True(TestModels.Same(first, dropout.forward(x)));
+        Assert.False(TestModels.Same(first, dropout.forward(x)));
+        dropout.eval();
+        Assert.True(TestModels.Same(x, dropout.forward(x)));
+    }
+
+    [Fact]
     public void Sequences_past_the_block_size_are_refused()
     {
         using var model = TestModels.Create(blockSize: 8);

@@ -69,8 +69,7 @@ public class TrainerTests
     {
         task ??= TaskRegistry.Default.Get("ascending");
         var layout = SequenceLayout.For(task, 1);
-        random.manual_seed((long)seed);
-        var model = new Gpt(new GptConfig(11, layout.ContextLength, 1, 1, width));
+        var model = new Gpt(new GptConfig(11, layout.ContextLength, 1, 1, width), (long)seed);
         var options = new TrainOptions
         {
             Iterations = steps,
