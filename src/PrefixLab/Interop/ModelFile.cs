@@ -90,15 +90,26 @@ public static class ModelFile
         {
             throw new PrefixLabException($"'{path}' is a PrefixLab {kind}, not a model");
         }
+        var info = ParseJson<ModelInfo>(path, json, "model config");
+        // JSON without a "config" leaves the non-nullable property null.
+        PrefixLabException.Check(info.Config is not null, $"'{path}' has an unreadable model config: no architecture");
+        info.Config!.Validate();
+        return info;
+    }
+
+    /// <summary>
+    /// Deserialises a JSON metadata value of <paramref name="path"/>; a malformed one is a one-line
+    /// <see cref="PrefixLabException"/> naming <paramref name="what"/>.
+    /// </summary>
+    internal static T ParseJson<T>(string path, string json, string what)
+    {
         try
         {
-            var info = JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new JsonException("null");
-            info.Config.Validate();
-            return info;
+            return JsonSerializer.Deserialize<T>(json, Json) ?? throw new JsonException("null");
         }
         catch (JsonException e)
         {
-            throw new PrefixLabException($"'{path}' has an unreadable model config: {e.Message.Split('\n')[0]}");
+            throw new PrefixLabException($"'{path}' has an unreadable {what}: {e.Message.Split('\n')[0]}");
         }
     }
 }

@@ -44,10 +44,7 @@ public sealed class MaskDropout : nn.Module<Tensor, Tensor>
     /// <summary>Creates the layer with drop probability <paramref name="probability"/>, drawing masks from <paramref name="stream"/>.</summary>
     public MaskDropout(double probability, DropoutStream stream) : base("dropout")
     {
-        if (probability is < 0 or >= 1)
-        {
-            throw new PrefixLabException($"dropout must be in [0, 1) (got {probability})");
-        }
+        PrefixLabException.Check(probability is >= 0 and < 1, $"dropout must be in [0, 1) (got {probability})");
         p = probability;
         this.stream = stream;
     }

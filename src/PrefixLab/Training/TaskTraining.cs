@@ -56,12 +56,13 @@ public static class TaskTraining
     public static TrainingJob ForMethod(Gpt model, Tuning.ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint)
     {
         PrefixLabException.Check(method.Parameters.Count > 0, $"method '{method.Name}' has nothing to train");
-        var state = method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor);
         return new TrainingJob
         {
             Groups = method.Groups(weightDecay),
             Loss = StepLoss(model, task, layout, options),
-            State = method.TrainsBase ? model.state_dict() : state,
+            State = method.TrainsBase
+                ? model.state_dict()
+                : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
             Fingerprint = Fingerprint(method.Name, model.Config, task, layout, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
             Reseed = model.Dropout.Reseed,
             SetTraining = training => model.train(training && method.TrainsBase),

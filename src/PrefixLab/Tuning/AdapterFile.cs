@@ -41,14 +41,7 @@ public static class AdapterFile
         {
             throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
         }
-        try
-        {
-            return JsonSerializer.Deserialize<AdapterInfo>(json, ModelFile.Json) ?? throw new JsonException("null");
-        }
-        catch (JsonException e)
-        {
-            throw new PrefixLabException($"'{path}' has an unreadable adapter description: {e.Message.Split('\n')[0]}");
-        }
+        return ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
     }
 
     /// <summary>

@@ -16,8 +16,7 @@ public sealed class Prefix : TuningMethod
     /// <summary>Creates L × P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
     public Prefix(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
     {
-        PrefixLabException.Check(settings.PrefixSize >= 1, $"prefix needs a prefix size of at least 1 (got {settings.PrefixSize})");
-        prefix = NormalParameter([model.Config.Layers, settings.PrefixSize, model.Config.Width], settings.InitStd);
+        prefix = NormalParameter([model.Config.Layers, RequiredPrefixSize(), model.Config.Width], settings.InitStd);
         for (int layer = 0; layer < model.Config.Layers; layer++)
         {
             int l = layer;

@@ -24,11 +24,10 @@ public sealed class PrefixKv : TuningMethod
     /// <summary>Creates the keys and values (or their MLP) and attaches them to every block's attention.</summary>
     public PrefixKv(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
     {
-        PrefixLabException.Check(settings.PrefixSize >= 1, $"prefix-kv needs a prefix size of at least 1 (got {settings.PrefixSize})");
         layers = model.Config.Layers;
         heads = model.Config.Heads;
         headDim = model.Config.HeadDim;
-        size = settings.PrefixSize;
+        size = RequiredPrefixSize();
         int width = model.Config.Width;
         if (settings.ProjectionHidden is int hidden)
         {

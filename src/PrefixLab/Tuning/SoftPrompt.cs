@@ -15,8 +15,7 @@ public sealed class SoftPrompt : TuningMethod
     /// <summary>Creates P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
     public SoftPrompt(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
     {
-        PrefixLabException.Check(settings.PrefixSize >= 1, $"soft-prompt needs a prefix size of at least 1 (got {settings.PrefixSize})");
-        prompt = NormalParameter([settings.PrefixSize, model.Config.Width], settings.InitStd);
+        prompt = NormalParameter([RequiredPrefixSize(), model.Config.Width], settings.InitStd);
         Hook(HookPoints.ResidPre(0), (activation, context) => ReplacePrefixRows(activation, context, prompt));
     }
 

@@ -131,6 +131,13 @@ public abstract class TuningMethod : ITuningMethod
         return cat([replacement.to_type(activation.dtype), activation[TensorIndex.Colon, TensorIndex.Slice(count)]], 1);
     }
 
+    /// <summary>The settings' prefix size, which a prompt or prefix needs to be at least 1.</summary>
+    protected int RequiredPrefixSize()
+    {
+        PrefixLabException.Check(Settings.PrefixSize >= 1, $"{Name} needs a prefix size of at least 1 (got {Settings.PrefixSize})");
+        return Settings.PrefixSize;
+    }
+
     /// <summary>A trainable tensor drawn from N(0, std²).</summary>
     protected static Parameter NormalParameter(long[] shape, double std) =>
         new(randn(shape).mul_(std), requires_grad: true);
