@@ -40,6 +40,7 @@ public static class SafeTensors
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         using var encoded = new MemoryStream();
+        using var scope = NewDisposeScope(); // frees the detached copies below, which can be a whole model
         var contiguous = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().contiguous().cpu(), StringComparer.Ordinal);
         TorchSharp.PyBridge.Safetensors.SaveStateDict(encoded, contiguous, leaveOpen: true);
         var bytes = encoded.GetBuffer().AsSpan(0, (int)encoded.Length);
