@@ -15,7 +15,7 @@ internal sealed class EvalCommand : ICommand
     public string Usage => """
         prefixlab eval --model FILE --task T [options]
           --model FILE     a PrefixLab model file
-          --adapter FILE   an adapter trained on that model (prefix, prompt, LoRA)
+          --adapter FILE   an adapter trained on that model (prefix, prompt, LoRA), or a fully fine-tuned model
           --task T         the task to score
           --samples N      test samples (default 3200)
           --seed S         which test samples (default 0)
@@ -36,16 +36,11 @@ internal sealed class EvalCommand : ICommand
         bool json = args.Flag("json");
         args.EnsureAllUsed();
 
-        var (model, info) = ModelFile.Load(path);
-        using (model)
-        {
-            (ITuningMethod Method, AdapterInfo Info)? adapter = adapterPath is null ? null : AdapterFile.Load(adapterPath, model);
-            using var method = adapter?.Method;
-            var result = Evaluator.Evaluate(model, task, prefixSize ?? adapter?.Info.PrefixSize ?? info.PrefixSize, samples, seed, batch);
-            Console.WriteLine(json
-                ? JsonSerializer.Serialize(result, ModelFile.Json)
-                : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");
-        }
+        using var loaded = AdaptedModel.Load(path, adapterPath);
+        var result = Evaluator.Evaluate(loaded.Model, task, prefixSize ?? loaded.PrefixSize, samples, seed, batch);
+        Console.WriteLine(json
+            ? JsonSerializer.Serialize(result, ModelFile.Json)
+            : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");
         return 0;
     }
 }

@@ -13,7 +13,8 @@ namespace PrefixLab.Tuning;
 public abstract class TuningMethod : ITuningMethod
 {
     private readonly List<IDisposable> hooks = [];
-    private readonly List<(Parameter Parameter, bool RequiresGrad)> frozen = [];
+    // By name, not by reference: converting the model (Module.to, e.g. to float64) replaces its parameters.
+    private readonly List<(string Name, bool RequiresGrad)> frozen = [];
 
     /// <summary>Attaches to <paramref name="model"/>; freezes it unless the method trains the base.</summary>
     protected TuningMethod(Gpt model, TuningSettings settings, bool trainsBase)
@@ -23,9 +24,9 @@ public abstract class TuningMethod : ITuningMethod
         TrainsBase = trainsBase;
         if (!trainsBase)
         {
-            foreach (var parameter in model.parameters())
+            foreach (var (name, parameter) in model.named_parameters())
             {
-                frozen.Add((parameter, parameter.requires_grad));
+                frozen.Add((name, parameter.requires_grad));
                 parameter.requires_grad = false;
             }
         }
@@ -87,9 +88,10 @@ public abstract class TuningMethod : ITuningMethod
             hook.Dispose();
         }
         hooks.Clear();
-        foreach (var (parameter, requiresGrad) in frozen)
+        var parameters = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        foreach (var (name, requiresGrad) in frozen)
         {
-            parameter.requires_grad = requiresGrad;
+            parameters[name].requires_grad = requiresGrad;
         }
         frozen.Clear();
         OnDispose();

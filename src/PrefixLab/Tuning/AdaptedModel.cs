@@ -1,0 +1,90 @@
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// A model file with an optional adapter on it, loaded the way every command loads them. An adapter file
+/// is attached to the model (its base fingerprint checked); a model file given as the adapter (full
+/// fine-tuning saves one) takes the base's place and must share its architecture.
+/// </summary>
+public sealed class AdaptedModel : IDisposable
+{
+    private AdaptedModel(Gpt model, ModelInfo info, ITuningMethod? method, string? methodName, int prefixSize)
+    {
+        Model = model;
+        Info = info;
+        Method = method;
+        MethodName = methodName;
+        PrefixSize = prefixSize;
+    }
+
+    /// <summary>The model to run: the base with the adapter attached, or the fine-tuned model.</summary>
+    public Gpt Model { get; }
+
+    /// <summary>What the base model's file says.</summary>
+    public ModelInfo Info { get; }
+
+    /// <summary>The attached method; null without an adapter and for a fine-tuned model file.</summary>
+    public ITuningMethod? Method { get; }
+
+    /// <summary>The adapter's method name (<c>full</c> for a model file), or null without an adapter.</summary>
+    public string? MethodName { get; }
+
+    /// <summary>Padding positions in front of each input: the adapter's, else the model's.</summary>
+    public int PrefixSize { get; }
+
+    /// <summary>Loads <paramref name="modelPath"/> and, when given, the adapter or fine-tuned model at <paramref name="adapterPath"/>.</summary>
+    public static AdaptedModel Load(string modelPath, string? adapterPath)
+    {
+        var (model, info) = ModelFile.Load(modelPath);
+        if (adapterPath is null)
+        {
+            return new AdaptedModel(model, info, null, null, info.PrefixSize);
+        }
+        try
+        {
+            if (SafeTensors.ReadMetadata(adapterPath).TryGetValue("kind", out var kind) && kind == "model")
+            {
+                var (tuned, tunedInfo) = ModelFile.Load(adapterPath);
+                if (tuned.Config != model.Config)
+                {
+                    tuned.Dispose();
+                    throw new PrefixLabException($"'{adapterPath}' is a model of another architecture than '{modelPath}' ({tuned.Config} vs {model.Config})");
+                }
+                model.Dispose();
+                return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize);
+            }
+            var (method, adapterInfo) = AdapterFile.Load(adapterPath, model);
+            return new AdaptedModel(model, info, method, adapterInfo.Method, adapterInfo.PrefixSize);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes every weight float64. A LoRA update is merged into the weights first (its hooks then add
+    /// nothing); the context methods' vectors are cast to the activations' type where they enter the
+    /// forward pass, so they take part in float64 too (a float32 value is exact in float64).
+    /// </summary>
+    public void ToFloat64()
+    {
+        if (Method is Lora lora)
+        {
+            lora.Merge();
+        }
+        Model.to(ScalarType.Float64);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Method?.Dispose();
+        Model.Dispose();
+    }
+}
