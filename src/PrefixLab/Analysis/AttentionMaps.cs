@@ -6,7 +6,7 @@ namespace PrefixLab.Analysis;
 /// <param name="Layer">Block index.</param>
 /// <param name="Head">Head index.</param>
 /// <param name="Weights">Attention probabilities <c>[query, key]</c>.</param>
-/// <param name="QueryLabels">One label per row: the token, or <c>p1</c>… for a prefix position, <c>pad</c> for padding.</param>
+/// <param name="QueryLabels">One label per row: the token, or <c>p1</c>… for a prefix position, <c>_</c> for padding.</param>
 /// <param name="KeyLabels">One label per column.</param>
 /// <param name="QueryBoundaries">Rows where a region (prefix, padding, input, output) starts, the first excluded.</param>
 /// <param name="KeyBoundaries">Columns where a region starts, the first excluded.</param>
@@ -37,7 +37,7 @@ public static class AttentionMaps
         PrefixLabException.Check(head is null || (head >= 0 && head < heads), $"--head must be between 0 and {heads - 1} (got {head})");
         var tokens = recording.Tokens[0].data<long>().ToArray();
         int extra = geometry.Form == PrefixForm.KeysValues ? geometry.Size : 0;
-        var sequenceLabels = tokens.Select((t, i) => i < padding ? (geometry.Form == PrefixForm.Rows && i < geometry.Size ? $"p{i + 1}" : "pad") : t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var sequenceLabels = tokens.Select((t, i) => i < padding ? (geometry.Form == PrefixForm.Rows && i < geometry.Size ? $"p{i + 1}" : "_") : t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         var keyLabels = Enumerable.Range(1, extra).Select(k => $"p{k}").Concat(sequenceLabels).ToList();
         int[] sequenceStarts = [padding, padding + inputLength];
         // Hidden when rescaling: the key/value prefix and the padding (or the prefix in its place).

@@ -84,7 +84,7 @@ public static class AttentionHeatmaps
         plot.Axes.Left.TickLabelStyle.FontSize = 10;
         plot.Axes.SetLimits(-0.5, columns - 0.5, -0.5, rows - 0.5);
         plot.Title($"layer {map.Layer}, head {map.Head}");
-        plot.XLabel("key");
+        plot.XLabel("key (regions: prefix | input | output)");
         plot.YLabel("query");
         return plot;
     }

@@ -12,8 +12,9 @@ namespace PrefixLab.Tuning;
 /// </summary>
 public sealed class AdaptedModel : IDisposable
 {
-    private AdaptedModel(Gpt model, ModelInfo info, ITuningMethod? method, string? methodName, int prefixSize)
+    private AdaptedModel(Gpt model, ModelInfo info, ITuningMethod? method, string? methodName, int prefixSize, string? task)
     {
+        Task = task;
         Model = model;
         Info = info;
         Method = method;
@@ -36,13 +37,16 @@ public sealed class AdaptedModel : IDisposable
     /// <summary>Padding positions in front of each input: the adapter's, else the model's.</summary>
     public int PrefixSize { get; }
 
+    /// <summary>The task the adapter (else the model) was last trained on, if its file says.</summary>
+    public string? Task { get; }
+
     /// <summary>Loads <paramref name="modelPath"/> and, when given, the adapter or fine-tuned model at <paramref name="adapterPath"/>.</summary>
     public static AdaptedModel Load(string modelPath, string? adapterPath)
     {
         var (model, info) = ModelFile.Load(modelPath);
         if (adapterPath is null)
         {
-            return new AdaptedModel(model, info, null, null, info.PrefixSize);
+            return new AdaptedModel(model, info, null, null, info.PrefixSize, info.Task);
         }
         try
         {
@@ -55,10 +59,10 @@ public sealed class AdaptedModel : IDisposable
                     throw new PrefixLabException($"'{adapterPath}' is a model of another architecture than '{modelPath}' ({tuned.Config} vs {model.Config})");
                 }
                 model.Dispose();
-                return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize);
+                return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize, tunedInfo.Task);
             }
             var (method, adapterInfo) = AdapterFile.Load(adapterPath, model);
-            return new AdaptedModel(model, info, method, adapterInfo.Method, adapterInfo.PrefixSize);
+            return new AdaptedModel(model, info, method, adapterInfo.Method, adapterInfo.PrefixSize, adapterInfo.Task ?? info.Task);
         }
         catch
         {

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using PrefixLab.Tests.Cli;
+using PrefixLab.Tuning;
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tests.Analysis;
+
+/// <summary>verify, bias and attention run as a user runs them, on files written here (no training).</summary>
+public class AnalysisCliTests
+{
+    [Fact]
+    public void Verify_finds_the_identities_for_a_prefix_in_both_precisions_and_a_shift_for_fine_tuned_queries()
+    {
+        var (dir, model) = SaveModel();
+        string prefix = SaveAdapter(dir, model, "prefix", 3);
+        string tuned = Path.Combine(dir, "full.safetensors");
+        using (var full = TestModels.Create(layers: 2, heads: 2, width: 16, blockSize: 22, seed: 1))
+        using (no_grad())
+        {
+            random.manual_seed(5);
+            full.state_dict()["transformer.h.0.attn.c_attn.weight"][TensorIndex.Slice(0, 16)].add_(randn(16, 16));
+            ModelFile.Save(tuned, full, new ModelInfo(full.Config, 3, "descending"));
+        }
+
+        foreach (var (extra, tolerance) in new[] { (Array.Empty<string>(), 1e-5), (["--double"], 1e-12) })
+        {
+            var heads = Verify(model, prefix, extra);
+            Assert.All(heads.Where(h => h.GetProperty("layer").GetInt32() == 0), h =>
+            {
+                Assert.InRange(h.GetProperty("content_attention_error").GetDouble(), 0, tolerance);
+                Assert.InRange(h.GetProperty("biased_mix_error").GetDouble(), 0, tolerance);
+                Assert.True(h.GetProperty("alpha_max").GetDouble() > 1e-3);
+            });
+        }
+
+        var shifted = Verify(model, tuned, []);
+        Assert.All(shifted.Where(h => h.GetProperty("layer").GetInt32() == 0), h =>
+        {
+            Assert.True(h.GetProperty("content_attention_error").GetDouble() > 1e-2);
+            Assert.True(h.GetProperty("shift").GetProperty("tv_max").GetDouble() > 1e-2);
+            Assert.Equal(JsonValueKind.Null, h.GetProperty("biased_mix_error").ValueKind);
+        });
+
+        var (code, stdout, stderr) = CliTests.Run("verify", "--model", model, "--adapter", prefix, "--input", "2 6 0 1 4 6 3 0 1 2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(a) vs plain", stdout);
+        Assert.Contains("first layer: (a) max error", stdout);
+    }
+
+    [Fact]
+    public void Bias_and_attention_write_what_they_promise_and_bias_refuses_a_method_without_prefix()
+    {
+        var (dir, model) = SaveModel();
+        string kv = SaveAdapter(dir, model, "prefix-kv", 2);
+        var (code, stdout, stderr) = CliTests.Run("bias", "--model", model, "--adapter", kv, "--samples", "8", "--json");
+        Assert.True(code == 0, stderr);
+        using (var json = JsonDocument.Parse(stdout))
+        {
+            var heads = json.RootElement.GetProperty("heads").EnumerateArray().ToList();
+            Assert.Equal(4, heads.Count);
+            Assert.All(heads, h => Assert.Equal(2, h.GetProperty("vectors").GetArrayLength()));
+            Assert.All(heads, h => Assert.InRange(h.GetProperty("effective_positions").GetDouble(), 1, 2));
+        }
+
+        string png = Path.Combine(dir, "maps.png"), csv = Path.Combine(dir, "maps.csv");
+        (code, _, stderr) = CliTests.Run("attention", "--model", model, "--adapter", kv, "--input", "2 6 0 1 4 6 3 0 1 2", "--out", png, "--csv", csv, "--layer", "1");
+        Assert.True(code == 0, stderr);
+        using (var bitmap = SKBitmap.Decode(png))
+        {
+            Assert.Equal((960, 480), (bitmap.Width, bitmap.Height)); // one layer, two heads
+            Assert.True(Enumerable.Range(0, 100).Select(i => bitmap.GetPixel(i * 9, 240)).Distinct().Count() > 5);
+        }
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal(1 + (2 * 22 * 24), lines.Length); // 2 heads × 22 queries × (2 prefix + 22) keys
+        Assert.StartsWith("layer,head,query,query_token,key,key_token,weight", lines[0]);
+
+        (code, _, stderr) = CliTests.Run("bias", "--model", model, "--adapter", model);
+        Assert.Equal(2, code);
+        Assert.Contains("needs a prefix method", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    private static List<JsonElement> Verify(string model, string adapter, string[] extra)
+    {
+        var (code, stdout, stderr) = CliTests.Run(["verify", "--model", model, "--adapter", adapter, "--task", "descending", "--samples", "6", "--json", .. extra]);
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        return [.. json.RootElement.GetProperty("heads").EnumerateArray().Select(h => h.Clone())];
+    }
+
+    private static (string Dir, string Model) SaveModel()
+    {
+        string dir = TestModels.TempDirectory();
+        string path = Path.Combine(dir, "model.safetensors");
+        using var model = TestModels.Create(layers: 2, heads: 2, width: 16, blockSize: 22, seed: 1);
+        ModelFile.Save(path, model, new ModelInfo(model.Config, 3, "ascending"));
+        return (dir, path);
+    }
+
+    private static string SaveAdapter(string dir, string modelPath, string method, int size)
+    {
+        string path = Path.Combine(dir, $"{method}.safetensors");
+        var (model, _) = ModelFile.Load(modelPath);
+        using (model)
+        {
+            string fingerprint = AdapterFile.Fingerprint(model);
+            random.manual_seed(7);
+            var settings = new TuningSettings { PrefixSize = size };
+            using var adapter = TuningMethods.Create(method, model, settings);
+            AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, fingerprint, adapter.PaddingRows ?? 3, "descending", 0));
+        }
+        return path;
+    }
+}
