@@ -43,7 +43,7 @@ internal sealed class BiasCommand : ICommand
             Console.WriteLine(JsonSerializer.Serialize(new { Method = adapted.MethodName, Form = geometry.Form.ToString(), geometry.Size, Samples = lists.Count, Heads = heads }, ModelFile.Json));
             return 0;
         }
-        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}), attention averaged over {lists.Count} sequences");
+        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}), attention averaged over {lists.Count} sequence(s)");
         Console.WriteLine("layer head  eff. dim  prefix mass  entropy  eff. positions  singular values; vector norms");
         foreach (var h in heads)
         {

@@ -54,7 +54,7 @@ internal sealed class VerifyCommand : ICommand
             Console.WriteLine(JsonSerializer.Serialize(report, ModelFile.Json));
             return 0;
         }
-        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}) on {lists.Count} sequences of {tokens.shape[1]} positions, {precision}");
+        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}) on {lists.Count} sequence(s) of {tokens.shape[1]} positions, {precision}");
         Console.Write(Table(checks));
         Console.WriteLine(Verdict(checks, geometry));
         return 0;

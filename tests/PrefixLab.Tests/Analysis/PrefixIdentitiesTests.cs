@@ -2,11 +2,12 @@ using PrefixLab.Analysis;
 using PrefixLab.Model;
 using PrefixLab.Tuning;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Tests.Analysis;
 
-public class PrefixIdentitiesTests
+public class PrefixIdentitiesTests(ITestOutputHelper output)
 {
     public static TheoryData<string, int> PrefixMethods => new()
     {
@@ -23,6 +24,7 @@ public class PrefixIdentitiesTests
     public void First_layer_identities_hold_to_float32_and_float64_precision_over_shapes_and_seeds(string method, int size)
     {
         (int Layers, int Heads, int Width, bool Norm)[] shapes = [(1, 1, 16, true), (2, 2, 32, true), (3, 4, 32, false)];
+        var largest = new double[2, 2]; // [float64?, (a) or (b)] at the first layer, for the log
         foreach (var (layers, heads, width, norm) in shapes)
         {
             for (int seed = 0; seed < 4; seed++)
@@ -43,6 +45,9 @@ public class PrefixIdentitiesTests
                     }
                     foreach (var check in checks.Where(c => c.Layer == 0))
                     {
+                        int p = float64 ? 1 : 0;
+                        largest[p, 0] = Math.Max(largest[p, 0], check.ContentAttentionError);
+                        largest[p, 1] = Math.Max(largest[p, 1], check.BiasedMixError!.Value);
                         Assert.True(check.ContentAttentionError < tolerance, $"{where}: (a) {check.ContentAttentionError}");
                         Assert.True(check.ContentOutputError < tolerance, $"{where}: t̂ {check.ContentOutputError}");
                         Assert.True(check.Shift.KlMax < tolerance, $"{where}: KL {check.Shift.KlMax}");
@@ -50,6 +55,7 @@ public class PrefixIdentitiesTests
                 }
             }
         }
+        output.WriteLine($"{method} P={size} first layer: float32 (a) {largest[0, 0]:E2} (b) {largest[0, 1]:E2}; float64 (a) {largest[1, 0]:E2} (b) {largest[1, 1]:E2}");
     }
 
     [Fact]

@@ -1,0 +1,47 @@
+using PrefixLab.Interop;
+using PrefixLab.Tuning;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tests.Tuning;
+
+public class AdaptedModelTests
+{
+    [Theory]
+    [InlineData("lora")]
+    [InlineData("prefix")]
+    [InlineData("prefix-kv")]
+    public void In_float64_an_adapted_model_gives_its_float32_logits_and_still_detaches(string method)
+    {
+        string dir = TestModels.TempDirectory();
+        string modelPath = Path.Combine(dir, "model.safetensors"), adapterPath = Path.Combine(dir, "adapter.safetensors");
+        using (var model = TestModels.Create(layers: 2, blockSize: 21))
+        {
+            ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 2));
+            string fingerprint = AdapterFile.Fingerprint(model);
+            random.manual_seed(3);
+            var settings = new TuningSettings { PrefixSize = 2 };
+            using var adapter = TuningMethods.Create(method, model, settings);
+            using (no_grad())
+            {
+                foreach (var parameter in adapter.Parameters.Where(p => p.abs().sum().item<float>() == 0))
+                {
+                    parameter.copy_(randn(parameter.shape) * 0.1); // LoRA's B starts at zero: give it an update to merge
+                }
+            }
+            AdapterFile.Save(adapterPath, adapter, new AdapterInfo(method, settings, fingerprint, 2, "plus1", 0));
+        }
+        using var tokens = TestModels.RandomTokens(3, 20);
+        using var single = AdaptedModel.Load(modelPath, adapterPath);
+        using var wide = AdaptedModel.Load(modelPath, adapterPath);
+        using var plain = AdaptedModel.Load(modelPath, null);
+        wide.ToFloat64();
+        using var noGrad = no_grad();
+        var expected = single.Model.Forward(tokens);
+        var actual = wide.Model.Forward(tokens);
+        Assert.Equal(ScalarType.Float64, actual.dtype);
+        Assert.True(actual.to_type(ScalarType.Float32).allclose(expected, rtol: 1e-4, atol: 1e-5));
+        Assert.False(plain.Model.Forward(tokens).allclose(expected, rtol: 1e-4, atol: 1e-5)); // the adapter does something
+        wide.Method!.Dispose();
+        Assert.All(wide.Model.parameters(), p => Assert.True(p.requires_grad));
+    }
+}
