@@ -56,7 +56,7 @@ internal sealed class VerifyCommand : ICommand
         }
         Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}) on {lists.Count} sequence(s) of {tokens.shape[1]} positions, {precision}");
         Console.Write(Table(checks));
-        Console.WriteLine(Verdict(checks, geometry));
+        Console.WriteLine(Verdict(checks, geometry, float64 ? 1e-12 : 1e-5));
         return 0;
     }
 
@@ -72,7 +72,8 @@ internal sealed class VerifyCommand : ICommand
         return text.ToString();
     }
 
-    private static string Verdict(IReadOnlyList<HeadCheck> checks, PrefixGeometry geometry)
+    /// <summary>One line: the first layer's errors against what rounding in the run's precision allows.</summary>
+    private static string Verdict(IReadOnlyList<HeadCheck> checks, PrefixGeometry geometry, double tolerance)
     {
         var first = checks.Where(c => c.Layer == 0).ToList();
         double a = first.Max(c => c.ContentAttentionError);
@@ -82,6 +83,8 @@ internal sealed class VerifyCommand : ICommand
             return $"no prefix: the content attention moved by up to {a:0.00E+00} at the first layer (largest total variation over all layers {shift:0.00E+00})";
         }
         double b = checks.Max(c => c.BiasedMixError ?? 0);
-        return $"first layer: (a) max error {a:0.00E+00}; (b) max error over all layers {b:0.00E+00}; cross-layer shift up to total variation {shift:0.00E+00}";
+        double own = checks.Max(c => c.OwnContentError);
+        string holds = a < tolerance && own < tolerance && b < tolerance ? "hold" : "DO NOT hold";
+        return $"C2 and C3 {holds} within {tolerance:0E+00}: first layer (a) max error {a:0.00E+00}; over all layers (a) own {own:0.00E+00}, (b) {b:0.00E+00}; cross-layer shift up to total variation {shift:0.00E+00}";
     }
 }

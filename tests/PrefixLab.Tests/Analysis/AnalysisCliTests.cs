@@ -47,7 +47,7 @@ public class AnalysisCliTests
         var (code, stdout, stderr) = CliTests.Run("verify", "--model", model, "--adapter", prefix, "--input", "2 6 0 1 4 6 3 0 1 2");
         Assert.True(code == 0, stderr);
         Assert.Contains("(a) vs plain", stdout);
-        Assert.Contains("first layer: (a) max error", stdout);
+        Assert.Contains("C2 and C3 hold within 1E-05: first layer (a) max error", stdout);
     }
 
     [Fact]
