@@ -10,11 +10,11 @@ public sealed class Conditional : IDisposable
 {
     private readonly LookupModel lookup;
 
-    /// <summary>Builds the model for maps over <paramref name="vocab"/> tokens.</summary>
-    public Conditional(int vocab, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Builds the model (past the exact range only without <paramref name="enforceLimits"/>, to measure) for maps over <paramref name="vocab"/> tokens.</summary>
+    public Conditional(int vocab, ScalarType dtype = ScalarType.Float32, bool enforceLimits = true)
     {
         Vocab = vocab;
-        lookup = new LookupModel("map", vocab, 1, vocab, byPosition: false, 1, dtype);
+        lookup = new LookupModel("map", vocab, 1, vocab, byPosition: false, 1, dtype, enforceLimits);
     }
 
     /// <summary>V.</summary>

@@ -1,3 +1,4 @@
+using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tuning;
 using static TorchSharp.torch;
@@ -76,13 +77,36 @@ public sealed class Construction : IDisposable
         return Generation.Greedy(Model, prompt, OutputTokens);
     }
 
-    /// <summary>Generation for one row with the virtual tokens attached as a <see cref="SoftPrompt"/>.</summary>
-    public long[] GenerateWithSoftPrompt(Tensor virtualTokens, IReadOnlyList<long> inputs)
+    /// <summary>
+    /// Generation with <paramref name="virtualTokens"/> (<c>[virtual tokens, width]</c>) attached as a
+    /// <see cref="SoftPrompt"/>, for each of <paramref name="inputs"/> (user tokens): the path a saved
+    /// model and adapter take. Returns the generated tokens of each input.
+    /// </summary>
+    public long[][] GenerateWithSoftPrompt(Tensor virtualTokens, IReadOnlyList<IReadOnlyList<int>> inputs)
     {
         using var prompt = Attach(virtualTokens);
-        using var tokens = tensor([.. Enumerable.Repeat(0L, VirtualTokens), .. inputs], dtype: ScalarType.Int64).unsqueeze(0);
-        using var generated = Generation.Greedy(Model, tokens, OutputTokens);
-        return generated.data<long>().ToArray();
+        using var scope = NewDisposeScope();
+        var rows = inputs.Select(i => Targets.Check(i, InputTokens, Model.Config.VocabSize, "input")).ToList();
+        var tokens = tensor([.. rows.SelectMany(r => Enumerable.Repeat(0L, VirtualTokens).Concat(r.Select(t => (long)t)))], dtype: ScalarType.Int64)
+            .view(rows.Count, VirtualTokens + InputTokens);
+        var generated = Generation.Greedy(Model, tokens, OutputTokens).data<long>().ToArray();
+        return [.. Enumerable.Range(0, rows.Count).Select(i => generated[(i * OutputTokens)..((i + 1) * OutputTokens)])];
+    }
+
+    /// <summary>
+    /// Writes the model (<c>model.safetensors</c>) and <paramref name="virtualTokens"/> as a soft-prompt
+    /// adapter of it (<c>virtual.safetensors</c>) into <paramref name="directory"/>: ordinary PrefixLab
+    /// files, written atomically. Returns their paths.
+    /// </summary>
+    public (string Model, string Adapter) Save(string directory, Tensor virtualTokens)
+    {
+        string modelPath = Path.Combine(directory, "model.safetensors");
+        string adapterPath = Path.Combine(directory, "virtual.safetensors");
+        string task = $"construct {Kind}";
+        ModelFile.Save(modelPath, Model, new ModelInfo(Model.Config, VirtualTokens, task));
+        using var prompt = Attach(virtualTokens);
+        AdapterFile.Save(adapterPath, prompt, new AdapterInfo(prompt.Name, prompt.Settings, AdapterFile.Fingerprint(Model), VirtualTokens, task, 0));
+        return (modelPath, adapterPath);
     }
 
     /// <inheritdoc />

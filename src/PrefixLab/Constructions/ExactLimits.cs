@@ -52,7 +52,7 @@ public static class ExactLimits
     {
         PrefixLabException.Check(vocab >= 2, $"the vocabulary needs at least 2 tokens (got {vocab})");
         int max = MaxVocab(dtype);
-        PrefixLabException.Check(vocab <= max, $"vocabulary {vocab} is not exact in {Name(dtype)}: the logits 2·z·c − c² reach 2(V−1)² = {2.0 * (vocab - 1) * (vocab - 1):G6}, past the {ExactIntegers(dtype):G6} below which {Name(dtype)} holds every integer (largest exact V: {max})");
+        PrefixLabException.Check(vocab <= max, $"vocabulary {vocab} is not exact in {Name(dtype)}: the logits 2·z·c − c² reach 2(V−1)² = {2.0 * (vocab - 1) * (vocab - 1):N0}, past {ExactIntegers(dtype):N0}, below which {Name(dtype)} holds every integer (largest exact V: {max})");
     }
 
     /// <summary>Refuses a residual stream wider than <see cref="MaxWidth"/>.</summary>
@@ -64,6 +64,6 @@ public static class ExactLimits
     {
         PrefixLabException.Check(vocab >= 2, $"the vocabulary needs at least 2 tokens (got {vocab})");
         int max = MaxPackedVocab(dtype);
-        PrefixLabException.Check(vocab <= max, $"pair map with vocabulary {vocab} is not exact in {Name(dtype)}: a table row packs {vocab} base-{vocab} digits into one number up to V^V = {Math.Pow(vocab, vocab):G4}, past the {ExactIntegers(dtype):G6} below which {Name(dtype)} holds every integer (largest exact V: {max}{(dtype == ScalarType.Float32 ? $"; float64: {MaxPackedVocab(ScalarType.Float64)}" : "")})");
+        PrefixLabException.Check(vocab <= max, $"pair map with vocabulary {vocab} is not exact in {Name(dtype)}: a table row packs {vocab} base-{vocab} digits into one number up to V^V = {Math.Pow(vocab, vocab):G4}, past {ExactIntegers(dtype):N0}, below which {Name(dtype)} holds every integer (largest exact V: {max}{(dtype == ScalarType.Float32 ? $"; float64: {MaxPackedVocab(ScalarType.Float64)}" : "")})");
     }
 }

@@ -1,5 +1,3 @@
-using PrefixLab.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Constructions;
@@ -32,30 +30,22 @@ internal sealed class LookupModel
     /// <param name="byPosition">Index by the output position (one slot) rather than by one user token (slot = output number).</param>
     /// <param name="outputs">Tokens to generate.</param>
     /// <param name="dtype">float32 or float64.</param>
-    public LookupModel(string kind, int vocab, int slots, int size, bool byPosition, int outputs, ScalarType dtype)
+    /// <param name="enforceLimits">False builds past the exact range, to measure where it breaks.</param>
+    public LookupModel(string kind, int vocab, int slots, int size, bool byPosition, int outputs, ScalarType dtype, bool enforceLimits)
     {
-        ExactLimits.CheckVocab(vocab, dtype);
+        if (enforceLimits)
+        {
+            ExactLimits.CheckVocab(vocab, dtype);
+        }
         this.slots = slots;
         this.size = size;
         this.byPosition = byPosition;
-        var c = new Coordinates();
-        one = c.One();
-        int userFlag = c.One();
-        slotKey = c.Block(slots);
-        slotQuery = c.Block(slots);
-        payload = c.Block(size);
-        int copied = c.Block(size);
-        int notToken = byPosition ? -1 : c.Block(size);
-        gate = c.Block(size);
-        int value = c.One();
-        int width = c.Width(heads: 2, headDim: Math.Max(slots, size));
+        var layout = Layout.Of(slots, size, byPosition);
+        (one, slotKey, slotQuery, payload, gate) = (layout.One, layout.SlotKey, layout.SlotQuery, layout.Payload, layout.Gate);
+        var (userFlag, copied, notToken, value, width) = (layout.UserFlag, layout.Copied, layout.NotToken, layout.Value, layout.Width);
         ExactLimits.CheckWidth(width, $"{kind} with V = {vocab}, {slots} virtual token(s) of {size} numbers");
         int inputs = byPosition ? 0 : 1;
-        var config = new GptConfig(vocab, slots + inputs + outputs, 1, 2, width, Dropout: 0, LayerNorms: false,
-            Activation: MlpActivation.Relu, MlpHidden: size, AttnScale: ExactLimits.AttentionScale);
-        var model = new Gpt(config, seed: 0);
-        model.eval();
-        model.to(dtype);
+        var model = WeightSheet.NewModel(vocab, slots + inputs + outputs, 1, 2, width, size, 1, dtype);
         var w = new WeightSheet(model);
 
         for (int token = 0; token < vocab; token++)
@@ -67,7 +57,7 @@ internal sealed class LookupModel
             }
         }
         // A generating position names its slot (and, indexed by position, its index) in its position embedding.
-        for (int position = byPosition ? 1 : slots; position < config.BlockSize; position++)
+        for (int position = byPosition ? 1 : slots; position < model.Config.BlockSize; position++)
         {
             foreach (var (coordinate, x) in PositionFeatures(position))
             {
@@ -112,6 +102,9 @@ internal sealed class LookupModel
 
     public Construction Construction { get; }
 
+    /// <summary>The residual width the model needs, without building it.</summary>
+    public static int WidthFor(int slots, int size, bool byPosition) => Layout.Of(slots, size, byPosition).Width;
+
     /// <summary>
     /// The virtual tokens, <c>[batch, slots, width]</c>, for payloads <c>[batch][slot][index]</c> of
     /// token ids. Indexed by position, the virtual token is also the first generating position, so it
@@ -152,6 +145,18 @@ internal sealed class LookupModel
         for (int k = 0; k < size && byPosition; k++)
         {
             yield return (gate + k, k == position ? 0 : 1);
+        }
+    }
+
+    /// <summary>Where each quantity lives in the residual stream.</summary>
+    private sealed record Layout(int One, int UserFlag, int SlotKey, int SlotQuery, int Payload, int Copied, int NotToken, int Gate, int Value, int Width)
+    {
+        public static Layout Of(int slots, int size, bool byPosition)
+        {
+            var c = new Coordinates();
+            int one = c.One(), userFlag = c.One(), slotKey = c.Block(slots), slotQuery = c.Block(slots);
+            int payload = c.Block(size), copied = c.Block(size), notToken = byPosition ? -1 : c.Block(size), gate = c.Block(size), value = c.One();
+            return new(one, userFlag, slotKey, slotQuery, payload, copied, notToken, gate, value, c.Width(heads: 2, headDim: Math.Max(slots, size)));
         }
     }
 }

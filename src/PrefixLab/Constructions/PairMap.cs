@@ -1,5 +1,3 @@
-using PrefixLab.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Constructions;
@@ -45,11 +43,8 @@ public sealed class PairMap : IDisposable
         int rowCopy = c.One();
         int value = c.One();
         width = c.Width(heads: 1, headDim: 1);
-        var config = new GptConfig(vocab, 3, 2, 1, width, Dropout: 0, LayerNorms: false, Activation: MlpActivation.Relu,
-            MlpHidden: (4 * vocab) - 3, MlpDepth: (2 * vocab) - 1, AttnScale: ExactLimits.AttentionScale);
-        var model = new Gpt(config, seed: 0);
-        model.eval();
-        model.to(dtype);
+        ExactLimits.CheckWidth(Math.Max(width, (4 * vocab) - 3), $"pair map with V = {vocab}");
+        var model = WeightSheet.NewModel(vocab, 3, 2, 1, width, (4 * vocab) - 3, (2 * vocab) - 1, dtype);
         var w = new WeightSheet(model);
         for (int token = 0; token < vocab; token++)
         {
@@ -102,11 +97,14 @@ public sealed class PairMap : IDisposable
             for (int a = 0; a < Vocab; a++)
             {
                 var answers = Targets.Check(tables[t][a], Vocab, Vocab, "table row");
-                values[(t * width) + packed + a] = answers.Select((m, b) => m * Math.Pow(Vocab, b)).Sum();
+                values[(t * width) + packed + a] = Pack(answers, Vocab);
             }
         }
         return tensor(values, dtype: ScalarType.Float64).view(tables.Count, 1, width).to_type(Construction.DType);
     }
+
+    /// <summary>A table row as the virtual token holds it: Σ_b row[b]·V^b.</summary>
+    public static double Pack(IReadOnlyList<int> row, int vocab) => row.Select((m, b) => m * Math.Pow(vocab, b)).Sum();
 
     /// <summary>The virtual token <c>[1, width]</c> of <paramref name="table"/>.</summary>
     public Tensor Encode(IReadOnlyList<IReadOnlyList<int>> table) => Encode([table])[0];

@@ -10,13 +10,13 @@ public sealed class TokenToSequence : IDisposable
 {
     private readonly LookupModel lookup;
 
-    /// <summary>Builds the model for maps from <paramref name="vocab"/> tokens to sequences of <paramref name="length"/>.</summary>
-    public TokenToSequence(int vocab, int length, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Builds the model (past the exact range only without <paramref name="enforceLimits"/>, to measure) for maps from <paramref name="vocab"/> tokens to sequences of <paramref name="length"/>.</summary>
+    public TokenToSequence(int vocab, int length, ScalarType dtype = ScalarType.Float32, bool enforceLimits = true)
     {
         PrefixLabException.Check(length >= 1, $"the answers need at least 1 token (got {length})");
         Vocab = vocab;
         Length = length;
-        lookup = new LookupModel("seq-map", vocab, length, vocab, byPosition: false, length, dtype);
+        lookup = new LookupModel("seq-map", vocab, length, vocab, byPosition: false, length, dtype, enforceLimits);
     }
 
     /// <summary>V.</summary>

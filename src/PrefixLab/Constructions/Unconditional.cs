@@ -11,13 +11,13 @@ public sealed class Unconditional : IDisposable
 {
     private readonly LookupModel lookup;
 
-    /// <summary>Builds the model for sequences of <paramref name="length"/> tokens over <paramref name="vocab"/>.</summary>
-    public Unconditional(int vocab, int length, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Builds the model (past the exact range only without <paramref name="enforceLimits"/>, to measure) for sequences of <paramref name="length"/> tokens over <paramref name="vocab"/>.</summary>
+    public Unconditional(int vocab, int length, ScalarType dtype = ScalarType.Float32, bool enforceLimits = true)
     {
         PrefixLabException.Check(length >= 1, $"the sequence needs at least 1 token (got {length})");
         Vocab = vocab;
         Length = length;
-        lookup = new LookupModel("unconditional", vocab, 1, length, byPosition: true, length, dtype);
+        lookup = new LookupModel("unconditional", vocab, 1, length, byPosition: true, length, dtype, enforceLimits);
     }
 
     /// <summary>V.</summary>

@@ -1,4 +1,5 @@
 using PrefixLab.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Constructions;
@@ -21,6 +22,21 @@ internal sealed class WeightSheet
         {
             parameters[name] = (new double[parameter.numel()], parameter.shape);
         }
+    }
+
+    /// <summary>
+    /// A model of the constructions' kind, weights still random: no LayerNorm, ReLU MLPs of
+    /// <paramref name="mlpDepth"/> hidden layers, hard attention (<see cref="ExactLimits.AttentionScale"/>),
+    /// no dropout, in evaluation mode and in <paramref name="dtype"/>.
+    /// </summary>
+    public static Gpt NewModel(int vocab, int blockSize, int layers, int heads, int width, int mlpHidden, int mlpDepth, ScalarType dtype)
+    {
+        var config = new GptConfig(vocab, blockSize, layers, heads, width, Dropout: 0, LayerNorms: false,
+            Activation: MlpActivation.Relu, MlpHidden: mlpHidden, MlpDepth: mlpDepth, AttnScale: ExactLimits.AttentionScale);
+        var model = new Gpt(config, seed: 0);
+        model.eval();
+        model.to(dtype);
+        return model;
     }
 
     /// <summary>Sets element [row, column] of a matrix, or element [row] of a vector when <paramref name="column"/> is -1.</summary>
