@@ -31,10 +31,12 @@ public static class ExactLimits
     public static string Name(ScalarType dtype) => dtype == ScalarType.Float64 ? "float64" : "float32";
 
     /// <summary>
-    /// Largest vocabulary whose unembedding is exact: logits 2·z·c − c² reach 2(V−1)², which must be an
-    /// exact integer (float32: V ≤ 2,897).
+    /// Largest vocabulary whose unembedding is exact. The logit of token c at value z is 2·z·c − c²:
+    /// c² must be an exact integer, and so must 2·z·c, which is even and so exact up to twice that
+    /// (float32: 2^25), and the result c·(2z − c) lies within ±c². So (V−1)² ≤ 2^24 (float32: V ≤ 4,097)
+    /// or 2^53 (float64).
     /// </summary>
-    public static int MaxVocab(ScalarType dtype) => 1 + (int)Math.Floor(Math.Sqrt(ExactIntegers(dtype) / 2));
+    public static int MaxVocab(ScalarType dtype) => 1 + (int)Math.Floor(Math.Sqrt(ExactIntegers(dtype)));
 
     /// <summary>Largest vocabulary whose V×V table packs exactly into V numbers of base-V digits: V^V ≤ 2^24 or 2^53.</summary>
     public static int MaxPackedVocab(ScalarType dtype)
@@ -52,7 +54,7 @@ public static class ExactLimits
     {
         PrefixLabException.Check(vocab >= 2, $"the vocabulary needs at least 2 tokens (got {vocab})");
         int max = MaxVocab(dtype);
-        PrefixLabException.Check(vocab <= max, $"vocabulary {vocab} is not exact in {Name(dtype)}: the logits 2·z·c − c² reach 2(V−1)² = {2.0 * (vocab - 1) * (vocab - 1):N0}, past {ExactIntegers(dtype):N0}, below which {Name(dtype)} holds every integer (largest exact V: {max})");
+        PrefixLabException.Check(vocab <= max, $"vocabulary {vocab} is not exact in {Name(dtype)}: the logits 2·z·c − c² need (V−1)² = {(double)(vocab - 1) * (vocab - 1):N0} exact, past {ExactIntegers(dtype):N0}, below which {Name(dtype)} holds every integer (largest exact V: {max})");
     }
 
     /// <summary>Refuses a residual stream wider than <see cref="MaxWidth"/>.</summary>

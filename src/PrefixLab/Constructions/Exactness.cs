@@ -74,7 +74,7 @@ public static class Exactness
     {
         string name = ExactLimits.Name(dtype);
         int bound = ExactLimits.MaxVocab(dtype);
-        const string Why = "logits 2·z·c − c² must be exact integers: 2(V−1)² ≤ 2^24 (float32) or 2^53 (float64)";
+        const string Why = "logits 2·z·c − c² must be exact integers: (V−1)² ≤ 2^24 (float32) or 2^53 (float64); 2·z·c is even, so exact to 2^25 (float32)";
         if (dtype == ScalarType.Float64)
         {
             const int Checked = 200_000; // wte and lm_head are V × width: the bound itself needs gigabytes
