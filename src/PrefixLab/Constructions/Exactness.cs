@@ -40,7 +40,7 @@ public static class Exactness
             {
                 var sequence = Draw(random, n, Text);
                 int wrong = Mismatches(u.Construction.Generate(u.Encode([sequence]), zeros(1, 0, dtype: ScalarType.Int64)), [sequence]);
-                yield return new("unconditional", name, "N", n, $"V = {Text}: a random sequence of {n}, {wrong} wrong; N = {n + 1} is refused", "width 3N + 5 reaches the 4,096 built here (memory); attention stays exactly one-hot at any length");
+                yield return new("unconditional", name, "N", n, $"V = {Text}: a random sequence of {n}, {wrong} wrong; N = {n + 1} is refused", "width 3N + 5 reaches the 1,024 built here (memory); attention stays exactly one-hot at any length");
             }
 
             progress($"{name}: map vocabulary");
@@ -51,17 +51,17 @@ public static class Exactness
                 var inputs = Enumerable.Range(0, 64).Select(i => i == 0 ? v - 1 : random.Next(v)).ToArray();
                 var generated = m.Construction.Generate(m.Encode([map]).expand(inputs.Length, -1, -1), tensor(inputs.Select(i => (long)i).ToArray()).view(-1, 1));
                 int wrong = Mismatches(generated, [.. inputs.Select(i => (IReadOnlyList<int>)[map[i]])]);
-                yield return new("map", name, "V", v, $"a random map, 64 inputs, {wrong} wrong; V = {v + 1} is refused", "width 4V + 5 reaches the 4,096 built here (memory), before the unembedding's bound");
+                yield return new("map", name, "V", v, $"a random map, 64 inputs, {wrong} wrong; V = {v + 1} is refused", "width 4V + 5 reaches the 1,024 built here (memory), before the unembedding's bound");
             }
 
-            progress($"{name}: seq-map length (one answer of N0 tokens at width 4,096 takes a while)");
+            progress($"{name}: seq-map length ");
             int n0 = Largest(k => LookupModel.WidthFor(k, Text, byPosition: false));
             using (var s = new TokenToSequence(Text, n0, dtype))
             {
                 var map = Enumerable.Range(0, Text).Select(_ => (IReadOnlyList<int>)Draw(random, n0, Text)).ToList();
                 int input = random.Next(Text);
                 int wrong = Mismatches(s.Construction.Generate(s.Encode([map]), tensor(new long[] { input }).view(1, 1)), [map[input]]);
-                yield return new("seq-map", name, "N0", n0, $"V = {Text}: a random map, one input's {n0} tokens, {wrong} wrong; N0 = {n0 + 1} is refused", "width 4V + 2·N0 + 3 reaches the 4,096 built here (memory)");
+                yield return new("seq-map", name, "N0", n0, $"V = {Text}: a random map, one input's {n0} tokens, {wrong} wrong; N0 = {n0 + 1} is refused", "width 4V + 2·N0 + 3 reaches the 1,024 built here (memory)");
             }
 
             progress($"{name}: pair-map vocabulary");
