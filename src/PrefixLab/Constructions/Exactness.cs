@@ -94,9 +94,14 @@ public static class Exactness
     private static int WrongValues(int vocab, ScalarType dtype)
     {
         using var u = new Unconditional(vocab, 1, dtype, enforceLimits: false);
-        using var scope = NewDisposeScope();
-        var all = Enumerable.Range(0, vocab).Select(y => (IReadOnlyList<int>)[y]).ToList();
-        return Mismatches(u.Construction.Generate(u.Encode(all), zeros(vocab, 0, dtype: ScalarType.Int64)), all);
+        int wrong = 0;
+        // In chunks: the logits of a batch are batch × V, which for all V values at once is V².
+        foreach (var chunk in Enumerable.Range(0, vocab).Select(y => (IReadOnlyList<int>)[y]).Chunk(2048))
+        {
+            using var scope = NewDisposeScope();
+            wrong += Mismatches(u.Construction.Generate(u.Encode(chunk), zeros(chunk.Length, 0, dtype: ScalarType.Int64)), chunk);
+        }
+        return wrong;
     }
 
     private static LimitRow Packed(ScalarType dtype, Random random)
