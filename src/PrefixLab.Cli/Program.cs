@@ -2,7 +2,11 @@ using PrefixLab;
 using PrefixLab.Cli;
 using PrefixLab.Cli.Commands;
 
-ICommand[] commands = [new PretrainCommand(), new TuneCommand(), new EvalCommand(), new ParamsCommand(), new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new BenchCommand()];
+ICommand[] commands =
+[
+    new PretrainCommand(), new TuneCommand(), new EvalCommand(), new GenerateCommand(), new ParamsCommand(),
+    new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new ConstructCommand(), new BenchCommand(),
+];
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
 {

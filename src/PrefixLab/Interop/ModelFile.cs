@@ -50,6 +50,10 @@ public static class ModelFile
         var (tensors, metadata) = SafeTensors.Load(path);
         var info = ParseInfo(path, metadata);
         var model = new Gpt(info.Config);
+        if (tensors.Values.FirstOrDefault()?.dtype == ScalarType.Float64)
+        {
+            model.to(ScalarType.Float64); // a float64 file (a construction) keeps its precision
+        }
         LoadWeights(path, model, tensors);
         model.eval();
         return (model, info);

@@ -27,7 +27,7 @@ public sealed class Attention : Module
     {
         heads = config.Heads;
         headDim = config.HeadDim;
-        scale = 1.0 / Math.Sqrt(headDim);
+        scale = config.AttnScale ?? 1.0 / Math.Sqrt(headDim);
         c_attn = Linear(config.Width, 3 * config.Width);
         c_proj = Linear(config.Width, config.Width);
         attnDropout = new MaskDropout(config.Dropout, dropout);

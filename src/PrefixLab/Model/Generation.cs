@@ -27,10 +27,13 @@ public static class Generation
             var input = prompt;
             for (int step = 0; step < newTokens; step++)
             {
+                // A step's intermediates go when the step ends, not at the end of the loop: over long
+                // generations from wide models they would otherwise add up to gigabytes.
+                using var stepScope = NewDisposeScope();
                 var hidden = model.Hidden(input, cache);
-                var next = model.Head(hidden[.., ^1..]).argmax(-1);
+                var next = model.Head(hidden[.., ^1..]).argmax(-1).MoveToOuterDisposeScope();
                 generated.Add(next);
-                sequence = cat([sequence, next], 1);
+                sequence = cat([sequence, next], 1).MoveToOuterDisposeScope();
                 input = useCache ? next : sequence;
             }
             var result = newTokens == 0 ? zeros(prompt.shape[0], 0, dtype: ScalarType.Int64) : cat(generated, 1);

@@ -165,7 +165,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
         private readonly Embedding wpe;
         private readonly MaskDropout drop;
         private readonly ModuleList<Block> h;
-        private readonly LayerNorm ln_f;
+        private readonly LayerNorm? ln_f;
 #pragma warning restore IDE1006
 
         public Transformer(GptConfig config, DropoutStream dropout) : base("transformer")
@@ -174,7 +174,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
             wpe = Embedding(config.BlockSize, config.Width);
             drop = new MaskDropout(config.Dropout, dropout);
             h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(_ => new Block(config, dropout)).ToArray());
-            ln_f = LayerNorm(config.Width);
+            ln_f = config.LayerNorms ? LayerNorm(config.Width) : null;
             RegisterComponents();
         }
 
@@ -186,7 +186,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
             return drop.forward(wte.forward(tokens).add_(wpe.forward(positions)));
         }
 
-        public Tensor FinalNorm(Tensor x) => ln_f.forward(x);
+        public Tensor FinalNorm(Tensor x) => ln_f is null ? x : ln_f.forward(x);
     }
 }
 
@@ -196,16 +196,16 @@ public sealed class Block : Module
 #pragma warning disable IDE1006 // minGPT's state-dict names
     private readonly LayerNorm? ln_1;
     private readonly Attention attn;
-    private readonly LayerNorm ln_2;
+    private readonly LayerNorm? ln_2;
     private readonly Mlp mlp;
 #pragma warning restore IDE1006
 
-    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>. Its dropout draws from <paramref name="dropout"/>.</summary>
+    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>, without <see cref="GptConfig.LayerNorms"/> no LayerNorm at all. Its dropout draws from <paramref name="dropout"/>.</summary>
     public Block(GptConfig config, DropoutStream dropout) : base("block")
     {
-        ln_1 = config.AttnLayerNorm ? LayerNorm(config.Width) : null;
+        ln_1 = config.AttnLayerNorm && config.LayerNorms ? LayerNorm(config.Width) : null;
         attn = new Attention(config, dropout);
-        ln_2 = LayerNorm(config.Width);
+        ln_2 = config.LayerNorms ? LayerNorm(config.Width) : null;
         mlp = new Mlp(config, dropout);
         RegisterComponents();
     }
@@ -226,7 +226,7 @@ public sealed class Block : Module
         }
         attnOut = hooks.Run(HookPoints.AttnOut(layer), attnOut, layer, position);
         x = hooks.Run(HookPoints.ResidMid(layer), x + attnOut, layer, position);
-        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.forward(ln_2.forward(x)), layer, position);
+        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.forward(ln_2 is null ? x : ln_2.forward(x)), layer, position);
         return hooks.Run(HookPoints.ResidPost(layer), x + mlpOut, layer, position);
     }
 }

@@ -12,10 +12,13 @@ public sealed class SoftPrompt : TuningMethod
 {
     private readonly Parameter prompt;
 
-    /// <summary>Creates P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
+    /// <summary>
+    /// Creates P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²), in the model's floating
+    /// point type (a float64 construction needs float64 virtual tokens), and attaches them.
+    /// </summary>
     public SoftPrompt(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
     {
-        prompt = NormalParameter([RequiredPrefixSize(), model.Config.Width], settings.InitStd);
+        prompt = NormalParameter([RequiredPrefixSize(), model.Config.Width], settings.InitStd, model.parameters().First().dtype);
         Hook(HookPoints.ResidPre(0), (activation, context) => ReplacePrefixRows(activation, context, prompt));
     }
 

@@ -140,7 +140,7 @@ public abstract class TuningMethod : ITuningMethod
         return Settings.PrefixSize;
     }
 
-    /// <summary>A trainable tensor drawn from N(0, std²).</summary>
-    protected static Parameter NormalParameter(long[] shape, double std) =>
-        new(randn(shape).mul_(std), requires_grad: true);
+    /// <summary>A trainable tensor drawn from N(0, std²), float32 unless <paramref name="dtype"/> says otherwise.</summary>
+    protected static Parameter NormalParameter(long[] shape, double std, ScalarType dtype = ScalarType.Float32) =>
+        new(randn(shape, dtype: dtype).mul_(std), requires_grad: true);
 }
