@@ -10,6 +10,11 @@ namespace PrefixLab.Model;
 /// <param name="Width">Embedding width E; each head has E / Heads dimensions.</param>
 /// <param name="Dropout">Dropout on embeddings, attention weights and residual outputs (minGPT uses one value for all three).</param>
 /// <param name="AttnLayerNorm">Whether a LayerNorm precedes attention (notebook 02 turns it off).</param>
+/// <param name="TiedHead">
+/// Whether the LM head reuses the token embedding matrix, as GPT-2 does, instead of a Linear of its
+/// own (minGPT). Left out of the JSON when false, so configs and run fingerprints of untied models
+/// stay as they were and older files read as untied.
+/// </param>
 public sealed record GptConfig(
     int VocabSize,
     int BlockSize,
@@ -17,7 +22,9 @@ public sealed record GptConfig(
     int Heads,
     int Width,
     double Dropout = 0.1,
-    bool AttnLayerNorm = true)
+    bool AttnLayerNorm = true,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    bool TiedHead = false)
 {
     /// <summary>Dimensions per head.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
