@@ -79,7 +79,7 @@ public static class HuggingFaceGpt2
         var config = ReadConfig(directory);
         var files = WeightFiles(directory);
         var plan = Plan(directory, config, files);
-        var model = new Gpt(config, seed: 0);
+        var model = Gpt.ForLoading(config);
         try
         {
             var state = model.state_dict();
@@ -124,7 +124,10 @@ public static class HuggingFaceGpt2
             SafeTensors.ReadInto(stream, header, source, target);
             return;
         }
-        using var read = SafeTensors.Read(stream, header, source);
+        // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
+        // and with every Conv1D weight that would be a second copy of most of the model.
+        using var scope = NewDisposeScope();
+        var read = SafeTensors.Read(stream, header, source);
         target.copy_(transpose ? read.t() : read);
     }
 
@@ -188,7 +191,7 @@ public static class HuggingFaceGpt2
     /// <summary>Every parameter's name and shape, from a one-block model (blocks are all alike).</summary>
     private static Dictionary<string, long[]> ExpectedShapes(GptConfig config)
     {
-        using var oneBlock = new Gpt(config with { Layers = 1, VocabSize = 1, BlockSize = 1 }, seed: 0);
+        using var oneBlock = Gpt.ForLoading(config with { Layers = 1, VocabSize = 1, BlockSize = 1 });
         var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var (name, tensor) in oneBlock.state_dict())
         {

@@ -27,9 +27,13 @@ public static class TextGeneration
             $"{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens exceed the model's {model.Config.BlockSize} positions");
         PrefixLabException.Check(ids.All(i => i < model.Config.VocabSize), $"the tokenizer makes ids beyond the model's vocabulary of {model.Config.VocabSize}");
         long[] input = [.. Enumerable.Repeat((long)Tasks.SequenceLayout.PadToken, paddingRows), .. ids.Select(i => (long)i)];
-        using var tokens = tensor(input, [1, input.Length]);
-        using var generated = Generation.Greedy(model, tokens, maxNew);
-        var next = generated.data<long>().ToArray().Select(i => (int)i).ToList();
+        var next = new List<int>();
+        if (maxNew > 0)
+        {
+            using var tokens = tensor(input, [1, input.Length]);
+            using var generated = Generation.Greedy(model, tokens, maxNew);
+            next = [.. generated.data<long>().ToArray().Select(i => (int)i)];
+        }
         if (tokenizer.EndOfTextId is int end && next.IndexOf(end) is var stop and >= 0)
         {
             next = next[..stop];

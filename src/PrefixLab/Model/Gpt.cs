@@ -25,7 +25,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// dropout masks come from <paramref name="seed"/> alone (a generator of the model's own, so other
     /// threads drawing random numbers change nothing); without a seed, from torch's global generator.
     /// </summary>
-    public Gpt(GptConfig config, long? seed = null) : base("gpt")
+    public Gpt(GptConfig config, long? seed = null) : this(config, seed, initialise: true)
+    {
+    }
+
+    private Gpt(GptConfig config, long? seed, bool initialise) : base("gpt")
     {
         NativeMemory.Configure();
         Config = config.Validate();
@@ -35,8 +39,17 @@ public sealed class Gpt : Module<Tensor, Tensor>
         lm_head = config.TiedHead ? null : Linear(config.Width, config.VocabSize, hasBias: false);
         RegisterComponents();
         Hooks = new HookPoints(Enumerable.Range(0, config.Layers).SelectMany(HookPoints.BlockNames));
-        Initialise(generator);
+        if (initialise)
+        {
+            Initialise(generator);
+        }
     }
+
+    /// <summary>
+    /// A model without minGPT's initialisation (its layers keep TorchSharp's defaults), for loaders that
+    /// overwrite every weight: it skips the random draws, their time and their temporary buffers.
+    /// </summary>
+    internal static Gpt ForLoading(GptConfig config) => new(config, 0, initialise: false);
 
     /// <summary>The architecture.</summary>
     public GptConfig Config { get; }
