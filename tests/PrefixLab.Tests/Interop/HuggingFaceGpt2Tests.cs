@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace PrefixLab.Tests.Interop;
 
 /// <summary>Hugging Face GPT-2 checkpoints against the independent PyTorch implementation.</summary>
-public class HuggingFaceGpt2Tests
+public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>Largest absolute difference between PrefixLab's logits and the reference's.</summary>
     internal static double MaxError(Gpt model, long[] ids, float[] reference)
@@ -34,10 +34,13 @@ public class HuggingFaceGpt2Tests
         using var _ = model;
         Assert.True(model.Config.TiedHead);
         Assert.Equal(0, info.PrefixSize);
+        double worst = 0;
         foreach (var item in PythonGpt2.Reference(dir).GetProperty("logits").EnumerateArray())
         {
-            Assert.InRange(MaxError(model, Ids(item.GetProperty("ids")), Floats(item.GetProperty("logits"))), 0, 1e-4);
+            worst = Math.Max(worst, MaxError(model, Ids(item.GetProperty("ids")), Floats(item.GetProperty("logits"))));
         }
+        output.WriteLine($"largest logit difference from the float64 reference: {worst:E2}");
+        Assert.InRange(worst, 0, 1e-4);
     }
 
     [SkippableFact]
