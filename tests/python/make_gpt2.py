@@ -284,9 +284,10 @@ def make(a):
             w[p + "attn.bias"] = torch.ones(1, 1, n, n).tril()
             w[p + "attn.masked_bias"] = torch.tensor(-1e4)
     w |= {"ln_f.weight": 1 + rnd(e), "ln_f.bias": rnd(e)}
-    stored = {("" if a.bare else "transformer.") + k: t for k, t in w.items()}
+    dtype = torch.float16 if a.f16 else torch.float32
+    stored = {("" if a.bare else "transformer.") + k: t.to(dtype) for k, t in w.items()}
     if a.lm_head:
-        stored["lm_head.weight"] = w["wte.weight"].clone()
+        stored["lm_head.weight"] = stored[("" if a.bare else "transformer.") + "wte.weight"].clone()
     names = list(stored)
     if a.shards > 1:
         size = math.ceil(len(names) / a.shards)
@@ -343,6 +344,7 @@ def main():
     m.add_argument("--bare", action="store_true", help="names without the 'transformer.' prefix")
     m.add_argument("--buffers", action="store_true", help="include attn.bias / attn.masked_bias buffers")
     m.add_argument("--lm-head", action="store_true", help="store the tied lm_head.weight too")
+    m.add_argument("--f16", action="store_true", help="store the weights as float16")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
     lg = sub.add_parser("logits")
     lg.add_argument("model")

@@ -33,15 +33,7 @@ public static class HuggingFaceGpt2
         string path = Path.Combine(directory, ConfigFile);
         PrefixLabException.Check(Directory.Exists(directory), $"model directory not found: '{directory}'");
         PrefixLabException.Check(File.Exists(path), $"'{directory}' is not a Hugging Face checkpoint: it has no {ConfigFile}");
-        JsonObject json;
-        try
-        {
-            json = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new JsonException("empty");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new PrefixLabException($"'{path}' is not valid JSON: {e.Message.Split('\n')[0]}");
-        }
+        var json = JsonFiles.ReadObject(path);
         try
         {
             string type = json["model_type"]?.GetValue<string>() ?? "gpt2";
@@ -139,7 +131,7 @@ public static class HuggingFaceGpt2
         {
             try
             {
-                var map = JsonNode.Parse(File.ReadAllText(index))!["weight_map"]!.AsObject();
+                var map = JsonFiles.ReadObject(index)["weight_map"]!.AsObject();
                 return [.. map.Select(kv => Path.Combine(directory, kv.Value!.GetValue<string>())).Distinct(StringComparer.Ordinal)];
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)

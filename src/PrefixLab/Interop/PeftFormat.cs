@@ -85,7 +85,7 @@ public static class PeftFormat
     public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model)
     {
         PrefixLabException.Check(IsPeftAdapter(directory), $"'{directory}' is not a PEFT adapter: it has no {ConfigFile}");
-        var config = ReadConfig(directory);
+        var config = JsonFiles.ReadObject(Path.Combine(directory, ConfigFile));
         var (tensors, _) = SafeTensors.Load(Path.Combine(directory, WeightsFile));
         string type = Get<string>(config, "peft_type", directory);
         var (name, settings, mine) = type switch
@@ -162,19 +162,6 @@ public static class PeftFormat
         var matched = model.named_modules().Where(m => m.module is Linear)
             .Select(m => m.name).Where(n => shortNames.Any(s => n == s || n.EndsWith("." + s, StringComparison.Ordinal)));
         return matched.Order(StringComparer.Ordinal).SequenceEqual(adapted.Order(StringComparer.Ordinal)) ? shortNames : [.. adapted];
-    }
-
-    private static JsonObject ReadConfig(string directory)
-    {
-        string path = Path.Combine(directory, ConfigFile);
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new JsonException("empty");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new PrefixLabException($"'{path}' is not valid JSON: {e.Message.Split('\n')[0]}");
-        }
     }
 
     private static T Get<T>(JsonObject config, string key, string directory)

@@ -12,12 +12,12 @@ internal static class PythonGpt2
 {
     private static readonly Lazy<string?> Interpreter = new(FindInterpreter);
     private static readonly Lazy<string> Small = new(() => Make("small"));
-    private static readonly Lazy<string> Sharded = new(() => Make("sharded", "--shards", "3", "--bare", "--buffers", "--lm-head", "--seed", "7"));
+    private static readonly Lazy<string> Sharded = new(() => Make("sharded", "--shards", "3", "--bare", "--buffers", "--lm-head", "--f16", "--seed", "7"));
 
     /// <summary>A single-file checkpoint (2 layers, width 32, vocabulary 300) with reference outputs.</summary>
     public static string SmallCheckpoint => Small.Value;
 
-    /// <summary>The same shape in three shards with an index, bare names, mask buffers and a stored lm_head.</summary>
+    /// <summary>The same shape in float16, in three shards with an index, bare names, mask buffers and a stored lm_head.</summary>
     public static string ShardedCheckpoint => Sharded.Value;
 
     /// <summary>Skips the calling test unless Python with torch is available.</summary>
