@@ -78,7 +78,7 @@ public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [SkippableFact]
-    public void Loading_holds_no_second_copy_and_keeps_the_file_dtype_conversion_exact()
+    public void A_tied_head_is_the_token_embedding_not_a_parameter_of_its_own()
     {
         PythonGpt2.SkipUnlessAvailable();
         var (model, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
