@@ -13,23 +13,23 @@ internal sealed class EvalCommand : ICommand
     public string Summary => "exact-match accuracy of greedy decoding on a task's test split";
 
     public string Usage => """
-        prefixlab eval --model FILE --task T [options]
-          --model FILE     a PrefixLab model file
-          --adapter FILE   an adapter trained on that model (prefix, prompt, LoRA), or a fully fine-tuned model
-          --task T         the task to score
-          --samples N      test samples (default 3200)
+        prefixlab eval --model FILE|DIR (--task T | --data FILE) [options]
+          --model FILE     a PrefixLab model file or a Hugging Face GPT-2 directory
+          --adapter PATH   an adapter trained on that model (prefix, prompt, LoRA), a PEFT directory,
+                           or a fully fine-tuned model
+          --samples N      test samples (default 3200; text tasks: the whole test split)
           --seed S         which test samples (default 0)
           --prefix-size P  padding positions (default: the adapter's, else the model's)
           --batch N        samples decoded at once (default 256)
           --json           print one JSON object
-        """;
+        """ + TaskSource.Usage;
 
     public int Run(Arguments args)
     {
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
-        var task = TaskRegistry.Default.Get(args.Required("task"));
-        int samples = args.Int("samples", 3200, 1);
+        var task = TaskSource.Read(args, path);
+        int? samples = args.Has("samples") ? args.Int("samples", 3200, 1) : null;
         ulong seed = args.Seed("seed", 0);
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         int batch = args.Int("batch", 256, 1);
@@ -37,7 +37,7 @@ internal sealed class EvalCommand : ICommand
         args.EnsureAllUsed();
 
         using var loaded = AdaptedModel.Load(path, adapterPath);
-        var result = Evaluator.Evaluate(loaded.Model, task, prefixSize ?? loaded.PrefixSize, samples, seed, batch);
+        var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch);
         Console.WriteLine(json
             ? JsonSerializer.Serialize(result, ModelFile.Json)
             : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");

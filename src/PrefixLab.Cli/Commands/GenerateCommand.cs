@@ -1,3 +1,4 @@
+using System.Text.Json;
 using PrefixLab.Constructions;
 using PrefixLab.Interop;
 using PrefixLab.Model;
@@ -6,49 +7,65 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
 
+/// <summary>
+/// <c>prefixlab generate</c>: greedy, cached generation. Text prompts go through GPT-2's tokenizer;
+/// token ids (or printable ASCII, the constructions' vocabulary) are fed as they are.
+/// </summary>
 internal sealed class GenerateCommand : ICommand
 {
     public string Name => "generate";
 
-    public string Summary => "greedy generation from a model file, with an adapter if given";
+    public string Summary => "greedy generation from a model (GPT-2 text or token ids), with an adapter if given";
 
     public string Usage => """
-        prefixlab generate --model FILE [--adapter FILE] (--tokens "3 1 4" | --text T) --new N [options]
-          --model FILE     a PrefixLab model file
-          --adapter FILE   an adapter of that model (a soft prompt, prefix, LoRA, ...)
-          --tokens "..."   the input token ids (default: none)
-          --text T         the input as printable ASCII (id = character - 32); prints text
-          --new N          tokens to generate
-          --prefix-size P  padding positions in front (default: the adapter's, else the model's)
-          --ascii          print the generated tokens as printable ASCII
+        prefixlab generate --model PATH (--prompt TEXT | --tokens "3 1 4" | --text T) [options]
+          --model PATH       a PrefixLab model file or a Hugging Face GPT-2 directory
+          --adapter PATH     a PrefixLab adapter file or a PEFT adapter directory
+          --prompt TEXT      text to continue, tokenized with GPT-2's BPE; stops at <|endoftext|>
+          --tokenizer DIR    where vocab.json and merges.txt are (default: the model directory)
+          --tokens "..."     the input as token ids (default: none)
+          --text T           the input as printable ASCII (id = character - 32); prints text
+          --ascii            print generated ids as printable ASCII
+          --max-new N        tokens to generate (default 40; --new N is the same)
+          --prefix-size P    token-id input: padding positions in front (default: the adapter's, else the model's)
+          --json             text prompts: print one JSON object (prompt_ids, new_ids, text)
         """;
 
     public int Run(Arguments args)
     {
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
+        int maxNew = args.Has("new") ? args.Int("new", 40, 0, 1_000_000) : args.Int("max-new", 40, 0, 1_000_000);
+        string? prompt = args.Optional("prompt");
+        if (prompt is not null)
+        {
+            string tokenizerDir = args.Optional("tokenizer") ?? path;
+            bool json = args.Flag("json");
+            args.EnsureAllUsed();
+            using var loaded = AdaptedModel.Load(path, adapterPath);
+            var tokenizer = Gpt2Tokenizer.Load(tokenizerDir);
+            var result = TextGeneration.Greedy(loaded.Model, tokenizer, prompt, maxNew, loaded.Method?.PaddingRows ?? 0);
+            Console.WriteLine(json ? JsonSerializer.Serialize(result, ModelFile.Json) : prompt + result.Text);
+            return 0;
+        }
+
         string? text = args.Optional("text");
-        var tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids) : [];
-        int count = args.Int("new", 1, 0, 100_000);
+        List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids) : [];
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         bool ascii = args.Flag("ascii") || text is not null;
         args.EnsureAllUsed();
 
-        var (model, info) = ModelFile.Load(path);
-        using (model)
+        using var adapted = AdaptedModel.Load(path, adapterPath);
+        var model = adapted.Model;
+        int padding = prefixSize ?? adapted.PrefixSize;
+        foreach (int t in tokens)
         {
-            (ITuningMethod Method, AdapterInfo Info)? adapter = adapterPath is null ? null : AdapterFile.Load(adapterPath, model);
-            using var method = adapter?.Method;
-            int padding = prefixSize ?? adapter?.Info.PrefixSize ?? info.PrefixSize;
-            foreach (int t in tokens)
-            {
-                PrefixLabException.Check(t >= 0 && t < model.Config.VocabSize, $"token {t} is outside the model's vocabulary of {model.Config.VocabSize}");
-            }
-            using var prompt = tensor([.. Enumerable.Repeat(0L, padding), .. tokens.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
-            using var generated = Generation.Greedy(model, prompt, count);
-            var result = generated.data<long>().ToArray();
-            Console.WriteLine(ascii ? AsciiVocabulary.Decode(result) : string.Join(' ', result));
+            PrefixLabException.Check(t >= 0 && t < model.Config.VocabSize, $"token {t} is outside the model's vocabulary of {model.Config.VocabSize}");
         }
+        using var input = tensor([.. Enumerable.Repeat(0L, padding), .. tokens.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
+        using var generated = Generation.Greedy(model, input, maxNew);
+        var output = generated.data<long>().ToArray();
+        Console.WriteLine(ascii ? AsciiVocabulary.Decode(output) : string.Join(' ', output));
         return 0;
     }
 }

@@ -14,7 +14,8 @@ internal sealed class TuneCommand : ICommand
     public string Summary => "adapt a model to a task with a tuning method and save the adapter";
 
     public string Usage => """
-        prefixlab tune --model FILE --method M --task T --iters N --out FILE [options]
+        prefixlab tune --model FILE|DIR --method M (--task T | --data FILE) --iters N --out FILE [options]
+          --model FILE|DIR    a PrefixLab model file or a Hugging Face GPT-2 directory
           --method M          hard-prompt, soft-prompt, prefix, prefix-kv, lora, full
           --lr X              default: the paper's per method (prefix, soft prompt 5e-5; LoRA 5e-3; full 5e-4)
           --weight-decay X    default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
@@ -25,6 +26,9 @@ internal sealed class TuneCommand : ICommand
           --tokens "3 3 3"    hard-prompt tokens, one per prefix position
           --projection H      prefix-kv: train through an MLP of width H (folded when saved)
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N  as for pretrain
+          --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
+                              adapter_model.safetensors) at --out
+        """ + TaskSource.Usage + """
         Context methods and LoRA save only their own tensors; full saves a model.
         """;
 
@@ -32,8 +36,14 @@ internal sealed class TuneCommand : ICommand
     {
         string modelPath = args.Required("model");
         string methodName = args.Required("method");
-        var task = TaskRegistry.Default.Get(args.Required("task"));
+        var task = TaskSource.Read(args, modelPath);
         string output = args.Required("out");
+        bool peft = (args.Optional("format") ?? "prefixlab") switch
+        {
+            "prefixlab" => false,
+            "peft" => true,
+            var other => throw new PrefixLabException($"--format must be prefixlab or peft (got '{other}')"),
+        };
         var (model, info) = ModelFile.Load(modelPath);
         using var _ = model;
         var settings = MethodSettings.Read(args, info.PrefixSize);
@@ -53,7 +63,6 @@ internal sealed class TuneCommand : ICommand
         using var method = TuningMethods.Create(methodName, model, settings);
         // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads.
         int layoutPrefix = method.PaddingRows ?? info.PrefixSize;
-        var layout = SequenceLayout.For(task, layoutPrefix);
         var options = new TrainOptions
         {
             Iterations = iterations,
@@ -72,12 +81,16 @@ internal sealed class TuneCommand : ICommand
         long steps = 0;
         if (iterations > 0)
         {
-            var job = TaskTraining.ForMethod(model, method, task, layout, options, weightDecay, baseFingerprint);
+            var job = task.Job(model, method, layoutPrefix, options, weightDecay, baseFingerprint);
             var result = Trainer.Run(job, options, new ProgressPrinter("tune").Report);
             steps = result.Steps;
             Console.WriteLine($"trained {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         }
-        if (method.TrainsBase)
+        if (peft)
+        {
+            PeftFormat.Save(output, method, model, modelPath);
+        }
+        else if (method.TrainsBase)
         {
             ModelFile.Save(output, model, info with { Task = task.Name, Steps = steps, Seed = seed });
         }
@@ -89,7 +102,7 @@ internal sealed class TuneCommand : ICommand
         Console.WriteLine($"saved {output}");
         if (evalSamples > 0)
         {
-            var eval = Evaluator.Evaluate(model, task, layoutPrefix, evalSamples);
+            var eval = task.Evaluate(model, layoutPrefix, evalSamples, 0, 64);
             Console.WriteLine($"{eval.Task}: {eval.Accuracy:P2} ({eval.Correct}/{eval.Samples})");
         }
         return 0;

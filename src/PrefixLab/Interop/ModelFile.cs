@@ -41,12 +41,21 @@ public static class ModelFile
         });
     }
 
-    /// <summary>Reads the <see cref="ModelInfo"/> of a model file without its weights.</summary>
-    public static ModelInfo ReadInfo(string path) => ParseInfo(path, SafeTensors.ReadMetadata(path));
+    /// <summary>Reads the <see cref="ModelInfo"/> of a model file (or Hugging Face GPT-2 directory) without its weights.</summary>
+    public static ModelInfo ReadInfo(string path) => Directory.Exists(path)
+        ? new ModelInfo(HuggingFaceGpt2.ReadConfig(path), 0)
+        : ParseInfo(path, SafeTensors.ReadMetadata(path));
 
-    /// <summary>Loads a model file. The model comes back in evaluation mode.</summary>
+    /// <summary>
+    /// Loads a model file, or a Hugging Face GPT-2 checkpoint when <paramref name="path"/> is a directory.
+    /// The model comes back in evaluation mode.
+    /// </summary>
     public static (Gpt Model, ModelInfo Info) Load(string path)
     {
+        if (Directory.Exists(path))
+        {
+            return HuggingFaceGpt2.Load(path);
+        }
         var (tensors, metadata) = SafeTensors.Load(path);
         var info = ParseInfo(path, metadata);
         var model = new Gpt(info.Config);

@@ -105,8 +105,50 @@ public static class SafeTensors
         {
             throw Malformed(path, $"header is not a JSON object ({e.Message.Split('\n')[0]})");
         }
-        return ParseHeader(path, json, fileLength - 8 - headerLength);
+        return ParseHeader(path, json, fileLength - 8 - headerLength) with { DataStart = 8 + headerLength };
     }
+
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> of <paramref name="header"/>'s file, open as
+    /// <paramref name="stream"/>, straight into <paramref name="destination"/>'s memory, which must be a
+    /// contiguous CPU tensor of the same element type and count. Loading a checkpoint this way holds no
+    /// second copy of it.
+    /// </summary>
+    public static void ReadInto(Stream stream, Header header, string name, Tensor destination)
+    {
+        var entry = header.Tensors[name];
+        if (TorchType(entry.Dtype) != destination.dtype || entry.Shape.Aggregate(1L, (a, d) => a * d) != destination.numel() || !destination.is_contiguous())
+        {
+            throw new PrefixLabException($"tensor '{name}' ({entry.Dtype} [{string.Join(", ", entry.Shape)}]) cannot be read into a {destination.dtype} tensor of {destination.numel()} values");
+        }
+        stream.Seek(header.DataStart + entry.Start, SeekOrigin.Begin);
+        stream.ReadExactly(destination.bytes);
+    }
+
+    /// <summary>Reads tensor <paramref name="name"/> into a new tensor of its own dtype and shape.</summary>
+    public static Tensor Read(Stream stream, Header header, string name)
+    {
+        var entry = header.Tensors[name];
+        var result = empty(entry.Shape, TorchType(entry.Dtype));
+        ReadInto(stream, header, name, result);
+        return result;
+    }
+
+    /// <summary>The TorchSharp element type of a safetensors dtype name.</summary>
+    public static ScalarType TorchType(string dtype) => dtype switch
+    {
+        "BOOL" => ScalarType.Bool,
+        "U8" => ScalarType.Byte,
+        "I8" => ScalarType.Int8,
+        "I16" => ScalarType.Int16,
+        "F16" => ScalarType.Float16,
+        "BF16" => ScalarType.BFloat16,
+        "I32" => ScalarType.Int32,
+        "F32" => ScalarType.Float32,
+        "I64" => ScalarType.Int64,
+        "F64" => ScalarType.Float64,
+        _ => throw new PrefixLabException($"safetensors dtype '{dtype}' has no TorchSharp counterpart"),
+    };
 
     private static Header ParseHeader(string path, JsonObject json, long dataLength)
     {
@@ -143,7 +185,7 @@ public static class SafeTensors
                     throw Malformed(path, $"tensor '{name}' ends at byte {offsets[1]} but the file holds {dataLength} bytes of data (truncated?)");
                 }
                 end = Math.Max(end, offsets[1]);
-                entries[name] = new TensorEntry(dtype, shape);
+                entries[name] = new TensorEntry(dtype, shape, offsets[0]);
             }
             catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
             {
@@ -177,10 +219,12 @@ public static class SafeTensors
     /// <summary>A validated safetensors header.</summary>
     /// <param name="Metadata">The <c>__metadata__</c> strings.</param>
     /// <param name="Tensors">Each tensor's dtype and shape, by name.</param>
-    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors);
+    /// <param name="DataStart">Byte offset in the file where the tensor data begins.</param>
+    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors, long DataStart = 0);
 
     /// <summary>One tensor of a header.</summary>
     /// <param name="Dtype">The safetensors dtype, e.g. <c>F32</c>.</param>
     /// <param name="Shape">The tensor's shape.</param>
-    public sealed record TensorEntry(string Dtype, long[] Shape);
+    /// <param name="Start">Byte offset of its data from the start of the data section.</param>
+    public sealed record TensorEntry(string Dtype, long[] Shape, long Start = 0);
 }

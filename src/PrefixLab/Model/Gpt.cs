@@ -16,7 +16,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
 {
     private readonly Transformer transformer;
 #pragma warning disable IDE1006 // minGPT's state-dict name
-    private readonly Linear lm_head;
+    private readonly Linear? lm_head; // null when tied to the token embedding (GPT-2)
 #pragma warning restore IDE1006
 
     /// <summary>
@@ -25,18 +25,31 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// dropout masks come from <paramref name="seed"/> alone (a generator of the model's own, so other
     /// threads drawing random numbers change nothing); without a seed, from torch's global generator.
     /// </summary>
-    public Gpt(GptConfig config, long? seed = null) : base("gpt")
+    public Gpt(GptConfig config, long? seed = null) : this(config, seed, initialise: true)
+    {
+    }
+
+    private Gpt(GptConfig config, long? seed, bool initialise) : base("gpt")
     {
         NativeMemory.Configure();
         Config = config.Validate();
         using var generator = new Generator(seed is long s ? (ulong)s : (ulong)randint(long.MaxValue, [1], dtype: ScalarType.Int64).item<long>());
         Dropout = new DropoutStream(Rng.Mix((ulong)generator.initial_seed(), 0xD50));
         transformer = new Transformer(config, Dropout);
-        lm_head = Linear(config.Width, config.VocabSize, hasBias: false);
+        lm_head = config.TiedHead ? null : Linear(config.Width, config.VocabSize, hasBias: false);
         RegisterComponents();
         Hooks = new HookPoints(Enumerable.Range(0, config.Layers).SelectMany(HookPoints.BlockNames));
-        Initialise(generator);
+        if (initialise)
+        {
+            Initialise(generator);
+        }
     }
+
+    /// <summary>
+    /// A model without minGPT's initialisation (its layers keep TorchSharp's defaults), for loaders that
+    /// overwrite every weight: it skips the random draws, their time and their temporary buffers.
+    /// </summary>
+    internal static Gpt ForLoading(GptConfig config) => new(config, 0, initialise: false);
 
     /// <summary>The architecture.</summary>
     public GptConfig Config { get; }
@@ -95,7 +108,9 @@ public sealed class Gpt : Module<Tensor, Tensor>
     public Tensor Embed(Tensor tokens, int position = 0) => transformer.Embed(tokens, position);
 
     /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
-    public Tensor Head(Tensor hidden) => lm_head.call(transformer.FinalNorm(hidden));
+    public Tensor Head(Tensor hidden) => lm_head is null
+        ? functional.linear(transformer.FinalNorm(hidden), transformer.TokenEmbedding)
+        : lm_head.call(transformer.FinalNorm(hidden));
 
     /// <summary>
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
@@ -179,6 +194,8 @@ public sealed class Gpt : Module<Tensor, Tensor>
         }
 
         public ModuleList<Block> Blocks => h;
+
+        public Tensor TokenEmbedding => wte.weight!;
 
         public Tensor Embed(Tensor tokens, int position)
         {

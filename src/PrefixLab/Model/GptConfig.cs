@@ -30,6 +30,11 @@ public enum MlpActivation
 /// <param name="MlpHidden">Width of the MLP's hidden layers; null means 4E.</param>
 /// <param name="MlpDepth">Hidden layers in the MLP: 1 is minGPT's <c>c_fc</c>, activation, <c>c_proj</c>.</param>
 /// <param name="AttnScale">Factor on the attention scores; null means 1/√(head dimensions).</param>
+/// <param name="TiedHead">
+/// Whether the LM head reuses the token embedding matrix, as GPT-2 does, instead of a Linear of its
+/// own (minGPT). Left out of the JSON when false, so configs and run fingerprints of untied models
+/// stay as they were and older files read as untied.
+/// </param>
 public sealed record GptConfig(
     int VocabSize,
     int BlockSize,
@@ -42,7 +47,9 @@ public sealed record GptConfig(
     MlpActivation Activation = MlpActivation.Gelu,
     int? MlpHidden = null,
     int MlpDepth = 1,
-    double? AttnScale = null)
+    double? AttnScale = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    bool TiedHead = false)
 {
     /// <summary>Dimensions per head.</summary>
     [JsonIgnore]

@@ -53,17 +53,25 @@ public static class TaskTraining
     /// AdamW with <paramref name="weightDecay"/>, the base in evaluation mode unless the method trains it
     /// (the paper trains prefixes and LoRA on a model in eval mode).
     /// </summary>
-    public static TrainingJob ForMethod(Gpt model, Tuning.ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint)
+    public static TrainingJob ForMethod(Gpt model, Tuning.ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint) =>
+        ForMethod(model, method, StepLoss(model, task, layout, options), task.Name, layout.PrefixSize, options, weightDecay, baseFingerprint);
+
+    /// <summary>
+    /// Training of <paramref name="method"/> on any data: <paramref name="stepLoss"/> gives step s's
+    /// loss; <paramref name="taskName"/> and <paramref name="prefixSize"/> identify the data in the run's
+    /// fingerprint. The digit tasks and the text tasks both come through here.
+    /// </summary>
+    public static TrainingJob ForMethod(Gpt model, Tuning.ITuningMethod method, Func<long, Tensor> stepLoss, string taskName, int prefixSize, TrainOptions options, double weightDecay, string baseFingerprint)
     {
         PrefixLabException.Check(method.Parameters.Count > 0, $"method '{method.Name}' has nothing to train");
         return new TrainingJob
         {
             Groups = method.Groups(weightDecay),
-            Loss = StepLoss(model, task, layout, options),
+            Loss = stepLoss,
             State = method.TrainsBase
                 ? model.state_dict()
                 : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
-            Fingerprint = Fingerprint(method.Name, model.Config, task, layout, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
+            Fingerprint = Fingerprint(method.Name, model.Config, taskName, prefixSize, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
             Reseed = model.Dropout.Reseed,
             SetTraining = training => model.train(training && method.TrainsBase),
         };
@@ -71,12 +79,16 @@ public static class TaskTraining
 
     /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
     public static string Fingerprint(string method, GptConfig config, ITask task, SequenceLayout layout, TrainOptions options, object settings) =>
+        Fingerprint(method, config, task.Name, layout.PrefixSize, options, settings);
+
+    /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
+    public static string Fingerprint(string method, GptConfig config, string taskName, int prefixSize, TrainOptions options, object settings) =>
         JsonSerializer.Serialize(new
         {
             method,
             config,
-            task = task.Name,
-            prefix_size = layout.PrefixSize,
+            task = taskName,
+            prefix_size = prefixSize,
             batch = options.BatchSize,
             lr = options.LearningRate,
             betas = new[] { options.Beta1, options.Beta2 },

@@ -50,7 +50,7 @@ public sealed class AdaptedModel : IDisposable
         }
         try
         {
-            if (SafeTensors.ReadMetadata(adapterPath).TryGetValue("kind", out var kind) && kind == "model")
+            if (File.Exists(adapterPath) && SafeTensors.ReadMetadata(adapterPath).TryGetValue("kind", out var kind) && kind == "model")
             {
                 var (tuned, tunedInfo) = ModelFile.Load(adapterPath);
                 if (tuned.Config != model.Config)

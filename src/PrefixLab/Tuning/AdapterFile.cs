@@ -46,10 +46,15 @@ public static class AdapterFile
 
     /// <summary>
     /// Attaches the adapter at <paramref name="path"/> to <paramref name="model"/>, which must be the model
-    /// it was trained on (same weights fingerprint).
+    /// it was trained on (same weights fingerprint). A directory is read as a PEFT adapter
+    /// (<see cref="PeftFormat"/>), which carries no fingerprint.
     /// </summary>
     public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model)
     {
+        if (Directory.Exists(path))
+        {
+            return PeftFormat.Load(path, model);
+        }
         var info = ReadInfo(path);
         string fingerprint = Fingerprint(model);
         if (info.BaseFingerprint != fingerprint)

@@ -1,0 +1,65 @@
+using PrefixLab.Evaluation;
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+using PrefixLab.Tuning;
+
+namespace PrefixLab.Cli;
+
+/// <summary>
+/// What <c>tune</c> and <c>eval</c> train or score on: a digit task by name (<c>--task</c>) or a text
+/// task from the user's file (<c>--data</c>, tokenised with the checkpoint's GPT-2 tokenizer). Both go
+/// to the one training loop and an exact-match evaluation.
+/// </summary>
+internal sealed class TaskSource
+{
+    private readonly ITask? digits;
+    private readonly TextTask? text;
+    private readonly Gpt2Tokenizer? tokenizer;
+
+    private TaskSource(ITask? digits, TextTask? text, Gpt2Tokenizer? tokenizer)
+    {
+        this.digits = digits;
+        this.text = text;
+        this.tokenizer = tokenizer;
+    }
+
+    public const string Usage = """
+          --task T            a digit task by name, or
+          --data FILE         a text task: JSON lines or CSV with text and label ("TEXT: … EMOTION: label")
+          --tokenizer DIR     with --data: where vocab.json and merges.txt are (default: the model directory)
+          --label-name WORD   with --data: the word before the label (default EMOTION)
+        """;
+
+    public string Name => digits?.Name ?? text!.Name;
+
+    public static TaskSource Read(Arguments args, string modelPath)
+    {
+        string? data = args.Optional("data");
+        string? task = args.Optional("task");
+        string? tokenizerDir = args.Optional("tokenizer");
+        string labelName = args.Optional("label-name") ?? "EMOTION";
+        PrefixLabException.Check((data is null) != (task is null), "give either --task NAME or --data FILE");
+        if (task is not null)
+        {
+            return new TaskSource(TaskRegistry.Default.Get(task), null, null);
+        }
+        string dir = tokenizerDir ?? modelPath;
+        PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt); name one with --tokenizer DIR");
+        return new TaskSource(null, TextTask.Load(data!, labelName), Gpt2Tokenizer.Load(dir));
+    }
+
+    public TrainingJob Job(Gpt model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>
+        digits is not null
+            ? TaskTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
+            : TextTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
+
+    /// <summary>Scores the model; <paramref name="samples"/> null means 3,200 digit samples or the whole text test split.</summary>
+    public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch) =>
+        digits is not null
+            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? 3200, seed, batch)
+            : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch);
+
+    private TextSamples Samples(int paddingRows) => TextSamples.Encode(text!, tokenizer!.Encode, paddingRows);
+}

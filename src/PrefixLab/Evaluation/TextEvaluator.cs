@@ -1,0 +1,39 @@
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+
+namespace PrefixLab.Evaluation;
+
+/// <summary>Accuracy on a text task: an example counts when greedy decoding produces its label's tokens.</summary>
+public static class TextEvaluator
+{
+    /// <summary>
+    /// Scores <paramref name="model"/> (with whatever is attached to it) on the test split of
+    /// <paramref name="samples"/>, or its first <paramref name="limit"/> examples. Prompts of one length
+    /// are decoded together (no padding, so no attention mask is needed), as many tokens as the longest
+    /// answer among them has.
+    /// </summary>
+    public static EvalResult Evaluate(Gpt model, TextSamples samples, int? limit = null, int batchSize = 64)
+    {
+        TextTraining.CheckFits(model, samples);
+        var test = samples.Test.Take(limit ?? int.MaxValue).ToList();
+        PrefixLabException.Check(test.Count > 0, $"text task '{samples.Task.Name}' has no test examples (give some 'split': 'test', or more examples)");
+        int correct = 0;
+        foreach (var group in test.GroupBy(s => s.Prompt.Length))
+        {
+            foreach (var batch in group.Chunk(batchSize))
+            {
+                int newTokens = batch.Max(s => s.Answer.Length);
+                using var prompts = samples.Prompts(batch);
+                using var generated = Generation.Greedy(model, prompts, newTokens);
+                var tokens = generated.data<long>().ToArray();
+                for (int b = 0; b < batch.Length; b++)
+                {
+                    var answer = batch[b].Answer;
+                    correct += answer.Select((id, t) => tokens[(b * newTokens) + t] == id).All(x => x) ? 1 : 0;
+                }
+            }
+        }
+        return new EvalResult(samples.Task.Name, test.Count, correct, (double)correct / test.Count);
+    }
+}

@@ -1,0 +1,56 @@
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Tuning;
+using PrefixLab.Util;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Training;
+
+/// <summary>Training on a text task (<see cref="TextSamples"/>) through the one loop and the one masked loss.</summary>
+public static class TextTraining
+{
+    private const ulong DataStream = 0x7E47;
+
+    /// <summary>The loss of step s on a batch drawn from the seed and s alone, scored on the answer tokens.</summary>
+    public static Func<long, Tensor> StepLoss(Gpt model, TextSamples samples, TrainOptions options)
+    {
+        CheckFits(model, samples);
+        return step =>
+        {
+            var (inputs, targets) = samples.TrainingBatch(options.BatchSize, Rng.For(options.Seed, DataStream, (ulong)step));
+            // Answers sit at different positions in a right-padded batch, so every row is scored.
+            return TaskTraining.Loss(model, inputs, targets, (int)inputs.shape[1]);
+        };
+    }
+
+    /// <summary>
+    /// Training of <paramref name="method"/> on <paramref name="samples"/>, as
+    /// <see cref="TaskTraining.ForMethod(Gpt, ITuningMethod, ITask, SequenceLayout, TrainOptions, double, string)"/>
+    /// trains on a digit task. The run's fingerprint names the task by a hash of its examples.
+    /// </summary>
+    public static TrainingJob ForMethod(Gpt model, ITuningMethod method, TextSamples samples, TrainOptions options, double weightDecay, string baseFingerprint) =>
+        TaskTraining.ForMethod(model, method, StepLoss(model, samples, options), $"text:{samples.Task.Name}:{ContentHash(samples)}", samples.PaddingRows, options, weightDecay, baseFingerprint);
+
+    /// <summary>Throws when a sequence of <paramref name="samples"/> does not fit the model.</summary>
+    public static void CheckFits(Gpt model, TextSamples samples)
+    {
+        int longest = samples.LongestContext + 1;
+        PrefixLabException.Check(longest <= model.Config.BlockSize,
+            $"text task '{samples.Task.Name}' has a sequence of {longest} tokens (with {samples.PaddingRows} padding), the model has {model.Config.BlockSize} positions");
+        int maxId = samples.Train.Concat(samples.Test).SelectMany(s => s.Prompt.Concat(s.Answer)).Max();
+        PrefixLabException.Check(maxId < model.Config.VocabSize, $"text task '{samples.Task.Name}' has token {maxId}, beyond the model's vocabulary of {model.Config.VocabSize}");
+    }
+
+    private static string ContentHash(TextSamples samples)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (var sample in samples.Train.Concat(samples.Test))
+        {
+            foreach (int id in sample.Prompt.Append(-1).Concat(sample.Answer).Append(-2))
+            {
+                h = (h ^ (uint)id) * 1099511628211UL;
+            }
+        }
+        return Rng.Mix(h).ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

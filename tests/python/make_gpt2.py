@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""An independent second implementation of GPT-2 for PrefixLab's interoperability tests.
+
+It writes a random GPT-2 checkpoint in the Hugging Face layout (config.json, safetensors with
+Conv1D weights stored [in, out], optionally sharded with an index, vocab.json + merges.txt of a
+small byte-level BPE learned here) with reference outputs computed by its own GPT-2 forward pass in
+float64, and PEFT-layout adapters (LoRA, prefix tuning). `logits` reads a checkpoint and an optional
+PEFT adapter (for instance one PrefixLab wrote) and prints the logits, so both directions are checked.
+
+Needs only torch (Debian's python3-torch); the safetensors and BPE code are written out here.
+
+  make_gpt2.py make OUT [--layers 2 --heads 2 --width 32 --positions 64 --vocab 300 --shards 1 ...]
+  make_gpt2.py logits MODEL_DIR --tokens "1 2 3" [--adapter PEFT_DIR]
+"""
+import argparse
+import json
+import math
+import os
+import re
+import struct
+
+import torch
+
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64"}
+NAMES = {v: k for k, v in DTYPES.items()}
+CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+CORPUS = ("the quick brown fox jumps over the lazy dog. she sells sea shells by the sea shore; "
+          "I love transformers! they're learning to sort lists: 1 2 3 4 5 and 42. "
+          "joy anger sadness fear surprise love. the cat sat on the mat and the dog sat on the log. ") * 3
+# GPT-2's pre-tokenisation pattern with \p{L} and \p{N} narrowed to ASCII (the re module has no
+# Unicode classes); the test texts are ASCII, where both agree.
+PATTERN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
+
+
+# ---------------------------------------------------------------- safetensors
+def write_safetensors(path, tensors):
+    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, t in tensors.items():
+        data = t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for c in chunks:
+            f.write(c)
+    os.replace(path + ".tmp", path)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=NAMES[e["dtype"]]) if b > a else torch.zeros(0)
+        out[name] = t.reshape(e["shape"]).clone()
+    return out
+
+
+# ---------------------------------------------------------------- byte-level BPE
+def bytes_to_unicode():
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, n = keep[:], 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return dict(zip(keep, map(chr, chars)))
+
+
+BYTE = bytes_to_unicode()
+
+
+def words(text):
+    return ["".join(BYTE[b] for b in w.encode("utf-8")) for w in PATTERN.findall(text)]
+
+
+def learn_merges(count):
+    corpus = [list(w) for w in words(CORPUS)]
+    merges = []
+    for _ in range(count):
+        pairs = {}
+        for w in corpus:
+            for p in zip(w, w[1:]):
+                pairs[p] = pairs.get(p, 0) + 1
+        if not pairs:
+            break
+        best = max(sorted(pairs), key=lambda p: pairs[p])
+        merges.append(best)
+        for w in corpus:
+            i = 0
+            while i < len(w) - 1:
+                if (w[i], w[i + 1]) == best:
+                    w[i:i + 2] = [w[i] + w[i + 1]]
+                i += 1
+    return merges
+
+
+def bpe(word, ranks):
+    parts = list(word)
+    while len(parts) > 1:
+        pairs = [(ranks.get(p, math.inf), i) for i, p in enumerate(zip(parts, parts[1:]))]
+        rank, _ = min(pairs)
+        if rank == math.inf:
+            break
+        target = [p for p in zip(parts, parts[1:]) if ranks.get(p) == rank][0]
+        merged, i = [], 0
+        while i < len(parts):
+            if i < len(parts) - 1 and (parts[i], parts[i + 1]) == target:
+                merged.append(parts[i] + parts[i + 1])
+                i += 2
+            else:
+                merged.append(parts[i])
+                i += 1
+        parts = merged
+    return parts
+
+
+def encode(text, vocab, merges):
+    ranks = {m: i for i, m in enumerate(merges)}
+    return [vocab[p] for w in words(text) for p in bpe(w, ranks)]
+
+
+def make_vocab(merges, size):
+    tokens = list(BYTE.values()) + [a + b for a, b in merges]
+    tokens = list(dict.fromkeys(tokens))
+    while len(tokens) < size - 1:
+        tokens.append(f"<|unused_{len(tokens)}|>")  # ids the model has but the BPE never makes
+    tokens = tokens[:size - 1] + ["<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}
+
+
+# ---------------------------------------------------------------- GPT-2, written out
+def load_model(directory):
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    index = os.path.join(directory, "model.safetensors.index.json")
+    files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
+    w = {}
+    for name in files:
+        for k, t in read_safetensors(os.path.join(directory, name)).items():
+            w[k[len("transformer."):] if k.startswith("transformer.") else k] = t.double()
+    return config, w
+
+
+def layer_norm(x, w, b):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-5) * w + b
+
+
+def gelu_new(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def conv1d(x, w, b, name, lora):
+    out = x @ w + b  # GPT-2's Conv1D: weight [in, out]
+    if name in lora:
+        a, bb, scale = lora[name]
+        out = out + (x @ a.T) @ bb.T * scale
+    return out
+
+
+def forward(config, w, ids, lora=None, prefix=None):
+    """Logits [T, vocab] of one token list; prefix: per layer (keys, values) [heads, P, head_dim]."""
+    lora = lora or {}
+    heads, width = config["n_head"], config["n_embd"]
+    d = width // heads
+    t = len(ids)
+    x = w["wte.weight"][ids] + w["wpe.weight"][:t]
+    for l in range(config["n_layer"]):
+        p = f"h.{l}."
+        h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"])
+        qkv = conv1d(h, w[p + "attn.c_attn.weight"], w[p + "attn.c_attn.bias"], p + "attn.c_attn", lora)
+        q, k, v = (qkv[:, i * width:(i + 1) * width].reshape(t, heads, d).transpose(0, 1) for i in range(3))
+        extra = 0
+        if prefix is not None:
+            pk, pv = prefix[l]
+            extra = pk.shape[1]
+            k, v = torch.cat([pk, k], 1), torch.cat([pv, v], 1)
+        scores = q @ k.transpose(1, 2) / math.sqrt(d)
+        mask = torch.ones(t, t + extra, dtype=torch.bool).triu(extra + 1)
+        att = torch.softmax(scores.masked_fill(mask, -math.inf), -1)
+        z = (att @ v).transpose(0, 1).reshape(t, width)
+        x = x + conv1d(z, w[p + "attn.c_proj.weight"], w[p + "attn.c_proj.bias"], p + "attn.c_proj", lora)
+        h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"])
+        h = gelu_new(conv1d(h, w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"], p + "mlp.c_fc", lora))
+        x = x + conv1d(h, w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"], p + "mlp.c_proj", lora)
+    head = w.get("lm_head.weight", w["wte.weight"])
+    return layer_norm(x, w["ln_f.weight"], w["ln_f.bias"]) @ head.T
+
+
+def greedy(config, w, ids, count, **adapter):
+    ids, margins = list(ids), []
+    for _ in range(count):
+        logits = forward(config, w, ids, **adapter)[-1]
+        top = torch.topk(logits, 2).values
+        margins.append(float(top[0] - top[1]))
+        ids.append(int(logits.argmax()))
+    return ids[-count:], min(margins)
+
+
+# ---------------------------------------------------------------- PEFT adapters
+def load_adapter(directory, config):
+    with open(os.path.join(directory, "adapter_config.json")) as f:
+        ac = json.load(f)
+    tensors = {k: t.double() for k, t in read_safetensors(os.path.join(directory, "adapter_model.safetensors")).items()}
+    if ac["peft_type"] == "LORA":
+        scale = ac["lora_alpha"] / ac["r"]
+        lora = {}
+        for k, a in tensors.items():
+            if k.endswith(".lora_A.weight"):
+                module = k[len("base_model.model."):-len(".lora_A.weight")]
+                module = module[len("transformer."):] if module.startswith("transformer.") else module
+                lora[module] = (a, tensors[k.replace("lora_A", "lora_B")], scale)
+        return {"lora": lora}
+    assert ac["peft_type"] == "PREFIX_TUNING", ac["peft_type"]
+    emb = tensors["prompt_embeddings"]
+    layers, heads = ac["num_layers"], ac["num_attention_heads"]
+    p, d = ac["num_virtual_tokens"], ac["token_dim"] // heads
+    # PEFT: view(P, layers * 2, heads, d).permute(1, 2, 0, 3); layer l's keys are row 2l, values 2l + 1
+    kv = emb.view(p, layers * 2, heads, d).permute(1, 2, 0, 3)
+    return {"prefix": [(kv[2 * l], kv[2 * l + 1]) for l in range(layers)]}
+
+
+def write_adapters(out, config, gen):
+    width, layers, heads = config["n_embd"], config["n_layer"], config["n_head"]
+    lora_dir, prefix_dir = os.path.join(out, "peft_lora"), os.path.join(out, "peft_prefix")
+    os.makedirs(lora_dir, exist_ok=True)
+    os.makedirs(prefix_dir, exist_ok=True)
+    r, targets = 2, ["c_attn", "c_fc"]
+    tensors = {}
+    for l in range(layers):
+        for module, (i, o) in (("attn.c_attn", (width, 3 * width)), ("mlp.c_fc", (width, 4 * width))):
+            key = f"base_model.model.transformer.h.{l}.{module}"
+            tensors[key + ".lora_A.weight"] = torch.randn(r, i, generator=gen) * 0.3
+            tensors[key + ".lora_B.weight"] = torch.randn(o, r, generator=gen) * 0.3
+    write_safetensors(os.path.join(lora_dir, "adapter_model.safetensors"), tensors)
+    json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": 4, "lora_dropout": 0.0,
+               "target_modules": targets, "fan_in_fan_out": True, "bias": "none", "inference_mode": True,
+               "base_model_name_or_path": out}, open(os.path.join(lora_dir, "adapter_config.json"), "w"), indent=2)
+    p = 3
+    write_safetensors(os.path.join(prefix_dir, "adapter_model.safetensors"),
+                      {"prompt_embeddings": torch.randn(p, layers * 2 * width, generator=gen)})
+    json.dump({"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": p, "token_dim": width,
+               "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
+               "prefix_projection": False, "inference_mode": True, "base_model_name_or_path": out},
+              open(os.path.join(prefix_dir, "adapter_config.json"), "w"), indent=2)
+    return {"peft_lora": lora_dir, "peft_prefix": prefix_dir}
+
+
+# ---------------------------------------------------------------- commands
+def make(a):
+    os.makedirs(a.out, exist_ok=True)
+    gen = torch.Generator().manual_seed(a.seed)
+    e, l, v, n = a.width, a.layers, a.vocab, a.positions
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": v, "n_positions": n,
+              "n_ctx": n, "n_embd": e, "n_layer": l, "n_head": a.heads, "n_inner": None,
+              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "resid_pdrop": 0.1, "embd_pdrop": 0.1,
+              "attn_pdrop": 0.1, "scale_attn_weights": True, "tie_word_embeddings": True,
+              "bos_token_id": v - 1, "eos_token_id": v - 1}
+    json.dump(config, open(os.path.join(a.out, "config.json"), "w"), indent=2)
+
+    def rnd(*shape, std=a.std):
+        return torch.randn(*shape, generator=gen) * std
+
+    w = {"wte.weight": rnd(v, e), "wpe.weight": rnd(n, e)}
+    for i in range(l):
+        p = f"h.{i}."
+        w |= {p + "ln_1.weight": 1 + rnd(e), p + "ln_1.bias": rnd(e), p + "attn.c_attn.weight": rnd(e, 3 * e),
+              p + "attn.c_attn.bias": rnd(3 * e), p + "attn.c_proj.weight": rnd(e, e), p + "attn.c_proj.bias": rnd(e),
+              p + "ln_2.weight": 1 + rnd(e), p + "ln_2.bias": rnd(e), p + "mlp.c_fc.weight": rnd(e, 4 * e),
+              p + "mlp.c_fc.bias": rnd(4 * e), p + "mlp.c_proj.weight": rnd(4 * e, e), p + "mlp.c_proj.bias": rnd(e)}
+        if a.buffers:  # older GPT-2 files carry the causal-mask buffers, which loaders must skip
+            w[p + "attn.bias"] = torch.ones(1, 1, n, n).tril()
+            w[p + "attn.masked_bias"] = torch.tensor(-1e4)
+    w |= {"ln_f.weight": 1 + rnd(e), "ln_f.bias": rnd(e)}
+    dtype = torch.float16 if a.f16 else torch.float32
+    stored = {("" if a.bare else "transformer.") + k: t.to(dtype) for k, t in w.items()}
+    if a.lm_head:
+        stored["lm_head.weight"] = stored[("" if a.bare else "transformer.") + "wte.weight"].clone()
+    names = list(stored)
+    if a.shards > 1:
+        size = math.ceil(len(names) / a.shards)
+        index = {"metadata": {}, "weight_map": {}}
+        for s in range(a.shards):
+            file = f"model-{s + 1:05d}-of-{a.shards:05d}.safetensors"
+            part = names[s * size:(s + 1) * size]
+            write_safetensors(os.path.join(a.out, file), {k: stored[k] for k in part})
+            index["weight_map"] |= {k: file for k in part}
+        json.dump(index, open(os.path.join(a.out, "model.safetensors.index.json"), "w"), indent=2)
+    else:
+        write_safetensors(os.path.join(a.out, "model.safetensors"), stored)
+
+    merges = learn_merges(a.merges)
+    vocab = make_vocab(merges, v)
+    json.dump(vocab, open(os.path.join(a.out, "vocab.json"), "w"), ensure_ascii=False)
+    with open(os.path.join(a.out, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "".join(f"{x} {y}\n" for x, y in merges))
+    if a.no_reference:
+        return
+
+    config, w = load_model(a.out)  # the reference reads back what it wrote, as any loader would
+    texts = ["the quick brown fox", "I love transformers!", "she sells 42 sea shells", "TEXT: joy EMOTION:"]
+    reference = {"tokenize": [{"text": t, "ids": encode(t, vocab, merges)} for t in texts]}
+    sequences = [[int(i) for i in torch.randint(0, v, (k,), generator=gen)] for k in (1, 5, 12)]
+    reference["logits"] = [{"ids": s, "logits": forward(config, w, s).flatten().tolist()} for s in sequences]
+    greedy_cases = []
+    for s in sequences + [r["ids"] for r in reference["tokenize"]]:
+        new, margin = greedy(config, w, s, a.new_tokens)
+        greedy_cases.append({"ids": s, "new": new, "margin": margin})
+    reference["greedy"] = greedy_cases
+    for name, directory in write_adapters(a.out, config, gen).items():
+        adapter = load_adapter(directory, config)
+        reference[name] = [{"ids": s, "logits": forward(config, w, s, **adapter).flatten().tolist()} for s in sequences]
+    json.dump(reference, open(os.path.join(a.out, "reference.json"), "w"))
+
+
+def logits(a):
+    config, w = load_model(a.model)
+    adapter = load_adapter(a.adapter, config) if a.adapter else {}
+    ids = [int(t) for t in a.tokens.split()]
+    print(json.dumps(forward(config, w, ids, **adapter).flatten().tolist()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("out")
+    for name, default in (("layers", 2), ("heads", 2), ("width", 32), ("positions", 64), ("vocab", 300),
+                          ("shards", 1), ("seed", 0), ("merges", 40), ("new_tokens", 8)):
+        m.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    m.add_argument("--std", type=float, default=0.2, help="weight scale: large enough that greedy choices are clear")
+    m.add_argument("--bare", action="store_true", help="names without the 'transformer.' prefix")
+    m.add_argument("--buffers", action="store_true", help="include attn.bias / attn.masked_bias buffers")
+    m.add_argument("--lm-head", action="store_true", help="store the tied lm_head.weight too")
+    m.add_argument("--f16", action="store_true", help="store the weights as float16")
+    m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
+    lg = sub.add_parser("logits")
+    lg.add_argument("model")
+    lg.add_argument("--tokens", required=True)
+    lg.add_argument("--adapter")
+    a = parser.parse_args()
+    make(a) if a.command == "make" else logits(a)
+
+
+if __name__ == "__main__":
+    main()
