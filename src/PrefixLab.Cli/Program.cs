@@ -2,7 +2,7 @@ using PrefixLab;
 using PrefixLab.Cli;
 using PrefixLab.Cli.Commands;
 
-ICommand[] commands = [new PretrainCommand(), new TuneCommand(), new EvalCommand(), new ParamsCommand(), new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new BenchCommand()];
+ICommand[] commands = [new PretrainCommand(), new TuneCommand(), new EvalCommand(), new ParamsCommand(), new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new BenchCommand(), new ReproduceCommand()];
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
 {

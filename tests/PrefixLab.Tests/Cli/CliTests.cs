@@ -60,6 +60,16 @@ public class CliTests
 
     internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the app with <paramref name="args"/>, its output redirected.</summary>
+    internal static Process Start(params string[] args)
+    {
         string app = Path.Combine(AppContext.BaseDirectory, "PrefixLab.Cli.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(app);
@@ -67,10 +77,6 @@ public class CliTests
         {
             start.ArgumentList.Add(a);
         }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(start)!;
     }
 }
