@@ -42,6 +42,7 @@ public static class ReportFigures
         plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plot.Axes.Bottom.MinimumSize = 140;
+        plot.Axes.Right.MinimumSize = 160; // room for the last rotated label
         plot.Axes.SetLimits(-0.7, names.Count - 0.3, 0, 105);
         plot.YLabel("accuracy (%)");
         plot.Title($"{outcome.Name}: ours against the paper");

@@ -30,6 +30,8 @@ public class CliTests
     [InlineData("pretrain --task ascending --out x.safetensors --width 0", "--width must be between")]
     [InlineData("pretrain --task ascending --out x.safetensors --widht 64", "unknown option --widht")]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
+    [InlineData("reproduce --profile huge", "unknown profile 'huge'")]
+    [InlineData("reproduce --only nb99", "no spec named 'nb99'")]
     public void Bad_input_gives_one_line_and_exit_code_2(string args, string expected)
     {
         var (code, _, stderr) = Run(args.Split(' '));
