@@ -24,20 +24,30 @@ public sealed class CachedTraining(RunContext context)
 {
     private const int CheckpointInterval = 500;
 
+    /// <summary>The paper's pretraining decay on Linear weights.</summary>
+    private const double PretrainWeightDecay = 0.1;
+
+    /// <summary>The key of the base model <see cref="Base"/> trains (batch 64, the paper's, is part of it).</summary>
+    public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed) =>
+        ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWeightDecay, seed });
+
+    /// <summary>The key of the run <see cref="Run"/> trains.</summary>
+    public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed) =>
+        ResultCache.Key(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed });
+
     /// <summary>The base model: <paramref name="config"/> pretrained on <paramref name="task"/>.</summary>
     public CachedFile Base(GptConfig config, int prefixSize, ITask task, int steps, double lr)
     {
         var layout = SequenceLayout.For(task, prefixSize);
         var options = new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed };
-        const double weightDecay = 0.1; // the paper's pretraining decay on Linear weights
-        string key = ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task = task.Name, options.Iterations, options.LearningRate, options.BatchSize, weight_decay = weightDecay, seed = context.Seed });
+        string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed);
         string path = context.Cache.PathOf("models", key, ".safetensors");
         if (File.Exists(path))
         {
             return new CachedFile(key, path, false);
         }
         using var model = new Gpt(config, (long)context.Seed);
-        var job = TaskTraining.Full(model, task, layout, options, weightDecay);
+        var job = TaskTraining.Full(model, task, layout, options, PretrainWeightDecay);
         Train(job, options, path, $"pretrain {task.Name}");
         ModelFile.Save(path, model, new ModelInfo(config, prefixSize, task.Name, steps, context.Seed));
         DeleteCheckpoint(path);
@@ -50,7 +60,7 @@ public sealed class CachedTraining(RunContext context)
     /// </summary>
     public CachedFile Run(CachedFile baseFile, string method, TuningSettings settings, ITask task, int steps, double? lr, string label)
     {
-        string key = ResultCache.Key(new { kind = "run", base_key = baseFile.Key, method, settings, task = task.Name, steps, lr, seed = context.Seed });
+        string key = RunKey(baseFile.Key, method, settings, task.Name, steps, lr, context.Seed);
         string path = context.Cache.PathOf("runs", key, ".safetensors");
         if (File.Exists(path))
         {

@@ -42,9 +42,22 @@ public sealed class Engine
         }
     }
 
-    /// <summary>Estimated wall time of <paramref name="specs"/> run alone, cached seeds included.</summary>
-    public TimeSpan Estimate(IEnumerable<ExperimentSpec> specs) =>
-        TimeSpan.FromSeconds(specs.Sum(s => runners.TryGetValue(s.Kind, out var r) ? r.Estimate(s, profile).TotalSeconds * seeds : 0));
+    /// <summary>Estimated wall time of <paramref name="specs"/> run alone with nothing cached; shared work counts once.</summary>
+    public TimeSpan Estimate(IReadOnlyList<ExperimentSpec> specs) => TimeSpan.FromSeconds(Estimates(specs, skipCached: false).Sum());
+
+    /// <summary>Per spec, the estimated seconds of the work it is the first to need (none for cached seeds, if asked).</summary>
+    private double[] Estimates(IReadOnlyList<ExperimentSpec> specs, bool skipCached)
+    {
+        var seen = new HashSet<string>();
+        return [.. specs.Select(s =>
+        {
+            if (!runners.TryGetValue(s.Kind, out var runner) || (skipCached && IsCached(s)))
+            {
+                return 0;
+            }
+            return Enumerable.Range(1, seeds).SelectMany(seed => runner.Plan(s, profile, (ulong)seed)).Where(w => seen.Add(w.Key)).Sum(w => w.Seconds);
+        })];
+    }
 
     /// <summary>Runs <paramref name="specs"/> in order and decides the claims.</summary>
     public Reproduction Run(IReadOnlyList<ExperimentSpec> specs, string command, Action<EngineProgress>? progress = null)
@@ -53,7 +66,7 @@ public sealed class Engine
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         // The ETA scales the estimate of what is left by how long finished work took against its estimate.
-        var estimates = specs.Select(s => IsCached(s) || !runners.TryGetValue(s.Kind, out var r) ? 0 : r.Estimate(s, profile).TotalSeconds * seeds).ToArray();
+        var estimates = Estimates(specs, skipCached: true);
         double doneEstimate = 0, doneActual = 0;
         var outcomes = new List<ExperimentOutcome>();
         for (int i = 0; i < specs.Count; i++)

@@ -24,12 +24,20 @@ public interface IExperimentRunner
     /// <summary>What <paramref name="profile"/> scales down from the paper, in words.</summary>
     IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile);
 
-    /// <summary>A rough wall-time estimate of one seed alone on this machine.</summary>
-    TimeSpan Estimate(ExperimentSpec spec, Profile profile);
+    /// <summary>
+    /// The work of one seed with rough wall times on this machine, keyed like the cache, so that work
+    /// two specs share (a base model, an adapter) is counted once in the estimate and the ETA.
+    /// </summary>
+    IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed);
 
     /// <summary>Runs one seed. Trained models and adapters go through <see cref="RunContext.Cache"/>.</summary>
     SeedResult Run(ExperimentSpec spec, RunContext context);
 }
+
+/// <summary>A piece of work in a runner's plan.</summary>
+/// <param name="Key">Its cache key (equal keys are the same work, done once).</param>
+/// <param name="Seconds">Its estimated wall time alone on this machine.</param>
+public sealed record WorkItem(string Key, double Seconds);
 
 /// <summary>What a runner gets for one seed.</summary>
 /// <param name="Profile">The profile.</param>

@@ -42,17 +42,27 @@ public sealed class TuningRunner : IExperimentRunner
     public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => TuningSetup.Of(spec).ScaledDown(profile);
 
     /// <inheritdoc />
-    public TimeSpan Estimate(ExperimentSpec spec, Profile profile)
+    public IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed)
     {
         var setup = TuningSetup.Of(spec);
         var config = setup.Config(profile);
-        long steps = setup.Pretrain.Steps.For(profile) + setup.RunsFor(profile).Sum(r => (long)r.Steps.For(profile));
+        double step = SpeedModel.SecondsPerStep(config);
+        int pretrainSteps = setup.Pretrain.Steps.For(profile);
+        string baseKey = CachedTraining.BaseKey(config, setup.Model.PrefixSize.For(profile), setup.Pretrain.Task, pretrainSteps, PretrainLr(setup, profile), seed);
+        var items = new List<WorkItem> { new(baseKey, pretrainSteps * step) };
+        foreach (var run in setup.RunsFor(profile))
+        {
+            int steps = run.Steps.For(profile);
+            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, Settings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed), steps * step));
+        }
         if (setup.Measures("shift"))
         {
-            steps += setup.ShiftSteps!.For(profile) * TunedTasks(setup, profile).Count;
+            int steps = setup.ShiftSteps!.For(profile);
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, "full", new TuningSettings(), task, steps, null, seed), steps * step)));
         }
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
-        return TimeSpan.FromSeconds((steps * SpeedModel.SecondsPerStep(config)) + (evaluations * SpeedModel.SecondsPerSample(config)));
+        items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
+        return items;
     }
 
     /// <inheritdoc />
@@ -65,13 +75,12 @@ public sealed class TuningRunner : IExperimentRunner
         var notes = new List<string>();
         var config = setup.Config(profile);
         var pretrainTask = TaskRegistry.Default.Get(setup.Pretrain.Task);
-        var baseFile = training.Base(config, setup.Model.PrefixSize.For(profile), pretrainTask, setup.Pretrain.Steps.For(profile), setup.Pretrain.Lr?.For(profile) ?? 5e-4);
+        var baseFile = training.Base(config, setup.Model.PrefixSize.For(profile), pretrainTask, setup.Pretrain.Steps.For(profile), PretrainLr(setup, profile));
         Score(context, baseFile.Path, null, "pretrained", setup.Evaluate, metrics);
 
         foreach (var run in setup.RunsFor(profile))
         {
-            var settings = new TuningSettings { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
-            var file = training.Run(baseFile, run.Method, settings, TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
+            var file = training.Run(baseFile, run.Method, Settings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
             Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
             using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
             metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
@@ -100,6 +109,12 @@ public sealed class TuningRunner : IExperimentRunner
     /// <summary>The tasks a context method is tuned on, whose attention shift the report relates to the prefix's accuracy.</summary>
     public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
+
+    /// <summary>The paper's pretraining learning rate unless the spec sets one.</summary>
+    private static double PretrainLr(TuningSetup setup, Profile profile) => setup.Pretrain.Lr?.For(profile) ?? 5e-4;
+
+    private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile) =>
+        new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
     {
@@ -150,14 +165,16 @@ public sealed class TuningRunner : IExperimentRunner
 }
 
 /// <summary>
-/// Rough time per training step and per evaluated sample on this project's 2-core machine, fitted to
-/// the measured speeds of the notebook-01 model (1 layer, width 96: 15 ms a step) and the notebook-03
-/// model (4 layers, width 256: 340 ms a step, 430 samples/s greedy). Only for estimates and the ETA.
+/// Rough time per training step and per evaluated sample on this project's 2-core machine alone: a
+/// constant plus a term in layers × width² × positions, fitted to the notebook-01 model (1 layer, width
+/// 96, 20 positions: 15 ms a step) and the notebook-03 model (4 layers, width 256, 29 positions: 340 ms
+/// a step, 430 samples/s greedy); it puts the notebook-02 model at 65 ms (measured about 55 ms). Only
+/// for estimates and the ETA.
 /// </summary>
 public static class SpeedModel
 {
     /// <summary>Seconds per training step of <paramref name="config"/> at batch 64.</summary>
-    public static double SecondsPerStep(GptConfig config) => 0.0036 + (1.28e-6 * config.Layers * config.Width * (double)config.Width);
+    public static double SecondsPerStep(GptConfig config) => 0.0073 + (4.4e-8 * config.Layers * config.Width * (double)config.Width * config.BlockSize);
 
     /// <summary>Seconds per greedily decoded test sample.</summary>
     public static double SecondsPerSample(GptConfig config) => 0.0001 + (8.5e-9 * config.Layers * config.Width * (double)config.Width);

@@ -35,6 +35,22 @@ public class SpecTests
     }
 
     [Fact]
+    public void Work_two_specs_share_is_estimated_once()
+    {
+        var specs = SpecLoader.LoadDirectory(SpecsDirectory());
+        var nb03 = specs.Single(s => s.Name == "nb03");
+        var nb04 = specs.Single(s => s.Name == "nb04");
+        var engine = new Engine(Engine.BuiltInRunners, new ResultCache(TestModels.TempDirectory()), Profiles.Get("quick"), 1);
+        double apart = engine.Estimate([nb03]).TotalSeconds + engine.Estimate([nb04]).TotalSeconds;
+        double together = engine.Estimate([nb03, nb04]).TotalSeconds;
+        // In the quick profile notebook 04 reuses notebook 03's base model and histogram prefix.
+        Assert.True(together < apart - 1, $"{together} vs {apart}");
+        // Two seeds are two sets of models.
+        var twoSeeds = new Engine(Engine.BuiltInRunners, new ResultCache(TestModels.TempDirectory()), Profiles.Get("quick"), 2);
+        Assert.Equal(2 * together, twoSeeds.Estimate([nb03, nb04]).TotalSeconds, 6);
+    }
+
+    [Fact]
     public void Sized_values_fall_back_from_smoke_to_quick_to_paper()
     {
         var spec = SpecLoader.Parse("""
