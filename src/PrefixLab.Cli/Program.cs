@@ -5,7 +5,7 @@ using PrefixLab.Cli.Commands;
 ICommand[] commands =
 [
     new PretrainCommand(), new TuneCommand(), new EvalCommand(), new GenerateCommand(), new ParamsCommand(),
-    new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new ConstructCommand(), new BenchCommand(),
+    new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new ConstructCommand(), new ReproduceCommand(), new BenchCommand(),
 ];
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")

@@ -30,6 +30,8 @@ public class CliTests
     [InlineData("pretrain --task ascending --out x.safetensors --width 0", "--width must be between")]
     [InlineData("pretrain --task ascending --out x.safetensors --widht 64", "unknown option --widht")]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
+    [InlineData("reproduce --profile huge", "unknown profile 'huge'")]
+    [InlineData("reproduce --only nb99", "no spec named 'nb99'")]
     public void Bad_input_gives_one_line_and_exit_code_2(string args, string expected)
     {
         var (code, _, stderr) = Run(args.Split(' '));
@@ -60,6 +62,16 @@ public class CliTests
 
     internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the app with <paramref name="args"/>, its output redirected.</summary>
+    internal static Process Start(params string[] args)
+    {
         string app = Path.Combine(AppContext.BaseDirectory, "PrefixLab.Cli.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(app);
@@ -67,10 +79,6 @@ public class CliTests
         {
             start.ArgumentList.Add(a);
         }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(start)!;
     }
 }

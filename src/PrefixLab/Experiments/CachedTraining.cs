@@ -1,0 +1,108 @@
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+using PrefixLab.Tuning;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Experiments;
+
+/// <summary>A model or adapter file in the cache, with the key that names it.</summary>
+/// <param name="Key">Hash of everything that determines it.</param>
+/// <param name="Path">The file.</param>
+/// <param name="Trained">Whether this call trained it (false: it came from the cache).</param>
+public sealed record CachedFile(string Key, string Path, bool Trained);
+
+/// <summary>
+/// Trains base models and tuning runs through the one training loop, unless the cache already has
+/// them. The key of a file hashes everything that determines it (architecture, task, steps, learning
+/// rate, weight decay, batch, seed, method settings, and for a run the base's key), so a changed spec
+/// never reuses a stale file. Training checkpoints beside the file, so a killed run resumes mid-way.
+/// </summary>
+/// <param name="context">The seed, cache and progress display.</param>
+public sealed class CachedTraining(RunContext context)
+{
+    private const int CheckpointInterval = 500;
+
+    /// <summary>The paper's pretraining decay on Linear weights.</summary>
+    private const double PretrainWeightDecay = 0.1;
+
+    /// <summary>The key of the base model <see cref="Base"/> trains (batch 64, the paper's, is part of it).</summary>
+    public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed) =>
+        ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWeightDecay, seed });
+
+    /// <summary>The key of the run <see cref="Run"/> trains.</summary>
+    public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed) =>
+        ResultCache.Key(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed });
+
+    /// <summary>The base model: <paramref name="config"/> pretrained on <paramref name="task"/>.</summary>
+    public CachedFile Base(GptConfig config, int prefixSize, ITask task, int steps, double lr)
+    {
+        var layout = SequenceLayout.For(task, prefixSize);
+        var options = new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed };
+        string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed);
+        string path = context.Cache.PathOf("models", key, ".safetensors");
+        if (File.Exists(path))
+        {
+            return new CachedFile(key, path, false);
+        }
+        using var model = new Gpt(config, (long)context.Seed);
+        var job = TaskTraining.Full(model, task, layout, options, PretrainWeightDecay);
+        Train(job, options, path, $"pretrain {task.Name}");
+        ModelFile.Save(path, model, new ModelInfo(config, prefixSize, task.Name, steps, context.Seed));
+        DeleteCheckpoint(path);
+        return new CachedFile(key, path, true);
+    }
+
+    /// <summary>
+    /// A tuning run of <paramref name="method"/> from <paramref name="baseFile"/> on <paramref name="task"/>:
+    /// an adapter file, or a model file for full fine-tuning. A null <paramref name="lr"/> is the method's default.
+    /// </summary>
+    public CachedFile Run(CachedFile baseFile, string method, TuningSettings settings, ITask task, int steps, double? lr, string label)
+    {
+        string key = RunKey(baseFile.Key, method, settings, task.Name, steps, lr, context.Seed);
+        string path = context.Cache.PathOf("runs", key, ".safetensors");
+        if (File.Exists(path))
+        {
+            return new CachedFile(key, path, false);
+        }
+        var (model, info) = ModelFile.Load(baseFile.Path);
+        using var _ = model;
+        string fingerprint = Tuning.AdapterFile.Fingerprint(model);
+        random.manual_seed((long)context.Seed); // the initial prefix and LoRA vectors
+        using var tuning = TuningMethods.Create(method, model, settings);
+        int layoutPrefix = tuning.PaddingRows ?? info.PrefixSize;
+        var options = new TrainOptions { Iterations = steps, LearningRate = lr ?? tuning.DefaultLearningRate, Seed = context.Seed };
+        if (steps > 0 && tuning.Parameters.Count > 0)
+        {
+            var job = TaskTraining.ForMethod(model, tuning, task, SequenceLayout.For(task, layoutPrefix), options, tuning.DefaultWeightDecay, fingerprint);
+            Train(job, options, path, label);
+        }
+        if (tuning.TrainsBase)
+        {
+            ModelFile.Save(path, model, info with { Task = task.Name, Steps = steps, Seed = context.Seed });
+        }
+        else
+        {
+            Tuning.AdapterFile.Save(path, tuning, new AdapterInfo(tuning.Name, settings with { ProjectionHidden = null }, fingerprint, layoutPrefix, task.Name, steps));
+        }
+        DeleteCheckpoint(path);
+        return new CachedFile(key, path, true);
+    }
+
+    private void Train(TrainingJob job, TrainOptions options, string path, string label)
+    {
+        var withCheckpoints = options with
+        {
+            CheckpointPath = Checkpoint(path),
+            CheckpointEvery = CheckpointInterval,
+            Resume = true,
+        };
+        context.Report(label, null);
+        Trainer.Run(job, withCheckpoints, p => context.Report(label, p));
+    }
+
+    private static string Checkpoint(string path) => Path.ChangeExtension(path, ".ckpt.safetensors");
+
+    private static void DeleteCheckpoint(string path) => File.Delete(Checkpoint(path));
+}

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PrefixLab.Experiments;
+
+/// <summary>
+/// One experiment as data (a JSON file under <c>experiments/</c>): what it is, which claims it bears on,
+/// the runner kind that performs it, that kind's setup, the paper's numbers and the rules that decide
+/// the claims from our numbers.
+/// </summary>
+public sealed record ExperimentSpec
+{
+    /// <summary>Short unique name, e.g. <c>nb01</c>; metric and cache names build on it.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>One-line title for the report.</summary>
+    public required string Title { get; init; }
+
+    /// <summary>The runner that performs it (<see cref="IExperimentRunner.Kind"/>), e.g. <c>tuning</c>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>The claims of paper.md (C1–C6) it bears on.</summary>
+    public IReadOnlyList<string> Claims { get; init; } = [];
+
+    /// <summary>What it shows and how, for the report.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The runner's own settings; each kind reads its own record from it.</summary>
+    public JsonElement Setup { get; init; }
+
+    /// <summary>The paper's numbers by metric name (accuracies in percent).</summary>
+    public IReadOnlyDictionary<string, double> Paper { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>The rules that decide claims from the measured metrics.</summary>
+    public IReadOnlyList<ClaimRule> Rules { get; init; } = [];
+
+    /// <summary>The spec's file text, canonicalised; cache keys hash it so any edit invalidates its results.</summary>
+    [JsonIgnore]
+    public string Source { get; init; } = "";
+}
+
+/// <summary>Reads the specs of a folder.</summary>
+public static class SpecLoader
+{
+    /// <summary>JSON settings of specs, setups and results: snake_case names, comments and trailing commas allowed.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Every <c>*.json</c> spec in <paramref name="directory"/>, in file-name order.</summary>
+    public static IReadOnlyList<ExperimentSpec> LoadDirectory(string directory)
+    {
+        PrefixLabException.Check(Directory.Exists(directory), $"no experiments folder at '{directory}'");
+        var specs = Directory.GetFiles(directory, "*.json").Order(StringComparer.Ordinal).Select(Load).ToList();
+        PrefixLabException.Check(specs.Count > 0, $"no experiment specs (*.json) in '{directory}'");
+        var twice = specs.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
+        PrefixLabException.Check(twice is null, $"two specs are named '{twice?.Key}'");
+        return specs;
+    }
+
+    /// <summary>Reads and checks one spec file.</summary>
+    public static ExperimentSpec Load(string path) => Parse(File.ReadAllText(path), path);
+
+    /// <summary>Reads and checks a spec from its JSON text (<paramref name="origin"/> names it in errors).</summary>
+    public static ExperimentSpec Parse(string json, string origin)
+    {
+        ExperimentSpec spec;
+        try
+        {
+            spec = JsonSerializer.Deserialize<ExperimentSpec>(json, Json) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new PrefixLabException($"spec '{origin}' is not valid: {e.Message.Split('\n')[0]}");
+        }
+        PrefixLabException.Check(spec.Name.Length > 0 && spec.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'),
+            $"spec '{origin}': name '{spec.Name}' must be letters, digits, '-' or '_'");
+        foreach (var rule in spec.Rules)
+        {
+            PrefixLabException.Check(spec.Claims.Contains(rule.Claim), $"spec '{spec.Name}': a rule decides {rule.Claim}, which the spec does not list in its claims");
+            PrefixLabException.Check(rule.All.Count > 0, $"spec '{spec.Name}': the rule for {rule.Claim} has no checks");
+        }
+        // Canonical text: the parsed document written back, so whitespace and comments do not change cache keys.
+        using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return spec with { Source = JsonSerializer.Serialize(document.RootElement) };
+    }
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using PrefixLab.Analysis;
+using PrefixLab.Evaluation;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Tuning;
+
+namespace PrefixLab.Experiments;
+
+/// <summary>
+/// Runs <c>tuning</c> specs (notebooks 01–04, the identity checks): pretrain a base model, run each
+/// tuning method from it, score everything, and measure identities, prefix spread and attention shift.
+/// Metric names: <c>pretrained/TASK</c> and <c>RUN/TASK</c> (accuracy in percent), <c>RUN/params</c>,
+/// <c>RUN/identity-layer0</c> and <c>RUN/identity-bias</c> (C2, C3 errors), <c>RUN/spread</c> and
+/// <c>RUN/spread-share</c> (prefix positions used, C6), <c>context/TASK</c> (the best context method's
+/// accuracy on a task it was tuned on) and <c>shift/TASK</c> (content-attention shift).
+/// </summary>
+public sealed class TuningRunner : IExperimentRunner
+{
+    private static readonly HashSet<string> ContextMethods = new(["hard-prompt", "soft-prompt", "prefix", "prefix-kv"], StringComparer.OrdinalIgnoreCase);
+
+    /// <inheritdoc />
+    public string Kind => "tuning";
+
+    /// <inheritdoc />
+    public int Version => 1;
+
+    /// <summary>Whether <paramref name="method"/> puts vectors in front of the content.</summary>
+    public static bool IsContextMethod(string method) => ContextMethods.Contains(method);
+
+    /// <inheritdoc />
+    public void Validate(ExperimentSpec spec)
+    {
+        var setup = TuningSetup.Of(spec);
+        foreach (var profile in Profiles.All)
+        {
+            setup.Config(profile);
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => TuningSetup.Of(spec).ScaledDown(profile);
+
+    /// <inheritdoc />
+    public IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed)
+    {
+        var setup = TuningSetup.Of(spec);
+        var config = setup.Config(profile);
+        double step = SpeedModel.SecondsPerStep(config);
+        int pretrainSteps = setup.Pretrain.Steps.For(profile);
+        string baseKey = CachedTraining.BaseKey(config, setup.Model.PrefixSize.For(profile), setup.Pretrain.Task, pretrainSteps, PretrainLr(setup, profile), seed);
+        var items = new List<WorkItem> { new(baseKey, pretrainSteps * step) };
+        foreach (var run in setup.RunsFor(profile))
+        {
+            int steps = run.Steps.For(profile);
+            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, Settings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed), steps * step));
+        }
+        if (setup.Measures("shift"))
+        {
+            int steps = setup.ShiftSteps!.For(profile);
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, "full", new TuningSettings(), task, steps, null, seed), steps * step)));
+        }
+        long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
+        items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
+        return items;
+    }
+
+    /// <inheritdoc />
+    public SeedResult Run(ExperimentSpec spec, RunContext context)
+    {
+        var setup = TuningSetup.Of(spec);
+        var profile = context.Profile;
+        var training = new CachedTraining(context);
+        var metrics = new Dictionary<string, double>();
+        var notes = new List<string>();
+        var config = setup.Config(profile);
+        var pretrainTask = TaskRegistry.Default.Get(setup.Pretrain.Task);
+        var baseFile = training.Base(config, setup.Model.PrefixSize.For(profile), pretrainTask, setup.Pretrain.Steps.For(profile), PretrainLr(setup, profile));
+        Score(context, baseFile.Path, null, "pretrained", setup.Evaluate, metrics);
+
+        foreach (var run in setup.RunsFor(profile))
+        {
+            var file = training.Run(baseFile, run.Method, Settings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
+            Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
+            using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
+            metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
+            if (IsContextMethod(run.Method) && (setup.Measures("identities") || setup.Measures("spread")))
+            {
+                context.Report($"analysing {run.Name}", null);
+                Analyse(setup, context, baseFile.Path, adapted, run, metrics);
+            }
+        }
+        foreach (var task in TunedTasks(setup, profile))
+        {
+            metrics[$"context/{task}"] = setup.RunsFor(profile).Where(r => IsContextMethod(r.Method) && r.Task == task).Max(r => metrics[$"{r.Name}/{task}"]);
+        }
+        if (setup.Measures("shift"))
+        {
+            foreach (var task in TunedTasks(setup, profile))
+            {
+                var file = training.Run(baseFile, "full", new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
+                metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
+            }
+        }
+        notes.Add(string.Create(CultureInfo.InvariantCulture, $"base model: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, block {config.BlockSize}, pretrained {setup.Pretrain.Steps.For(profile)} steps on {pretrainTask.Name}"));
+        return new SeedResult(metrics, notes);
+    }
+
+    /// <summary>The tasks a context method is tuned on, whose attention shift the report relates to the prefix's accuracy.</summary>
+    public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
+        [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
+
+    /// <summary>The paper's pretraining learning rate unless the spec sets one.</summary>
+    private static double PretrainLr(TuningSetup setup, Profile profile) => setup.Pretrain.Lr?.For(profile) ?? 5e-4;
+
+    private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile) =>
+        new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
+
+    private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
+    {
+        using var adapted = AdaptedModel.Load(basePath, runPath);
+        foreach (var taskName in tasks)
+        {
+            context.Report($"evaluating {name} on {taskName}", null);
+            var result = Evaluator.Evaluate(adapted.Model, TaskRegistry.Default.Get(taskName), adapted.PrefixSize, context.Profile.EvalSamples);
+            metrics[$"{name}/{taskName}"] = 100 * result.Accuracy;
+        }
+    }
+
+    private static void Analyse(TuningSetup setup, RunContext context, string basePath, AdaptedModel adapted, RunSetup run, Dictionary<string, double> metrics)
+    {
+        using var plain = AdaptedModel.Load(basePath, null);
+        var geometry = PrefixGeometry.Of(adapted.Method);
+        using var tokens = Sequences(adapted, run.Task, context.Profile);
+        if (setup.Measures("identities"))
+        {
+            var checks = PrefixIdentities.Check(adapted.Model, plain.Model, geometry, tokens);
+            metrics[$"{run.Name}/identity-layer0"] = checks.Where(c => c.Layer == 0).Max(c => c.ContentAttentionError);
+            metrics[$"{run.Name}/identity-bias"] = checks.Max(c => c.BiasedMixError ?? 0);
+        }
+        if (setup.Measures("spread"))
+        {
+            var heads = BiasSpan.Measure(adapted.Model, geometry, tokens);
+            double spread = heads.Average(h => h.EffectivePositions);
+            metrics[$"{run.Name}/spread"] = spread;
+            metrics[$"{run.Name}/spread-share"] = spread / geometry.Size;
+        }
+    }
+
+    /// <summary>Mean over layers and heads of the mean total-variation shift of the content attention.</summary>
+    private static double Shift(RunContext context, string basePath, string tunedPath, string task)
+    {
+        context.Report($"attention shift on {task}", null);
+        using var tuned = AdaptedModel.Load(basePath, tunedPath);
+        using var plain = AdaptedModel.Load(basePath, null);
+        using var tokens = Sequences(tuned, task, context.Profile);
+        return PrefixIdentities.Check(tuned.Model, plain.Model, PrefixGeometry.None, tokens).Average(c => c.Shift.TvMean);
+    }
+
+    private static TorchSharp.torch.Tensor Sequences(AdaptedModel model, string task, Profile profile)
+    {
+        var inputs = TestSet.Draw(TaskRegistry.Default.Get(task), profile.AnalysisSamples, 0).Inputs;
+        return AnalysisInputs.Sequences(model.Model, model.PrefixSize, inputs, SequenceLayout.For(TaskRegistry.Default.Get(task), 0).OutputLength);
+    }
+}
+
+/// <summary>
+/// Rough time per training step and per evaluated sample on this project's 2-core machine alone: a
+/// constant plus a term in layers × width² × positions, fitted to the notebook-01 model (1 layer, width
+/// 96, 20 positions: 15 ms a step) and the notebook-03 model (4 layers, width 256, 29 positions: 340 ms
+/// a step, 430 samples/s greedy); it puts the notebook-02 model at 65 ms (measured about 55 ms). Only
+/// for estimates and the ETA.
+/// </summary>
+public static class SpeedModel
+{
+    /// <summary>Seconds per training step of <paramref name="config"/> at batch 64.</summary>
+    public static double SecondsPerStep(GptConfig config) => 0.0073 + (4.4e-8 * config.Layers * config.Width * (double)config.Width * config.BlockSize);
+
+    /// <summary>Seconds per greedily decoded test sample.</summary>
+    public static double SecondsPerSample(GptConfig config) => 0.0001 + (8.5e-9 * config.Layers * config.Width * (double)config.Width);
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.Json;
+using PrefixLab.Model;
+using PrefixLab.Tasks;
+using PrefixLab.Tuning;
+
+namespace PrefixLab.Experiments;
+
+/// <summary>The base model of a tuning experiment (paper.md §3's minGPT), sized per profile.</summary>
+/// <param name="Layers">Blocks.</param>
+/// <param name="Heads">Heads per block.</param>
+/// <param name="Width">Embedding width.</param>
+/// <param name="PrefixSize">Padding positions in front of every input during pretraining.</param>
+/// <param name="AttnLayernorm">Whether a LayerNorm precedes attention (notebook 02: no).</param>
+public sealed record ModelSetup(Sized<int> Layers, Sized<int> Heads, Sized<int> Width, Sized<int> PrefixSize, bool AttnLayernorm = true);
+
+/// <summary>Pretraining of the base model: a fresh model trained on one task.</summary>
+/// <param name="Task">The task (e.g. <c>random</c>).</param>
+/// <param name="Steps">Training steps.</param>
+/// <param name="Lr">Learning rate (default the paper's 5e-4).</param>
+public sealed record PretrainSetup(string Task, Sized<int> Steps, Sized<double>? Lr = null);
+
+/// <summary>One tuning run from the base model.</summary>
+/// <param name="Name">Its name in metric names (e.g. <c>prefix-descending</c>).</param>
+/// <param name="Method">A method of <see cref="TuningMethods"/>.</param>
+/// <param name="Task">The task it is trained on.</param>
+/// <param name="Steps">Training steps.</param>
+/// <param name="Lr">Learning rate (default: the method's paper default).</param>
+/// <param name="PrefixSize">Prefix vectors or virtual tokens (default: the model's padding positions).</param>
+/// <param name="Rank">LoRA rank.</param>
+/// <param name="Targets">LoRA targets (default <c>c_fc</c>, <c>c_proj</c>).</param>
+/// <param name="Profiles">The profiles that run it (default: all); the quick profile drops runs it cannot afford.</param>
+public sealed record RunSetup(string Name, string Method, string Task, Sized<int> Steps, Sized<double>? Lr = null, Sized<int>? PrefixSize = null, int Rank = 1, IReadOnlyList<string>? Targets = null, IReadOnlyList<string>? Profiles = null)
+{
+    /// <summary>Whether <paramref name="profile"/> runs it.</summary>
+    public bool RunsIn(Profile profile) => Profiles is null || Profiles.Contains(profile.Name);
+}
+
+/// <summary>
+/// The setup of a <c>tuning</c> spec (notebooks 01–04): pretrain a base, run tuning methods from it,
+/// score the base and every run on the <see cref="Evaluate"/> tasks, and take the measurements named
+/// in <see cref="Measure"/>: <c>identities</c> (C2, C3 errors of each context method), <c>spread</c>
+/// (how many prefix positions attention uses, C6) and <c>shift</c> (how far a short full fine-tuning
+/// on each tuned task moves the content attention).
+/// </summary>
+/// <param name="Model">The base model.</param>
+/// <param name="Pretrain">Its pretraining.</param>
+/// <param name="Runs">The tuning runs.</param>
+/// <param name="Evaluate">Tasks every model is scored on.</param>
+/// <param name="Measure">Extra measurements.</param>
+/// <param name="ShiftSteps">Steps of the short full fine-tuning behind <c>shift</c>.</param>
+public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IReadOnlyList<RunSetup> Runs, IReadOnlyList<string> Evaluate, IReadOnlyList<string>? Measure = null, Sized<int>? ShiftSteps = null)
+{
+    /// <summary>The measurements <see cref="Measure"/> may name.</summary>
+    public static IReadOnlyList<string> Measurements { get; } = ["identities", "spread", "shift"];
+
+    /// <summary>The runs <paramref name="profile"/> performs.</summary>
+    public IReadOnlyList<RunSetup> RunsFor(Profile profile) => [.. Runs.Where(r => r.RunsIn(profile))];
+
+    /// <summary>Whether <paramref name="measurement"/> is asked for.</summary>
+    public bool Measures(string measurement) => Measure?.Contains(measurement) == true;
+
+    /// <summary>Reads and checks the setup of <paramref name="spec"/>.</summary>
+    public static TuningSetup Of(ExperimentSpec spec)
+    {
+        TuningSetup? setup;
+        try
+        {
+            setup = spec.Setup.ValueKind == JsonValueKind.Object ? spec.Setup.Deserialize<TuningSetup>(SpecLoader.Json) : null;
+        }
+        catch (JsonException e)
+        {
+            throw new PrefixLabException($"spec '{spec.Name}': bad setup: {e.Message.Split('\n')[0]}");
+        }
+        string where = $"spec '{spec.Name}'";
+        // JSON can leave non-nullable members null; object? sees them as JSON does.
+        object?[] parts = [setup?.Model, setup?.Pretrain, setup?.Runs, setup?.Evaluate];
+        PrefixLabException.Check(parts.All(p => p is not null), $"{where}: a tuning setup needs model, pretrain, runs and evaluate");
+        TaskRegistry.Default.Get(setup!.Pretrain.Task);
+        foreach (var task in setup.Evaluate)
+        {
+            TaskRegistry.Default.Get(task);
+        }
+        foreach (var run in setup.Runs)
+        {
+            PrefixLabException.Check(run.Name is { Length: > 0 } && run.Name != "pretrained" && !run.Name.Contains('/'), $"{where}: run names must be non-empty, without '/', and not 'pretrained'");
+            PrefixLabException.Check(TuningMethods.Names.Contains(run.Method, StringComparer.OrdinalIgnoreCase), $"{where}: run '{run.Name}' has unknown method '{run.Method}'");
+            TaskRegistry.Default.Get(run.Task);
+            PrefixLabException.Check(run.Steps is not null, $"{where}: run '{run.Name}' needs steps");
+            var profile = run.Profiles?.FirstOrDefault(p => Profiles.All.All(known => known.Name != p));
+            PrefixLabException.Check(profile is null, $"{where}: run '{run.Name}' names unknown profile '{profile}'");
+        }
+        PrefixLabException.Check(setup.Runs.Select(r => r.Name).Distinct().Count() == setup.Runs.Count, $"{where}: two runs share a name");
+        var unknown = setup.Measure?.FirstOrDefault(m => !Measurements.Contains(m));
+        PrefixLabException.Check(unknown is null, $"{where}: unknown measurement '{unknown}' (known: {string.Join(", ", Measurements)})");
+        PrefixLabException.Check(!setup.Measures("shift") || setup.ShiftSteps is not null, $"{where}: 'shift' needs shift_steps");
+        return setup;
+    }
+
+    /// <summary>The base model's architecture under <paramref name="profile"/>; the block fits the longest prefix of any run.</summary>
+    public GptConfig Config(Profile profile)
+    {
+        var task = TaskRegistry.Default.Get(Pretrain.Task);
+        int longest = RunsFor(profile).Select(r => RunPrefix(r, profile)).Append(Model.PrefixSize.For(profile)).Max();
+        int vocab = TaskRegistry.Default.Names.Max(n => TaskRegistry.Default.Get(n).MaxToken) + 1;
+        return new GptConfig(vocab, SequenceLayout.For(task, longest).ContextLength, Model.Layers.For(profile), Model.Heads.For(profile), Model.Width.For(profile), AttnLayerNorm: Model.AttnLayernorm).Validate();
+    }
+
+    /// <summary>The prefix size of <paramref name="run"/> under <paramref name="profile"/>.</summary>
+    public int RunPrefix(RunSetup run, Profile profile) => (run.PrefixSize ?? Model.PrefixSize).For(profile);
+
+    /// <summary>What <paramref name="profile"/> changes from the paper's sizes, one line each.</summary>
+    public IReadOnlyList<string> ScaledDown(Profile profile)
+    {
+        var lines = new List<string>();
+        void Compare<T>(string what, Sized<T>? value)
+            where T : struct, IFormattable
+        {
+            if (value is not null && !value.For(profile).Equals(value.Paper))
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: {value.For(profile):G} (paper {value.Paper:G})"));
+            }
+        }
+        Compare("layers", Model.Layers);
+        Compare("heads", Model.Heads);
+        Compare("width", Model.Width);
+        Compare("padding positions P", Model.PrefixSize);
+        Compare($"pretraining steps on {Pretrain.Task}", Pretrain.Steps);
+        Compare("pretraining learning rate", Pretrain.Lr);
+        foreach (var run in Runs.Where(r => !r.RunsIn(profile)))
+        {
+            lines.Add($"{run.Name}: not run ({run.Method} on {run.Task}; the paper's profile runs it)");
+        }
+        foreach (var run in RunsFor(profile))
+        {
+            Compare($"{run.Name} steps", run.Steps);
+            Compare($"{run.Name} learning rate", run.Lr);
+            Compare($"{run.Name} prefix size", run.PrefixSize);
+        }
+        Compare("attention-shift fine-tuning steps", ShiftSteps);
+        return lines;
+    }
+}
