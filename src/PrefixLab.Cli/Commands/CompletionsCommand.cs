@@ -11,6 +11,8 @@ namespace PrefixLab.Cli.Commands;
 /// </summary>
 internal sealed class CompletionsCommand : ICommand
 {
+    private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public string Name => "completions";
 
     public string Summary => "distinct greedy continuations: all V real tokens against trained virtual tokens (C1)";
@@ -46,7 +48,11 @@ internal sealed class CompletionsCommand : ICommand
             : folder is not null ? AdaptersIn(folder)
             : [];
         // Every adapter file is checked before the long count over the vocabulary starts.
-        PrefixLabException.Check(adapterPaths.All(File.Exists), $"adapter file not found: '{adapterPaths.FirstOrDefault(p => !File.Exists(p))}'");
+        foreach (string path in adapterPaths)
+        {
+            PrefixLabException.Check(!Directory.Exists(path), $"'{path}' is a directory: PEFT adapters (prefix-kv, LoRA) hold no single virtual token");
+            PrefixLabException.Check(File.Exists(path), $"adapter file not found: '{path}'");
+        }
 
         var (model, _) = ModelFile.Load(modelPath);
         using (model)
@@ -90,7 +96,8 @@ internal sealed class CompletionsCommand : ICommand
 
     private static string Line(string what, CompletionTally tally, string from, Func<int[], string?> decode)
     {
-        string common = decode(tally.MostCommon) is { } t ? JsonSerializer.Serialize(t) : $"[{string.Join(' ', tally.MostCommon)}]";
+        // Quoted and escaped as JSON so control characters show, but other scripts stay readable.
+        string common = decode(tally.MostCommon) is { } t ? JsonSerializer.Serialize(t, Readable) : $"[{string.Join(' ', tally.MostCommon)}]";
         return string.Create(CultureInfo.InvariantCulture, $"  {what} {tally.Distinct:N0} distinct from {from}; most common {common} from {tally.MostCommonCount:N0}");
     }
 
