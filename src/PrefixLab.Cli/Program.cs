@@ -5,7 +5,8 @@ using PrefixLab.Cli.Commands;
 ICommand[] commands =
 [
     new PretrainCommand(), new TuneCommand(), new EvalCommand(), new GenerateCommand(), new ParamsCommand(),
-    new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new ConstructCommand(), new ReproduceCommand(), new BenchCommand(),
+    new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new CompletionsCommand(), new ConstructCommand(),
+    new ReproduceCommand(), new BenchCommand(),
 ];
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
@@ -14,7 +15,7 @@ if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
     Console.WriteLine();
     foreach (var c in commands)
     {
-        Console.WriteLine($"  {c.Name,-10} {c.Summary}");
+        Console.WriteLine($"  {c.Name,-12} {c.Summary}");
     }
     Console.WriteLine();
     Console.WriteLine("prefixlab COMMAND --help shows a command's options.");

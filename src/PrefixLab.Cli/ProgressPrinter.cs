@@ -1,26 +1,38 @@
+using System.Diagnostics;
+using System.Globalization;
 using PrefixLab.Training;
 using PrefixLab.Util;
 
 namespace PrefixLab.Cli;
 
 /// <summary>
-/// Shows training progress on standard error: one line rewritten in place on a terminal, or a line
-/// every ten seconds when standard error goes to a file.
+/// Shows progress on standard error: one line rewritten in place on a terminal, or a line every ten
+/// seconds when standard error goes to a file.
 /// </summary>
 internal sealed class ProgressPrinter(string label)
 {
     private readonly bool terminal = !Console.IsErrorRedirected;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
     private DateTime lastLine = DateTime.MinValue;
 
-    public void Report(TrainingProgress p)
+    public void Report(TrainingProgress p) =>
+        Write($"{label} step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F1} it/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}", p.Step == p.Total);
+
+    /// <summary>Progress through a count of rows, timed from this printer's creation.</summary>
+    public void Report(int done, int total)
     {
-        bool last = p.Step == p.Total;
+        var elapsed = clock.Elapsed;
+        var remaining = done == 0 ? TimeSpan.Zero : elapsed * ((double)(total - done) / done);
+        Write(string.Create(CultureInfo.InvariantCulture, $"{label} {done:N0}/{total:N0}  elapsed {Durations.Format(elapsed)}  ETA {Durations.Format(remaining)}"), done == total);
+    }
+
+    private void Write(string line, bool last)
+    {
         if (!terminal && !last && DateTime.UtcNow - lastLine < TimeSpan.FromSeconds(10))
         {
             return;
         }
         lastLine = DateTime.UtcNow;
-        string line = $"{label} step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F1} it/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}";
         if (terminal)
         {
             Console.Error.Write($"\r{line}\u001b[K");

@@ -17,6 +17,7 @@ internal sealed class BiasCommand : ICommand
           --adapter FILE   a soft-prompt, hard-prompt, prefix or prefix-kv adapter
           --task T         average over test inputs of T (default: the task the adapter was trained on)
           --input "..."    or over this one input list
+          --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
           --samples N      test inputs (default 64)
           --seed S         which test inputs (default 0)
           --json           print one JSON object, with the bias vectors
@@ -35,7 +36,7 @@ internal sealed class BiasCommand : ICommand
 
         using var adapted = AdaptedModel.Load(modelPath, adapterPath);
         var geometry = PrefixGeometry.Of(adapted.Method);
-        var (lists, newTokens) = inputs.Resolve(adapted.Task);
+        var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);
         var heads = BiasSpan.Measure(adapted.Model, geometry, tokens);
         if (json)

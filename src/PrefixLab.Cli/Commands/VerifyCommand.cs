@@ -13,11 +13,12 @@ internal sealed class VerifyCommand : ICommand
     public string Summary => "check that a prefix leaves content attention alone and only biases each head (C2, C3)";
 
     public string Usage => """
-        prefixlab verify --model FILE --adapter FILE [--task T | --input "2 6 0 1 4 6 3 0 1 2"] [options]
+        prefixlab verify --model FILE --adapter FILE [--task T | --input "2 6 0 1 4 6 3 0 1 2" | --prompt TEXT] [options]
           --adapter FILE   soft-prompt, hard-prompt, prefix or prefix-kv adapter; LoRA adapters and fully
                            fine-tuned model files get the attention shift only
           --task T         run on test inputs of T (default: the task the adapter was trained on)
           --input "..."    run on this one input list
+          --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
           --samples N      test inputs (default 32)
           --seed S         which test inputs (default 0)
           --double         run model and adapter in float64
@@ -44,7 +45,7 @@ internal sealed class VerifyCommand : ICommand
             plain.ToFloat64();
         }
         var geometry = PrefixGeometry.Of(adapted.Method);
-        var (lists, newTokens) = inputs.Resolve(adapted.Task);
+        var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);
         var checks = PrefixIdentities.Check(adapted.Model, plain.Model, geometry, tokens);
         string precision = float64 ? "float64" : "float32";

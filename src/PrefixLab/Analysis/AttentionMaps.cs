@@ -6,7 +6,7 @@ namespace PrefixLab.Analysis;
 /// <param name="Layer">Block index.</param>
 /// <param name="Head">Head index.</param>
 /// <param name="Weights">Attention probabilities <c>[query, key]</c>.</param>
-/// <param name="QueryLabels">One label per row: the token, or <c>p1</c>… for a prefix position, <c>_</c> for padding.</param>
+/// <param name="QueryLabels">One label per row: the token (its id or its text), or <c>p1</c>… for a prefix position, <c>_</c> for padding.</param>
 /// <param name="KeyLabels">One label per column.</param>
 /// <param name="QueryBoundaries">Rows where a region (prefix, padding, input, output) starts, the first excluded.</param>
 /// <param name="KeyBoundaries">Columns where a region starts, the first excluded.</param>
@@ -27,17 +27,19 @@ public static class AttentionMaps
     /// padding positions, then <paramref name="inputLength"/> input tokens, then the output. With
     /// <paramref name="rescalePrefix"/> the prefix and padding columns are hidden and each row is
     /// renormalised over the rest (the rows of prefix positions, left with nothing, are hidden too).
-    /// Only <paramref name="layer"/> and <paramref name="head"/> when given.
+    /// Only <paramref name="layer"/> and <paramref name="head"/> when given. Tokens are labelled by
+    /// <paramref name="tokenLabel"/> (e.g. GPT-2's decoded token strings), by default their ids.
     /// </summary>
-    public static IReadOnlyList<AttentionMap> Build(AttentionRecording recording, PrefixGeometry geometry, int padding, int inputLength, bool rescalePrefix, int? layer = null, int? head = null)
+    public static IReadOnlyList<AttentionMap> Build(AttentionRecording recording, PrefixGeometry geometry, int padding, int inputLength, bool rescalePrefix, int? layer = null, int? head = null, Func<long, string>? tokenLabel = null)
     {
+        tokenLabel ??= t => t.ToString(System.Globalization.CultureInfo.InvariantCulture);
         int layers = recording.Layers.Count;
         int heads = (int)recording.Layers[0].Pattern.shape[1];
         PrefixLabException.Check(layer is null || (layer >= 0 && layer < layers), $"--layer must be between 0 and {layers - 1} (got {layer})");
         PrefixLabException.Check(head is null || (head >= 0 && head < heads), $"--head must be between 0 and {heads - 1} (got {head})");
         var tokens = recording.Tokens[0].data<long>().ToArray();
         int extra = geometry.Form == PrefixForm.KeysValues ? geometry.Size : 0;
-        var sequenceLabels = tokens.Select((t, i) => i < padding ? (geometry.Form == PrefixForm.Rows && i < geometry.Size ? $"p{i + 1}" : "_") : t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var sequenceLabels = tokens.Select((t, i) => i < padding ? (geometry.Form == PrefixForm.Rows && i < geometry.Size ? $"p{i + 1}" : "_") : tokenLabel(t)).ToList();
         var keyLabels = Enumerable.Range(1, extra).Select(k => $"p{k}").Concat(sequenceLabels).ToList();
         int[] sequenceStarts = [padding, padding + inputLength];
         // Hidden when rescaling: the key/value prefix and the padding (or the prefix in its place).

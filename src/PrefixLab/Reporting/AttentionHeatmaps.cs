@@ -44,7 +44,10 @@ public static class AttentionHeatmaps
         return data.ToArray();
     }
 
-    /// <summary>Writes <paramref name="maps"/> as CSV, one line per query and key, atomically.</summary>
+    /// <summary>
+    /// Writes <paramref name="maps"/> as CSV, one line per query and key, atomically. Token labels that
+    /// need it (GPT-2 token strings with commas, quotes, line breaks or edge spaces) are quoted as RFC 4180 says.
+    /// </summary>
     public static void SaveCsv(string path, IReadOnlyList<AttentionMap> maps)
     {
         var text = new StringBuilder("layer,head,query,query_token,key,key_token,weight\n");
@@ -54,7 +57,7 @@ public static class AttentionHeatmaps
             {
                 for (int k = 0; k < map.Weights.GetLength(1); k++)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"{map.Layer},{map.Head},{q},{map.QueryLabels[q]},{k},{map.KeyLabels[k]},{map.Weights[q, k]:R}\n");
+                    text.Append(CultureInfo.InvariantCulture, $"{map.Layer},{map.Head},{q},{Field(map.QueryLabels[q])},{k},{Field(map.KeyLabels[k])},{map.Weights[q, k]:R}\n");
                 }
             }
         }
@@ -78,8 +81,8 @@ public static class AttentionHeatmaps
         {
             plot.Add.HorizontalLine(rows - r - 0.5, 1.5f, Colors.White);
         }
-        plot.Axes.Bottom.TickGenerator = Ticks(Enumerable.Range(0, columns).Select(c => ((double)c, map.KeyLabels[c])));
-        plot.Axes.Left.TickGenerator = Ticks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), map.QueryLabels[r])));
+        plot.Axes.Bottom.TickGenerator = Ticks(Enumerable.Range(0, columns).Select(c => ((double)c, Visible(map.KeyLabels[c]))));
+        plot.Axes.Left.TickGenerator = Ticks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), Visible(map.QueryLabels[r]))));
         plot.Axes.Bottom.TickLabelStyle.FontSize = 10;
         plot.Axes.Left.TickLabelStyle.FontSize = 10;
         plot.Axes.SetLimits(-0.5, columns - 0.5, -0.5, rows - 0.5);
@@ -88,6 +91,13 @@ public static class AttentionHeatmaps
         plot.YLabel("query");
         return plot;
     }
+
+    private static string Field(string label) =>
+        label.IndexOfAny([',', '"', '\n', '\r']) >= 0 || label.Trim().Length != label.Length ? $"\"{label.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : label;
+
+    /// <summary>A tick label with its whitespace made visible: GPT-2 tokens mostly start with a space.</summary>
+    private static string Visible(string label) =>
+        label.Replace(" ", "\u00b7", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
 
     private static ScottPlot.TickGenerators.NumericManual Ticks(IEnumerable<(double Position, string Label)> ticks)
     {

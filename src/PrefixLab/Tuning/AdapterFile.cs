@@ -47,16 +47,17 @@ public static class AdapterFile
     /// <summary>
     /// Attaches the adapter at <paramref name="path"/> to <paramref name="model"/>, which must be the model
     /// it was trained on (same weights fingerprint). A directory is read as a PEFT adapter
-    /// (<see cref="PeftFormat"/>), which carries no fingerprint.
+    /// (<see cref="PeftFormat"/>), which carries no fingerprint. <paramref name="fingerprint"/> is the
+    /// model's <see cref="Fingerprint"/> when the caller has it already (it hashes every weight).
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model, string? fingerprint = null)
     {
         if (Directory.Exists(path))
         {
             return PeftFormat.Load(path, model);
         }
         var info = ReadInfo(path);
-        string fingerprint = Fingerprint(model);
+        fingerprint ??= Fingerprint(model);
         if (info.BaseFingerprint != fingerprint)
         {
             throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");

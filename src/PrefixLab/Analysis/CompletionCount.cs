@@ -1,0 +1,172 @@
+using PrefixLab.Model;
+using PrefixLab.Tuning;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Analysis;
+
+/// <summary>One trained virtual token: the vector(s) an adapter puts at position 0.</summary>
+/// <param name="Source">Where it came from (the adapter path).</param>
+/// <param name="Method">The adapter's method: <c>soft-prompt</c> or <c>prefix</c>.</param>
+/// <param name="Vectors">
+/// <c>[layers, width]</c>: row l replaces position 0 of block l's input. A soft prompt has one row (the
+/// first block's input); the paper's prefix has one per block.
+/// </param>
+public sealed record VirtualToken(string Source, string Method, float[,] Vectors);
+
+/// <summary>How many distinct continuations a set of rows produced.</summary>
+/// <param name="Tried">Rows generated from (tokens or virtual tokens).</param>
+/// <param name="Distinct">Distinct continuations among them.</param>
+/// <param name="MostCommon">The continuation produced most often (the first such in row order).</param>
+/// <param name="MostCommonCount">How many rows produced it.</param>
+public sealed record CompletionTally(int Tried, int Distinct, int[] MostCommon, int MostCommonCount);
+
+/// <summary>
+/// Paper C1's count: the distinct greedy k-token continuations when each of the V real tokens stands
+/// at position 0 in front of a prompt, against those when trained virtual tokens stand there.
+/// </summary>
+public static class CompletionCount
+{
+    /// <summary>
+    /// The greedy <paramref name="length"/>-token continuation of <c>[t, prompt…]</c> for every token t
+    /// of the vocabulary (row t), <paramref name="batch"/> rows per cached generation.
+    /// <paramref name="progress"/> receives (rows done, rows in all) after each batch.
+    /// </summary>
+    public static IReadOnlyList<int[]> Real(Gpt model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    {
+        int vocab = model.Config.VocabSize;
+        Check(model, prompt, length, batch);
+        var result = new List<int[]>(vocab);
+        for (int start = 0; start < vocab; start += batch)
+        {
+            int count = Math.Min(batch, vocab - start);
+            using var scope = NewDisposeScope();
+            var first = arange(start, start + count, dtype: ScalarType.Int64).view(-1, 1);
+            // A real token's row is its embedding plus position 0's: exactly the model run on [t, prompt…].
+            result.AddRange(Generate(model, Rows(first, prompt), length));
+            progress?.Invoke(start + count, vocab);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The greedy <paramref name="length"/>-token continuation of <c>[virtual, prompt…]</c> for each of
+    /// <paramref name="tokens"/> (in their order), many at once: position 0 holds a padding token whose
+    /// block inputs are replaced, per row, by the virtual token's vectors, as the adapters do it.
+    /// </summary>
+    public static IReadOnlyList<int[]> Virtual(Gpt model, IReadOnlyList<VirtualToken> tokens, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    {
+        Check(model, prompt, length, batch);
+        int width = model.Config.Width;
+        PrefixLabException.Check(tokens.All(t => t.Vectors.GetLength(1) == width && t.Vectors.GetLength(0) is > 0 and var l && l <= model.Config.Layers),
+            $"virtual tokens must have width {width} and at most {model.Config.Layers} layer rows");
+        var result = new int[tokens.Count][];
+        // Rows of one batch share their hooks, so soft prompts (one row) and prefixes (a row per block) go apart.
+        var groups = Enumerable.Range(0, tokens.Count).GroupBy(i => tokens[i].Vectors.GetLength(0));
+        int done = 0;
+        foreach (var group in groups)
+        {
+            foreach (var chunk in group.Chunk(batch))
+            {
+                using var scope = NewDisposeScope();
+                int layers = group.Key;
+                var flat = chunk.SelectMany(i => tokens[i].Vectors.Cast<float>()).ToArray();
+                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.parameters().First().dtype);
+                var hooks = Enumerable.Range(0, layers)
+                    .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => ReplaceFirst(activation, context, vectors[.., l])))
+                    .ToList();
+                try
+                {
+                    var first = zeros(chunk.Length, 1, dtype: ScalarType.Int64);
+                    var generated = Generate(model, Rows(first, prompt), length);
+                    for (int r = 0; r < chunk.Length; r++)
+                    {
+                        result[chunk[r]] = generated[r];
+                    }
+                }
+                finally
+                {
+                    hooks.ForEach(h => h.Dispose());
+                }
+                done += chunk.Length;
+                progress?.Invoke(done, tokens.Count);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Counts the distinct continuations among <paramref name="continuations"/>.</summary>
+    public static CompletionTally Tally(IReadOnlyList<int[]> continuations)
+    {
+        var counts = new Dictionary<string, (int[] Ids, int Count, int First)>(StringComparer.Ordinal);
+        for (int i = 0; i < continuations.Count; i++)
+        {
+            string key = string.Join(',', continuations[i]);
+            counts[key] = counts.TryGetValue(key, out var seen) ? seen with { Count = seen.Count + 1 } : (continuations[i], 1, i);
+        }
+        var top = counts.Values.OrderByDescending(c => c.Count).ThenBy(c => c.First).FirstOrDefault();
+        return new CompletionTally(continuations.Count, counts.Count, top.Ids ?? [], top.Count);
+    }
+
+    /// <summary>
+    /// Reads single-virtual-token adapters (a soft prompt or the paper's prefix with P = 1) trained on
+    /// <paramref name="model"/>; any other adapter is refused.
+    /// </summary>
+    public static IReadOnlyList<VirtualToken> LoadAdapters(Gpt model, IEnumerable<string> paths)
+    {
+        // The base model's fingerprint hashes every weight: once, not once per adapter.
+        string fingerprint = AdapterFile.Fingerprint(model);
+        var tokens = new List<VirtualToken>();
+        foreach (string path in paths)
+        {
+            PrefixLabException.Check(File.Exists(path), $"adapter file not found: '{path}'");
+            var (method, info) = AdapterFile.Load(path, model, fingerprint);
+            using (method)
+            {
+                bool single = method is SoftPrompt or Prefix && method.Settings.PrefixSize == 1;
+                PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter with P = {method.Settings.PrefixSize}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
+                using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Config.Width);
+                var values = vectors.data<float>().ToArray();
+                var grid = new float[vectors.shape[0], vectors.shape[1]];
+                Buffer.BlockCopy(values, 0, grid, 0, values.Length * sizeof(float));
+                tokens.Add(new VirtualToken(path, info.Method, grid));
+            }
+        }
+        return tokens;
+    }
+
+    private static void Check(Gpt model, IReadOnlyList<int> prompt, int length, int batch)
+    {
+        PrefixLabException.Check(length >= 1, $"the continuation length must be at least 1 (got {length})");
+        PrefixLabException.Check(batch >= 1, $"the batch must be at least 1 (got {batch})");
+        int vocab = model.Config.VocabSize;
+        PrefixLabException.Check(prompt.All(t => t >= 0 && t < vocab), $"prompt tokens must be between 0 and {vocab - 1}");
+        // The last generated token is never read back.
+        int positions = 1 + prompt.Count + length - 1;
+        PrefixLabException.Check(positions <= model.Config.BlockSize,
+            $"1 token + {prompt.Count} prompt + {length} new tokens need {positions} positions, the model has {model.Config.BlockSize}");
+    }
+
+    private static Tensor Rows(Tensor first, IReadOnlyList<int> prompt)
+    {
+        var rest = tensor(prompt.Select(t => (long)t).ToArray(), dtype: ScalarType.Int64).view(1, -1).expand(first.shape[0], prompt.Count);
+        return cat([first, rest], 1);
+    }
+
+    private static List<int[]> Generate(Gpt model, Tensor rows, int length)
+    {
+        using var generated = Generation.Greedy(model, rows, length);
+        var flat = generated.data<long>().ToArray();
+        return [.. Enumerable.Range(0, (int)generated.shape[0]).Select(r => flat.Skip(r * length).Take(length).Select(t => (int)t).ToArray())];
+    }
+
+    /// <summary>Replaces position 0 of each row by that row's vector; later cached steps start past it.</summary>
+    private static Tensor ReplaceFirst(Tensor activation, HookContext context, Tensor vectors)
+    {
+        if (context.Position > 0)
+        {
+            return activation;
+        }
+        var first = vectors.to_type(activation.dtype).unsqueeze(1);
+        return activation.shape[1] == 1 ? first : cat([first, activation[.., 1..]], 1);
+    }
+}

@@ -1,0 +1,231 @@
+using System.Text.Json;
+using PrefixLab.Analysis;
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using PrefixLab.Tests.Cli;
+using PrefixLab.Tests.Interop;
+using PrefixLab.Tuning;
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tests.Analysis;
+
+/// <summary>
+/// C1's completion count against one-row-at-a-time generation without the cache, and the commands
+/// (completions, attention with GPT-2 token strings) as a user runs them.
+/// </summary>
+public class CompletionCountTests
+{
+    private static readonly int[] Prompt = [3, 5];
+
+    [Fact]
+    public void The_real_count_equals_a_per_token_loop()
+    {
+        using var model = Model();
+        // A batch that does not divide V, so the last batch is short.
+        var batched = CompletionCount.Real(model, Prompt, 4, batch: 7);
+        var single = Enumerable.Range(0, 40).Select(t => Continue(model, [t, .. Prompt], 4)).ToList();
+
+        Assert.Equal(single, batched);
+        var tally = CompletionCount.Tally(batched);
+        Assert.Equal(40, tally.Tried);
+        Assert.Equal(single.Select(s => string.Join(',', s)).Distinct().Count(), tally.Distinct);
+        Assert.Equal(single.Count(s => s.SequenceEqual(tally.MostCommon)), tally.MostCommonCount);
+        Assert.True(tally.Distinct > 1, "a random model should not map every token to one continuation");
+    }
+
+    [Fact]
+    public void Virtual_tokens_give_the_continuations_their_adapters_give_one_at_a_time()
+    {
+        using var model = Model();
+        string dir = TestModels.TempDirectory();
+        var paths = new List<string>();
+        for (int i = 0; i < 5; i++)
+        {
+            paths.Add(SaveAdapter(model, dir, i < 4 ? "soft-prompt" : "prefix", i));
+        }
+        // A copy is another adapter with the same vector: it cannot add a continuation.
+        File.Copy(paths[0], Path.Combine(dir, "copy.safetensors"));
+        paths.Add(Path.Combine(dir, "copy.safetensors"));
+
+        var tokens = CompletionCount.LoadAdapters(model, paths);
+        var batched = CompletionCount.Virtual(model, tokens, Prompt, 4, batch: 2);
+
+        var expected = new List<int[]>();
+        foreach (string path in paths)
+        {
+            var (method, _) = AdapterFile.Load(path, model);
+            using (method)
+            {
+                expected.Add(Continue(model, [0, .. Prompt], 4));
+            }
+        }
+        Assert.Equal(expected, batched);
+        Assert.Equal(expected.Select(s => string.Join(',', s)).Distinct().Count(), CompletionCount.Tally(batched).Distinct);
+        Assert.True(CompletionCount.Tally(batched).Distinct <= 5);
+    }
+
+    [Fact]
+    public void A_virtual_token_holding_a_real_tokens_embedding_continues_as_that_token()
+    {
+        using var model = Model();
+        var real = CompletionCount.Real(model, Prompt, 3);
+        var embedded = Enumerable.Range(0, 40).Select(t =>
+        {
+            using var tokenRow = tensor(new long[] { t }).view(1, 1);
+            using var row = model.Embed(tokenRow).view(1, -1);
+            var values = row.data<float>().ToArray();
+            var grid = new float[1, values.Length];
+            Buffer.BlockCopy(values, 0, grid, 0, values.Length * sizeof(float));
+            return new VirtualToken($"token {t}", "soft-prompt", grid);
+        }).ToList();
+
+        Assert.Equal(real, CompletionCount.Virtual(model, embedded, Prompt, 3, batch: 16));
+    }
+
+    [Fact]
+    public void The_command_counts_both_and_refuses_bad_adapters_in_one_line()
+    {
+        string dir = TestModels.TempDirectory();
+        string modelPath = Path.Combine(dir, "model.safetensors");
+        using var model = Model();
+        ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 1));
+        string virtualDir = Path.Combine(dir, "virtual");
+        Directory.CreateDirectory(virtualDir);
+        var paths = Enumerable.Range(0, 3).Select(i => SaveAdapter(model, virtualDir, "soft-prompt", i)).ToList();
+
+        var (code, stdout, stderr) = CliTests.Run("completions", "--model", modelPath, "--virtual-from", virtualDir, "--input", "3 5", "--length", "4", "--json");
+        Assert.True(code == 0, stderr);
+        using (var json = JsonDocument.Parse(stdout))
+        {
+            var root = json.RootElement;
+            Assert.Equal(40, root.GetProperty("real").GetProperty("tried").GetInt32());
+            Assert.Equal(CompletionCount.Tally(CompletionCount.Real(model, Prompt, 4)).Distinct, root.GetProperty("real").GetProperty("distinct").GetInt32());
+            Assert.Equal(3, root.GetProperty("virtual").GetProperty("tried").GetInt32());
+            Assert.Equal(3, root.GetProperty("continuations").GetArrayLength());
+        }
+
+        (code, stdout, stderr) = CliTests.Run("completions", "--model", modelPath, "--adapters", string.Join(',', paths), "--length", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("single real tokens:    ", stdout);
+        Assert.Contains("distinct from 3 adapters (3 soft-prompt)", stdout);
+
+        string lora = SaveAdapter(model, dir, "lora", 0);
+        string wide = SaveAdapter(model, dir, "soft-prompt", 0, prefixSize: 2);
+        foreach (var (args, expected) in new (string[], string)[]
+        {
+            (["--adapters", Path.Combine(dir, "missing.safetensors")], "adapter file not found"),
+            (["--adapters", lora], "completions needs one virtual token"),
+            (["--adapters", wide], "with P = 2"),
+            (["--virtual-from", Path.Combine(dir, "nowhere")], "directory not found"),
+            (["--input", "3 99"], "prompt tokens must be between 0 and 39"),
+            (["--prompt", "hello"], "--prompt needs a GPT-2 tokenizer"),
+            (["--length", "40"], "positions, the model has 16"),
+        })
+        {
+            (code, _, stderr) = CliTests.Run(["completions", "--model", modelPath, .. args]);
+            Assert.Equal(2, code);
+            Assert.Contains(expected, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        }
+    }
+
+    [SkippableFact]
+    public void Attention_on_a_gpt2_directory_labels_tokens_with_their_strings_and_completions_reads_a_prompt()
+    {
+        PythonGpt2.SkipUnlessAvailable();
+        string checkpoint = PythonGpt2.SmallCheckpoint;
+        string dir = TestModels.TempDirectory();
+        string png = Path.Combine(dir, "maps.png"), csv = Path.Combine(dir, "maps.csv");
+        const string prompt = "the cat sat, on the mat";
+
+        var (code, stdout, stderr) = CliTests.Run("attention", "--model", checkpoint, "--prompt", prompt, "--out", png, "--csv", csv, "--layer", "0", "--head", "1");
+        Assert.True(code == 0, stderr);
+        using (var bitmap = SKBitmap.Decode(png))
+        {
+            Assert.Equal((480, 480), (bitmap.Width, bitmap.Height));
+        }
+        var tokenizer = Gpt2Tokenizer.Load(checkpoint);
+        var ids = tokenizer.Encode(prompt);
+        // Query q's label, from the rows whose key is 0; the input comes first (no prefix, no padding).
+        var labels = File.ReadAllLines(csv).Skip(1).Select(ParseCsv).Where(f => f[4] == "0").Select(f => f[3]).ToList();
+        Assert.Equal(2 * ids.Length, labels.Count); // the input and as many generated tokens
+        Assert.Equal(ids.Select(i => tokenizer.Decode([i])), labels.Take(ids.Length));
+        Assert.Contains(labels, l => l.StartsWith(' ')); // GPT-2 tokens carry their spaces, quoted in the CSV
+        Assert.Contains(labels, l => !int.TryParse(l, out _));
+
+        (code, stdout, stderr) = CliTests.Run("completions", "--model", checkpoint, "--prompt", "the cat", "--length", "3", "--batch", "64", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(tokenizer.Encode("the cat").Select(i => (long)i), HuggingFaceGpt2Tests.Ids(json.RootElement.GetProperty("prompt_ids")));
+        Assert.Equal(300, json.RootElement.GetProperty("real").GetProperty("tried").GetInt32());
+        Assert.InRange(json.RootElement.GetProperty("real").GetProperty("distinct").GetInt32(), 1, 300);
+    }
+
+    /// <summary>
+    /// A random model with 40 tokens whose matrices are scaled from minGPT's std 0.02 to 0.2 (as
+    /// make_gpt2.py does): at 0.02 the first token barely moves the logits and every row continues alike.
+    /// </summary>
+    private static Gpt Model()
+    {
+        var model = new Gpt(new GptConfig(40, 16, 2, 2, 32), 3);
+        using (no_grad())
+        {
+            foreach (var parameter in model.parameters().Where(p => p.dim() == 2))
+            {
+                parameter.mul_(10);
+            }
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Greedy continuation of one sequence, recomputing every position (no cache, no batch).</summary>
+    private static int[] Continue(Gpt model, long[] sequence, int length)
+    {
+        using var input = tensor(sequence).view(1, -1);
+        using var generated = Generation.Greedy(model, input, length, useCache: false);
+        return [.. generated.data<long>().ToArray().Select(t => (int)t)];
+    }
+
+    private static string SaveAdapter(Gpt model, string dir, string method, int seed, int prefixSize = 1)
+    {
+        string path = Path.Combine(dir, $"{method}-{prefixSize}-{seed}.safetensors");
+        random.manual_seed(seed);
+        var settings = new TuningSettings { PrefixSize = prefixSize, InitStd = 3.0 };
+        using var adapter = TuningMethods.Create(method, model, settings);
+        AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, AdapterFile.Fingerprint(model), prefixSize, null, 0));
+        return path;
+    }
+
+    /// <summary>Splits one CSV line, honouring RFC 4180 quotes.</summary>
+    private static List<string> ParseCsv(string line)
+    {
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"')
+            {
+                field.Append('"');
+                i++;
+            }
+            else if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (c == ',' && !quoted)
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+            }
+            else
+            {
+                field.Append(c);
+            }
+        }
+        fields.Add(field.ToString());
+        return fields;
+    }
+}
