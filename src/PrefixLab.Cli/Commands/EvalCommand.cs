@@ -22,7 +22,7 @@ internal sealed class EvalCommand : ICommand
           --prefix-size P  padding positions (default: the adapter's, else the model's)
           --batch N        samples decoded at once (default 256)
           --json           print one JSON object
-        """ + TaskSource.Usage;
+        """ + "\n" + TaskSource.Usage;
 
     public int Run(Arguments args)
     {

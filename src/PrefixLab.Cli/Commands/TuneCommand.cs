@@ -28,7 +28,7 @@ internal sealed class TuneCommand : ICommand
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N  as for pretrain
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out
-        """ + TaskSource.Usage + """
+        """ + "\n" + TaskSource.Usage + "\n" + """
         Context methods and LoRA save only their own tensors; full saves a model.
         """;
 
