@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PrefixLab.Constructions;
 using PrefixLab.Interop;
+using PrefixLab.Util;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
@@ -31,7 +32,7 @@ internal sealed class ConstructCommand : ICommand
     {
         // The constructions run one token at a time through mostly small products, where OpenMP's
         // hand-offs between threads cost more than they save (5x slower on this shared machine).
-        set_num_threads(1);
+        using var threads = TorchThreads.Limit(1);
         PrefixLabException.Check(args.Positional.Count == 1, "construct needs one kind: unconditional, map, seq-map, pair-map, capacity or limits");
         return args.Positional[0] switch
         {
@@ -180,13 +181,8 @@ internal sealed class ConstructCommand : ICommand
         return 0;
     }
 
-    private static ScalarType DType(Arguments args, ScalarType fallback) => args.Optional("dtype") switch
-    {
-        null => fallback,
-        "float32" => ScalarType.Float32,
-        "float64" => ScalarType.Float64,
-        var other => throw new PrefixLabException($"--dtype is float32 or float64 (got '{other}')"),
-    };
+    private static ScalarType DType(Arguments args, ScalarType fallback) =>
+        args.Optional("dtype") is { } name ? ExactLimits.Parse(name, "--dtype") : fallback;
 
     private static List<(char Input, string Answer)> ParsePairs(string text)
     {
