@@ -1,7 +1,6 @@
 using System.Text.Json;
 using PrefixLab.Constructions;
 using PrefixLab.Interop;
-using PrefixLab.Util;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
@@ -32,7 +31,7 @@ internal sealed class ConstructCommand : ICommand
     {
         // The constructions run one token at a time through mostly small products, where OpenMP's
         // hand-offs between threads cost more than they save (5x slower on this shared machine).
-        using var threads = TorchThreads.Limit(1);
+        set_num_threads(1);
         PrefixLabException.Check(args.Positional.Count == 1, "construct needs one kind: unconditional, map, seq-map, pair-map, capacity or limits");
         return args.Positional[0] switch
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using PrefixLab.Constructions;
-using PrefixLab.Util;
 
 namespace PrefixLab.Experiments;
 
@@ -56,8 +55,6 @@ public sealed class CapacityRunner : IExperimentRunner
     {
         var setup = Setup(spec);
         int samples = setup.Samples.For(context.Profile);
-        // The construction's many tiny products run faster on one thread than on OpenMP's two.
-        using var threads = TorchThreads.Limit(1);
         context.Report($"{samples:N0} virtual tokens against {setup.Vocabulary} real ones", null);
         var sampled = Capacity.Measure(setup.Vocabulary, setup.Length, exhaustiveUpTo: 0, samples, (int)context.Seed);
         var metrics = new Dictionary<string, double>

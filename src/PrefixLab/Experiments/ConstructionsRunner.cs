@@ -1,6 +1,5 @@
 using System.Globalization;
 using PrefixLab.Constructions;
-using PrefixLab.Util;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Experiments;
@@ -75,8 +74,6 @@ public sealed class ConstructionsRunner : IExperimentRunner
         var random = new Random((int)context.Seed);
         var metrics = new Dictionary<string, double>();
         var notes = new List<string>();
-        // The constructions' many tiny products run faster on one thread than on OpenMP's two.
-        using var threads = TorchThreads.Limit(1);
         void Score(string name, int[][] generated, IReadOnlyList<int[]> expected, string what)
         {
             int right = generated.Zip(expected, (g, e) => g.SequenceEqual(e)).Count(x => x);
