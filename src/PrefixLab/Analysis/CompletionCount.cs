@@ -99,16 +99,23 @@ public static class CompletionCount
     /// Trains one single virtual token (a soft prompt of size 1) per target so that the frozen
     /// <paramref name="model"/> continues <c>[virtual, prompt…]</c> with that target: all at once, as
     /// the rows of one <see cref="SoftPromptRows"/> parameter (row i learns target i), with Adam and the
-    /// cross-entropy of the target tokens. Returns the tokens in target order, ready for <see cref="Virtual"/>.
+    /// cross-entropy of the target tokens. The vectors start at <paramref name="start"/> (<c>[targets,
+    /// width]</c>), or else at N(0, 1) draws from <see cref="TrainOptions.Seed"/> alone. Returns the
+    /// tokens in target order, ready for <see cref="Virtual"/>.
     /// </summary>
-    public static IReadOnlyList<VirtualToken> TrainVirtual(Gpt model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null)
+    public static IReadOnlyList<VirtualToken> TrainVirtual(Gpt model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
     {
         PrefixLabException.Check(targets.Count >= 1, "no targets to train virtual tokens for");
         int length = targets[0].Length;
         PrefixLabException.Check(targets.All(t => t.Length == length), "every target must have the same length");
         Check(model, prompt, length, targets.Count);
         PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Config.VocabSize)), $"target tokens must be between 0 and {model.Config.VocabSize - 1}");
+        int width = model.Config.Width;
         using var rows = new SoftPromptRows(model, targets.Count, new TuningSettings());
+        // Not from torch's global generator, whose state depends on whatever drew from it before.
+        using var generator = new Generator(options.Seed);
+        using var drawn = start is null ? randn([targets.Count, width], generator: generator) : null;
+        rows.LoadTensors(new Dictionary<string, Tensor> { ["prompt.rows"] = start ?? drawn! });
         // Teacher forcing: [virtual, prompt…, target without its last token]; the last `length` positions predict the target.
         using var first = zeros(targets.Count, 1, dtype: ScalarType.Int64);
         using var teacher = tensor([.. targets.SelectMany(t => t[..^1].Select(id => (long)id))], dtype: ScalarType.Int64).view(targets.Count, length - 1);
@@ -121,7 +128,6 @@ public static class CompletionCount
         Trainer.Run(job, options with { GradClip = 0, BatchSize = targets.Count }, progress);
         using var trained = rows.Parameters[0].detach().to_type(ScalarType.Float32);
         var values = trained.data<float>().ToArray();
-        int width = model.Config.Width;
         return [.. Enumerable.Range(0, targets.Count).Select(i =>
         {
             var vector = new float[1, width];
