@@ -180,13 +180,8 @@ internal sealed class ConstructCommand : ICommand
         return 0;
     }
 
-    private static ScalarType DType(Arguments args, ScalarType fallback) => args.Optional("dtype") switch
-    {
-        null => fallback,
-        "float32" => ScalarType.Float32,
-        "float64" => ScalarType.Float64,
-        var other => throw new PrefixLabException($"--dtype is float32 or float64 (got '{other}')"),
-    };
+    private static ScalarType DType(Arguments args, ScalarType fallback) =>
+        args.Optional("dtype") is { } name ? ExactLimits.Parse(name, "--dtype") : fallback;
 
     private static List<(char Input, string Answer)> ParsePairs(string text)
     {

@@ -1,4 +1,5 @@
 using PrefixLab.Model;
+using PrefixLab.Training;
 using PrefixLab.Tuning;
 using static TorchSharp.torch;
 
@@ -72,7 +73,7 @@ public static class CompletionCount
                 var flat = chunk.SelectMany(i => tokens[i].Vectors.Cast<float>()).ToArray();
                 var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.parameters().First().dtype);
                 var hooks = Enumerable.Range(0, layers)
-                    .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => ReplaceFirst(activation, context, vectors[.., l])))
+                    .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => TuningMethod.ReplaceFirstPerRow(activation, context, vectors[.., l])))
                     .ToList();
                 try
                 {
@@ -92,6 +93,47 @@ public static class CompletionCount
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// Trains one single virtual token (a soft prompt of size 1) per target so that the frozen
+    /// <paramref name="model"/> continues <c>[virtual, prompt…]</c> with that target: all at once, as
+    /// the rows of one <see cref="SoftPromptRows"/> parameter (row i learns target i), with Adam and the
+    /// cross-entropy of the target tokens. The vectors start at <paramref name="start"/> (<c>[targets,
+    /// width]</c>), or else at N(0, 1) draws from <see cref="TrainOptions.Seed"/> alone. Returns the
+    /// tokens in target order, ready for <see cref="Virtual"/>.
+    /// </summary>
+    public static IReadOnlyList<VirtualToken> TrainVirtual(Gpt model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
+    {
+        PrefixLabException.Check(targets.Count >= 1, "no targets to train virtual tokens for");
+        int length = targets[0].Length;
+        PrefixLabException.Check(targets.All(t => t.Length == length), "every target must have the same length");
+        Check(model, prompt, length, targets.Count);
+        PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Config.VocabSize)), $"target tokens must be between 0 and {model.Config.VocabSize - 1}");
+        int width = model.Config.Width;
+        using var rows = new SoftPromptRows(model, targets.Count, new TuningSettings());
+        // Not from torch's global generator, whose state depends on whatever drew from it before.
+        using var generator = new Generator(options.Seed);
+        using var drawn = start is null ? randn([targets.Count, width], generator: generator) : null;
+        rows.LoadTensors(new Dictionary<string, Tensor> { ["prompt.rows"] = start ?? drawn! });
+        // Teacher forcing: [virtual, prompt…, target without its last token]; the last `length` positions predict the target.
+        using var first = zeros(targets.Count, 1, dtype: ScalarType.Int64);
+        using var teacher = tensor([.. targets.SelectMany(t => t[..^1].Select(id => (long)id))], dtype: ScalarType.Int64).view(targets.Count, length - 1);
+        using var inputs = cat([Rows(first, prompt), teacher], 1);
+        using var labels = tensor([.. targets.SelectMany(t => t.Select(id => (long)id))], dtype: ScalarType.Int64).view(targets.Count, length);
+        // TaskTraining.Loss averages over rows; times the row count, each row gets the gradient of its
+        // own mean loss, as in a training of its own. Clipping the norm of the whole parameter would
+        // couple the rows, so it is off; AdamW without decay is Adam, element by element.
+        var job = TaskTraining.ForMethod(model, rows, _ => TaskTraining.Loss(model, inputs, labels, length) * targets.Count, "virtual-targets", 1, options, 0, "frozen");
+        Trainer.Run(job, options with { GradClip = 0, BatchSize = targets.Count }, progress);
+        using var trained = rows.Parameters[0].detach().to_type(ScalarType.Float32);
+        var values = trained.data<float>().ToArray();
+        return [.. Enumerable.Range(0, targets.Count).Select(i =>
+        {
+            var vector = new float[1, width];
+            Buffer.BlockCopy(values, i * width * sizeof(float), vector, 0, width * sizeof(float));
+            return new VirtualToken($"virtual token {i}", "soft-prompt", vector);
+        })];
     }
 
     /// <summary>Counts the distinct continuations among <paramref name="continuations"/>.</summary>
@@ -148,7 +190,8 @@ public static class CompletionCount
 
     private static Tensor Rows(Tensor first, IReadOnlyList<int> prompt)
     {
-        var rest = tensor(prompt.Select(t => (long)t).ToArray(), dtype: ScalarType.Int64).view(1, -1).expand(first.shape[0], prompt.Count);
+        // view(1, -1) cannot size an empty prompt: give the count.
+        var rest = tensor(prompt.Select(t => (long)t).ToArray(), dtype: ScalarType.Int64).view(1, prompt.Count).expand(first.shape[0], prompt.Count);
         return cat([first, rest], 1);
     }
 
@@ -157,16 +200,5 @@ public static class CompletionCount
         using var generated = Generation.Greedy(model, rows, length);
         var flat = generated.data<long>().ToArray();
         return [.. Enumerable.Range(0, (int)generated.shape[0]).Select(r => flat.Skip(r * length).Take(length).Select(t => (int)t).ToArray())];
-    }
-
-    /// <summary>Replaces position 0 of each row by that row's vector; later cached steps start past it.</summary>
-    private static Tensor ReplaceFirst(Tensor activation, HookContext context, Tensor vectors)
-    {
-        if (context.Position > 0)
-        {
-            return activation;
-        }
-        var first = vectors.to_type(activation.dtype).unsqueeze(1);
-        return activation.shape[1] == 1 ? first : cat([first, activation[.., 1..]], 1);
     }
 }

@@ -1,4 +1,5 @@
 using PrefixLab.Model;
+using PrefixLab.Util;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Constructions;
@@ -43,7 +44,7 @@ public static class Capacity
 
         double possible = Math.Pow(vocab, length);
         bool exhaustive = possible <= exhaustiveUpTo;
-        var targets = exhaustive ? All(vocab, length, (long)possible) : Sampled(vocab, length, samples, seed);
+        var targets = exhaustive ? All(vocab, length, (long)possible) : RandomSequences.Distinct(vocab, length, samples, seed);
         var generated = new HashSet<string>(StringComparer.Ordinal);
         long tried = 0;
         foreach (var chunk in targets.Chunk(Batch))
@@ -74,21 +75,6 @@ public static class Capacity
                 digits[k] = (int)(rest % vocab);
             }
             yield return digits;
-        }
-    }
-
-    /// <summary>Distinct random sequences (fewer than asked only if V^N is close to the number asked).</summary>
-    private static IEnumerable<IReadOnlyList<int>> Sampled(int vocab, int length, int samples, int seed)
-    {
-        var random = new Random(seed);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (int attempt = 0; attempt < 4 * samples && seen.Count < samples; attempt++)
-        {
-            var sequence = Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray();
-            if (seen.Add(string.Join(',', sequence)))
-            {
-                yield return sequence;
-            }
         }
     }
 }

@@ -32,6 +32,14 @@ public static class ExactLimits
     /// <summary>Name of a floating-point type as the CLI spells it.</summary>
     public static string Name(ScalarType dtype) => dtype == ScalarType.Float64 ? "float64" : "float32";
 
+    /// <summary>The floating-point type <paramref name="name"/> spells (<c>float32</c> or <c>float64</c>); <paramref name="what"/> names the setting in the error.</summary>
+    public static ScalarType Parse(string name, string what) => name switch
+    {
+        "float32" => ScalarType.Float32,
+        "float64" => ScalarType.Float64,
+        _ => throw new PrefixLabException($"{what} is float32 or float64 (got '{name}')"),
+    };
+
     /// <summary>
     /// Largest vocabulary whose unembedding is exact. The logit of token c at value z is 2·z·c − c²:
     /// c² must be an exact integer, and so must 2·z·c, which is even and so exact up to twice that

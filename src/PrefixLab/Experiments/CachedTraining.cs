@@ -27,9 +27,17 @@ public sealed class CachedTraining(RunContext context)
     /// <summary>The paper's pretraining decay on Linear weights.</summary>
     private const double PretrainWeightDecay = 0.1;
 
-    /// <summary>The key of the base model <see cref="Base"/> trains (batch 64, the paper's, is part of it).</summary>
+    /// <summary>The key of the base model <see cref="Base(GptConfig, int, ITask, int, double)"/> trains (batch 64, the paper's, is part of it).</summary>
     public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed) =>
         ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWeightDecay, seed });
+
+    /// <summary>
+    /// The key of the base model a spec's <paramref name="model"/> and <paramref name="pretrain"/> give
+    /// under <paramref name="profile"/> with architecture <paramref name="config"/>: every runner that
+    /// pretrains from a spec goes through here, so specs that state the same base share one file.
+    /// </summary>
+    public static string BaseKey(GptConfig config, ModelSetup model, PretrainSetup pretrain, Profile profile, ulong seed) =>
+        BaseKey(config, model.PrefixSize.For(profile), pretrain.Task, pretrain.Steps.For(profile), pretrain.LrFor(profile), seed);
 
     /// <summary>The key of the run <see cref="Run"/> trains.</summary>
     public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed) =>
@@ -53,6 +61,10 @@ public sealed class CachedTraining(RunContext context)
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);
     }
+
+    /// <summary>The base model of <see cref="BaseKey(GptConfig, ModelSetup, PretrainSetup, Profile, ulong)"/>.</summary>
+    public CachedFile Base(GptConfig config, ModelSetup model, PretrainSetup pretrain) =>
+        Base(config, model.PrefixSize.For(context.Profile), TaskRegistry.Default.Get(pretrain.Task), pretrain.Steps.For(context.Profile), pretrain.LrFor(context.Profile));
 
     /// <summary>
     /// A tuning run of <paramref name="method"/> from <paramref name="baseFile"/> on <paramref name="task"/>:

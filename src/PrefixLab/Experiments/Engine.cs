@@ -25,7 +25,8 @@ public sealed class Engine
     }
 
     /// <summary>The runners every build has.</summary>
-    public static IReadOnlyList<IExperimentRunner> BuiltInRunners { get; } = [new TuningRunner()];
+    public static IReadOnlyList<IExperimentRunner> BuiltInRunners { get; } =
+        [new TuningRunner(), new ConstructionsRunner(), new CapacityRunner(), new CompletionCountRunner()];
 
     /// <summary>Seeds run by this engine so far (not cached ones): a resumed run can be checked with it.</summary>
     public int SeedsRun { get; private set; }
@@ -99,8 +100,10 @@ public sealed class Engine
         var clock = Stopwatch.StartNew();
         if (!runners.TryGetValue(spec.Kind, out var runner))
         {
-            report("not available in this build", null);
-            return Outcome(spec, ExperimentStatus.NotAvailable, $"kind '{spec.Kind}' is not available in this build", [], [], 0);
+            // A spec that says what it needs (a checkpoint, a data set) gets that as the reason, not a missing kind.
+            string why = spec.Requires is { } needs ? $"needs {needs}" : $"kind '{spec.Kind}' is not available in this build";
+            report(why, null);
+            return Outcome(spec, ExperimentStatus.NotAvailable, why, [], [], 0);
         }
         var results = new List<SeedResult>();
         bool ranAny = false;

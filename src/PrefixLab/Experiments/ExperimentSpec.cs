@@ -25,8 +25,14 @@ public sealed record ExperimentSpec
     /// <summary>What it shows and how, for the report.</summary>
     public string? Description { get; init; }
 
-    /// <summary>The runner's own settings; each kind reads its own record from it.</summary>
+    /// <summary>The runner's own settings; each kind reads its own record from it (<see cref="SetupAs{T}"/>).</summary>
     public JsonElement Setup { get; init; }
+
+    /// <summary>
+    /// What the experiment needs that this build or machine lacks (a checkpoint, a data set), in words.
+    /// When its kind has no runner, the report gives this as the reason it did not run.
+    /// </summary>
+    public string? Requires { get; init; }
 
     /// <summary>The paper's numbers by metric name (accuracies in percent).</summary>
     public IReadOnlyDictionary<string, double> Paper { get; init; } = new Dictionary<string, double>();
@@ -37,6 +43,24 @@ public sealed record ExperimentSpec
     /// <summary>The spec's file text, canonicalised; cache keys hash it so any edit invalidates its results.</summary>
     [JsonIgnore]
     public string Source { get; init; } = "";
+
+    /// <summary>
+    /// <see cref="Setup"/> read as <typeparamref name="T"/>; a setup that is not a JSON object, or does
+    /// not fit the record, is a one-line error naming the spec. Null members are left for the runner to check.
+    /// </summary>
+    public T SetupAs<T>()
+        where T : class
+    {
+        try
+        {
+            return (Setup.ValueKind == JsonValueKind.Object ? Setup.Deserialize<T>(SpecLoader.Json) : null)
+                ?? throw new PrefixLabException($"spec '{Name}': the {Kind} kind needs a setup object");
+        }
+        catch (JsonException e)
+        {
+            throw new PrefixLabException($"spec '{Name}': bad setup: {e.Message.Split('\n')[0]}");
+        }
+    }
 }
 
 /// <summary>Reads the specs of a folder.</summary>

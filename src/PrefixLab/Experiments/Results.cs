@@ -31,7 +31,7 @@ public enum ExperimentStatus
     /// <summary>Every seed came from the result cache.</summary>
     Cached,
 
-    /// <summary>Its kind has no runner in this build.</summary>
+    /// <summary>Its kind has no runner in this build (the message gives the spec's <see cref="ExperimentSpec.Requires"/> when it has one).</summary>
     NotAvailable,
 
     /// <summary>It threw; the message says why.</summary>

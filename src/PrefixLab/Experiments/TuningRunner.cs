@@ -1,4 +1,3 @@
-using System.Globalization;
 using PrefixLab.Analysis;
 using PrefixLab.Evaluation;
 using PrefixLab.Model;
@@ -47,9 +46,8 @@ public sealed class TuningRunner : IExperimentRunner
         var setup = TuningSetup.Of(spec);
         var config = setup.Config(profile);
         double step = SpeedModel.SecondsPerStep(config);
-        int pretrainSteps = setup.Pretrain.Steps.For(profile);
-        string baseKey = CachedTraining.BaseKey(config, setup.Model.PrefixSize.For(profile), setup.Pretrain.Task, pretrainSteps, PretrainLr(setup, profile), seed);
-        var items = new List<WorkItem> { new(baseKey, pretrainSteps * step) };
+        string baseKey = CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed);
+        var items = new List<WorkItem> { new(baseKey, setup.Pretrain.Steps.For(profile) * step) };
         foreach (var run in setup.RunsFor(profile))
         {
             int steps = run.Steps.For(profile);
@@ -74,8 +72,7 @@ public sealed class TuningRunner : IExperimentRunner
         var metrics = new Dictionary<string, double>();
         var notes = new List<string>();
         var config = setup.Config(profile);
-        var pretrainTask = TaskRegistry.Default.Get(setup.Pretrain.Task);
-        var baseFile = training.Base(config, setup.Model.PrefixSize.For(profile), pretrainTask, setup.Pretrain.Steps.For(profile), PretrainLr(setup, profile));
+        var baseFile = training.Base(config, setup.Model, setup.Pretrain);
         Score(context, baseFile.Path, null, "pretrained", setup.Evaluate, metrics);
 
         foreach (var run in setup.RunsFor(profile))
@@ -102,16 +99,13 @@ public sealed class TuningRunner : IExperimentRunner
                 metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
             }
         }
-        notes.Add(string.Create(CultureInfo.InvariantCulture, $"base model: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, block {config.BlockSize}, pretrained {setup.Pretrain.Steps.For(profile)} steps on {pretrainTask.Name}"));
+        notes.Add(setup.Pretrain.Describe(config, profile));
         return new SeedResult(metrics, notes);
     }
 
     /// <summary>The tasks a context method is tuned on, whose attention shift the report relates to the prefix's accuracy.</summary>
     public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
-
-    /// <summary>The paper's pretraining learning rate unless the spec sets one.</summary>
-    private static double PretrainLr(TuningSetup setup, Profile profile) => setup.Pretrain.Lr?.For(profile) ?? 5e-4;
 
     private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile) =>
         new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };

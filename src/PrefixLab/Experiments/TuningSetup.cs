@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Tuning;
@@ -12,13 +11,33 @@ namespace PrefixLab.Experiments;
 /// <param name="Width">Embedding width.</param>
 /// <param name="PrefixSize">Padding positions in front of every input during pretraining.</param>
 /// <param name="AttnLayernorm">Whether a LayerNorm precedes attention (notebook 02: no).</param>
-public sealed record ModelSetup(Sized<int> Layers, Sized<int> Heads, Sized<int> Width, Sized<int> PrefixSize, bool AttnLayernorm = true);
+public sealed record ModelSetup(Sized<int> Layers, Sized<int> Heads, Sized<int> Width, Sized<int> PrefixSize, bool AttnLayernorm = true)
+{
+    /// <summary>
+    /// The architecture under <paramref name="profile"/>: every task's tokens, and a block that fits
+    /// <paramref name="pretrainTask"/> behind <paramref name="prefixSize"/> padding positions.
+    /// </summary>
+    public GptConfig Config(string pretrainTask, int prefixSize, Profile profile)
+    {
+        var task = TaskRegistry.Default.Get(pretrainTask);
+        int vocab = TaskRegistry.Default.Names.Max(n => TaskRegistry.Default.Get(n).MaxToken) + 1;
+        return new GptConfig(vocab, SequenceLayout.For(task, prefixSize).ContextLength, Layers.For(profile), Heads.For(profile), Width.For(profile), AttnLayerNorm: AttnLayernorm).Validate();
+    }
+}
 
 /// <summary>Pretraining of the base model: a fresh model trained on one task.</summary>
 /// <param name="Task">The task (e.g. <c>random</c>).</param>
 /// <param name="Steps">Training steps.</param>
 /// <param name="Lr">Learning rate (default the paper's 5e-4).</param>
-public sealed record PretrainSetup(string Task, Sized<int> Steps, Sized<double>? Lr = null);
+public sealed record PretrainSetup(string Task, Sized<int> Steps, Sized<double>? Lr = null)
+{
+    /// <summary>The learning rate under <paramref name="profile"/>: the paper's 5e-4 unless the spec sets one.</summary>
+    public double LrFor(Profile profile) => Lr?.For(profile) ?? 5e-4;
+
+    /// <summary>The base model in one line of the report: <paramref name="config"/> and its pretraining under <paramref name="profile"/>.</summary>
+    public string Describe(GptConfig config, Profile profile) =>
+        string.Create(CultureInfo.InvariantCulture, $"base model: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, block {config.BlockSize}, pretrained {Steps.For(profile)} steps on {Task}");
+}
 
 /// <summary>One tuning run from the base model.</summary>
 /// <param name="Name">Its name in metric names (e.g. <c>prefix-descending</c>).</param>
@@ -63,20 +82,12 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
     /// <summary>Reads and checks the setup of <paramref name="spec"/>.</summary>
     public static TuningSetup Of(ExperimentSpec spec)
     {
-        TuningSetup? setup;
-        try
-        {
-            setup = spec.Setup.ValueKind == JsonValueKind.Object ? spec.Setup.Deserialize<TuningSetup>(SpecLoader.Json) : null;
-        }
-        catch (JsonException e)
-        {
-            throw new PrefixLabException($"spec '{spec.Name}': bad setup: {e.Message.Split('\n')[0]}");
-        }
+        var setup = spec.SetupAs<TuningSetup>();
         string where = $"spec '{spec.Name}'";
         // JSON can leave non-nullable members null; object? sees them as JSON does.
-        object?[] parts = [setup?.Model, setup?.Pretrain, setup?.Runs, setup?.Evaluate];
+        object?[] parts = [setup.Model, setup.Pretrain, setup.Runs, setup.Evaluate];
         PrefixLabException.Check(parts.All(p => p is not null), $"{where}: a tuning setup needs model, pretrain, runs and evaluate");
-        TaskRegistry.Default.Get(setup!.Pretrain.Task);
+        TaskRegistry.Default.Get(setup.Pretrain.Task);
         foreach (var task in setup.Evaluate)
         {
             TaskRegistry.Default.Get(task);
@@ -100,10 +111,8 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
     /// <summary>The base model's architecture under <paramref name="profile"/>; the block fits the longest prefix of any run.</summary>
     public GptConfig Config(Profile profile)
     {
-        var task = TaskRegistry.Default.Get(Pretrain.Task);
         int longest = RunsFor(profile).Select(r => RunPrefix(r, profile)).Append(Model.PrefixSize.For(profile)).Max();
-        int vocab = TaskRegistry.Default.Names.Max(n => TaskRegistry.Default.Get(n).MaxToken) + 1;
-        return new GptConfig(vocab, SequenceLayout.For(task, longest).ContextLength, Model.Layers.For(profile), Model.Heads.For(profile), Model.Width.For(profile), AttnLayerNorm: Model.AttnLayernorm).Validate();
+        return Model.Config(Pretrain.Task, longest, profile);
     }
 
     /// <summary>The prefix size of <paramref name="run"/> under <paramref name="profile"/>.</summary>

@@ -82,7 +82,7 @@ public static class ReproductionReport
         {
             ExperimentStatus.Done => $"run in {Durations.Format(TimeSpan.FromSeconds(o.Seconds))}",
             ExperimentStatus.Cached => "results from the cache",
-            ExperimentStatus.NotAvailable => $"**not available in this build**: {o.Message}",
+            ExperimentStatus.NotAvailable => $"**not run**: {o.Message}",
             _ => $"**failed**: {o.Message}",
         };
         yield return new Paragraph($"Kind `{o.Kind}`; claims {string.Join(", ", o.Claims)}; {status}.");

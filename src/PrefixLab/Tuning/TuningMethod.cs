@@ -133,6 +133,22 @@ public abstract class TuningMethod : ITuningMethod
         return cat([replacement.to_type(activation.dtype), activation[TensorIndex.Colon, TensorIndex.Slice(count)]], 1);
     }
 
+    /// <summary>
+    /// Replaces position 0 of each batch row of <paramref name="activation"/> by that row's vector
+    /// (<paramref name="vectors"/>, <c>[batch, width]</c>): one virtual token per row, where
+    /// <see cref="ReplacePrefixRows"/> puts the same rows in front of every batch row. Later cached steps
+    /// start past position 0 and are left alone.
+    /// </summary>
+    internal static Tensor ReplaceFirstPerRow(Tensor activation, HookContext context, Tensor vectors)
+    {
+        if (context.Position > 0)
+        {
+            return activation;
+        }
+        var first = vectors.to_type(activation.dtype).unsqueeze(1);
+        return activation.shape[1] == 1 ? first : cat([first, activation[.., 1..]], 1);
+    }
+
     /// <summary>The settings' prefix size, which a prompt or prefix needs to be at least 1.</summary>
     protected int RequiredPrefixSize()
     {
