@@ -17,6 +17,7 @@ internal static class MethodSettings
             Alpha = args.Has("alpha") ? args.Double("alpha", 1, double.Epsilon) : null,
             Tokens = tokens,
             ProjectionHidden = args.Has("projection") ? args.Int("projection", 1, 1, 1 << 20) : null,
+            InitStd = args.Double("init-std", 1.0, double.Epsilon, 1e6),
         };
         return args.Optional("targets") is { } targets
             ? settings with { Targets = [.. targets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] }

@@ -58,6 +58,13 @@ internal sealed class ReproduceCommand : ICommand
         }
         Console.WriteLine($"ran {engine.SeedsRun} experiment seed(s), the rest from the cache; {Durations.Format(TimeSpan.FromSeconds(reproduction.Seconds))}");
         Console.WriteLine($"report: {Path.Combine(output, "index.html")}, {Path.Combine(output, "report.md")}, {Path.Combine(output, "results.json")}");
+        // A failed experiment is in the report with its reason; the exit code tells a script about it.
+        int failed = reproduction.Experiments.Count(o => o.Status == ExperimentStatus.Failed);
+        if (failed > 0)
+        {
+            Console.Error.WriteLine($"prefixlab reproduce: {failed} experiment(s) failed (see the report)");
+            return 1;
+        }
         return 0;
     }
 

@@ -25,6 +25,7 @@ internal sealed class TuneCommand : ICommand
           --targets a,b       LoRA: Linear layers whose names contain these (default c_fc,c_proj)
           --tokens "3 3 3"    hard-prompt tokens, one per prefix position
           --projection H      prefix-kv: train through an MLP of width H (folded when saved)
+          --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N  as for pretrain
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out

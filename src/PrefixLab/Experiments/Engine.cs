@@ -128,6 +128,13 @@ public sealed class Engine
         {
             return Outcome(spec, ExperimentStatus.Failed, e.Message, runner.ScaledDown(spec, profile), results, clock.Elapsed.TotalSeconds);
         }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // An unexpected fault (a native error from libtorch, a bug) fails this experiment, not the whole
+            // reproduction: the finished seeds stay cached, the report names the fault, and the other
+            // experiments still run. The CLI exits non-zero when any experiment failed.
+            return Outcome(spec, ExperimentStatus.Failed, $"unexpected {e.GetType().Name}: {e.Message}", runner.ScaledDown(spec, profile), results, clock.Elapsed.TotalSeconds);
+        }
         return Outcome(spec, ranAny ? ExperimentStatus.Done : ExperimentStatus.Cached, null, runner.ScaledDown(spec, profile), results, ranAny ? clock.Elapsed.TotalSeconds : 0);
     }
 

@@ -108,7 +108,7 @@ public sealed class TuningRunner : IExperimentRunner
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
 
     private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile) =>
-        new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
+        new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"], InitStd = run.InitStd?.For(profile) ?? 1.0 };
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
     {

@@ -49,7 +49,8 @@ public sealed record PretrainSetup(string Task, Sized<int> Steps, Sized<double>?
 /// <param name="Rank">LoRA rank.</param>
 /// <param name="Targets">LoRA targets (default <c>c_fc</c>, <c>c_proj</c>).</param>
 /// <param name="Profiles">The profiles that run it (default: all); the quick profile drops runs it cannot afford.</param>
-public sealed record RunSetup(string Name, string Method, string Task, Sized<int> Steps, Sized<double>? Lr = null, Sized<int>? PrefixSize = null, int Rank = 1, IReadOnlyList<string>? Targets = null, IReadOnlyList<string>? Profiles = null)
+/// <param name="InitStd">Standard deviation of the initial prefix or soft-prompt vectors (default the paper's 1).</param>
+public sealed record RunSetup(string Name, string Method, string Task, Sized<int> Steps, Sized<double>? Lr = null, Sized<int>? PrefixSize = null, int Rank = 1, IReadOnlyList<string>? Targets = null, IReadOnlyList<string>? Profiles = null, Sized<double>? InitStd = null)
 {
     /// <summary>Whether <paramref name="profile"/> runs it.</summary>
     public bool RunsIn(Profile profile) => Profiles is null || Profiles.Contains(profile.Name);
@@ -145,6 +146,7 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
             Compare($"{run.Name} steps", run.Steps);
             Compare($"{run.Name} learning rate", run.Lr);
             Compare($"{run.Name} prefix size", run.PrefixSize);
+            Compare($"{run.Name} initial vectors' std", run.InitStd);
         }
         Compare("attention-shift fine-tuning steps", ShiftSteps);
         return lines;

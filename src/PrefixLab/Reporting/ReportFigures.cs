@@ -8,13 +8,16 @@ public static class ReportFigures
 {
     private const int Width = 900, Height = 420;
 
+    private static bool IsPercent(double value) => value is >= 0 and <= 100;
+
     /// <summary>
-    /// Our numbers beside the paper's for every metric of <paramref name="outcome"/> that the paper
-    /// reports; null when there is none to compare.
+    /// Our numbers beside the paper's for every percentage (accuracy, exact share, distinct share) of
+    /// <paramref name="outcome"/> that the paper reports; null when there is none to compare. Counts
+    /// such as parameter numbers stay in the table: on a 0–100 axis they would only hide the rest.
     /// </summary>
     public static byte[]? OursAgainstPaper(ExperimentOutcome outcome)
     {
-        var names = outcome.Paper.Keys.Where(outcome.Metrics.ContainsKey).ToList();
+        var names = outcome.Paper.Keys.Where(n => outcome.Metrics.ContainsKey(n) && IsPercent(outcome.Paper[n]) && IsPercent(outcome.Metrics[n].Mean)).ToList();
         if (names.Count == 0)
         {
             return null;
@@ -44,7 +47,7 @@ public static class ReportFigures
         plot.Axes.Bottom.MinimumSize = 140;
         plot.Axes.Right.MinimumSize = 160; // room for the last rotated label
         plot.Axes.SetLimits(-0.7, names.Count - 0.3, 0, 105);
-        plot.YLabel("accuracy (%)");
+        plot.YLabel("percent");
         plot.Title($"{outcome.Name}: ours against the paper");
         return plot.GetImageBytes(Width, Height + 80, ImageFormat.Png);
     }

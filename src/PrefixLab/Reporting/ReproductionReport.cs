@@ -109,7 +109,7 @@ public static class ReproductionReport
         }
         if (ReportFigures.OursAgainstPaper(o) is { } png)
         {
-            yield return new Figure($"{o.Name}.png", $"{o.Name}: our accuracies beside the paper's", png);
+            yield return new Figure($"{o.Name}.png", $"{o.Name}: our numbers beside the paper's (percent)", png);
         }
         if (o.Notes.Count > 0)
         {
