@@ -22,6 +22,23 @@ internal static class TestModels
     /// <summary>Same shape and bit-identical values.</summary>
     public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
+    /// <summary>
+    /// The first <paramref name="relativePath"/> that <paramref name="accepts"/> in the folders from the
+    /// test binaries upwards: repository files (scripts, specs) found from wherever the tests run.
+    /// </summary>
+    public static string AboveTestBinaries(string relativePath, Func<string, bool> accepts)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relativePath);
+            if (accepts(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException($"{relativePath} not found above the test binaries");
+    }
+
     public static string TempDirectory()
     {
         string path = Path.Combine(Path.GetTempPath(), "prefixlab-tests", Guid.NewGuid().ToString("N"));

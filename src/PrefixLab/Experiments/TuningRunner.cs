@@ -107,8 +107,12 @@ public sealed class TuningRunner : IExperimentRunner
     public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
 
-    private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile) =>
-        new() { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"], InitStd = run.InitStd?.For(profile) ?? 1.0 };
+    private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile)
+    {
+        var settings = new TuningSettings { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
+        // Unset, the start keeps TuningSettings' default (the paper's N(0, 1)) and the run's cache key with it.
+        return run.InitStd is { } std ? settings with { InitStd = std.For(profile) } : settings;
+    }
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
     {

@@ -21,7 +21,7 @@ public class ReportBrowserTests
         string report = Path.Combine(dir, "report");
         ReproductionReport.Write(report, engine.Run(specs, "test"));
 
-        string script = Script();
+        string script = TestModels.AboveTestBinaries(Path.Combine("scripts", "report-screenshot.sh"), File.Exists);
         var start = new ProcessStartInfo("bash", [script, report]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         string stdout = process.StandardOutput.ReadToEnd();
@@ -32,20 +32,6 @@ public class ReportBrowserTests
         byte[] png = File.ReadAllBytes(Path.Combine(report, "screenshot.png"));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.True(png.Length > 20_000, $"screenshot is only {png.Length} bytes");
-    }
-
-    /// <summary>scripts/report-screenshot.sh of the repository, found upwards from the test binaries.</summary>
-    private static string Script()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "scripts", "report-screenshot.sh");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new FileNotFoundException("scripts/report-screenshot.sh not found above the test binaries");
     }
 
     private static string? FindOnPath(string name) =>

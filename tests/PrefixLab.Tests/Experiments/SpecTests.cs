@@ -6,18 +6,8 @@ namespace PrefixLab.Tests.Experiments;
 public class SpecTests
 {
     /// <summary>The repository's experiments/ folder, found upwards from the test binaries.</summary>
-    internal static string SpecsDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "experiments");
-            if (Directory.Exists(candidate) && Directory.GetFiles(candidate, "*.json").Length > 0)
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException("experiments/ not found above the test binaries");
-    }
+    internal static string SpecsDirectory() =>
+        TestModels.AboveTestBinaries("experiments", dir => Directory.Exists(dir) && Directory.GetFiles(dir, "*.json").Length > 0);
 
     [Fact]
     public void Every_spec_loads_and_every_tuning_spec_validates_under_every_profile()

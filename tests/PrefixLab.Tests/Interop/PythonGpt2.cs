@@ -63,18 +63,7 @@ internal static class PythonGpt2
         return stdout;
     }
 
-    private static string Script()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "tests", "python", "make_gpt2.py");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new FileNotFoundException("tests/python/make_gpt2.py not found above the test binaries");
-    }
+    private static string Script() => TestModels.AboveTestBinaries(Path.Combine("tests", "python", "make_gpt2.py"), File.Exists);
 
     /// <summary>
     /// PREFIXLAB_PYTHON, else Debian's /usr/bin/python3 (where python3-torch installs, even when another
