@@ -34,6 +34,13 @@ internal sealed class BenchCommand : ICommand
                 nb03_train_gflops = Math.Round(result.Nb03.TrainGflops, 2),
                 nb03_eval_samples_per_s = Math.Round(result.Nb03.EvalSamplesPerSecond, 0),
                 nb03_peak_fraction = Math.Round(result.Nb03PeakFraction, 3),
+                nb03_phases_ms = new
+                {
+                    forward = Math.Round(result.Nb03.Phases.Forward, 2),
+                    backward = Math.Round(result.Nb03.Phases.Backward, 2),
+                    clip = Math.Round(result.Nb03.Phases.Clip, 2),
+                    adamw = Math.Round(result.Nb03.Phases.Optimizer, 2),
+                },
                 steps,
             }));
         }

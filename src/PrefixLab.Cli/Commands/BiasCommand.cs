@@ -20,6 +20,8 @@ internal sealed class BiasCommand : ICommand
           --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
           --samples N      test inputs (default 64)
           --seed S         which test inputs (default 0)
+          --last-input     measure only the last input token's attention (as the paper's appendix does),
+                           not every content query
           --json           print one JSON object, with the bias vectors
         Per layer and head: the norms of the P bias vectors v(s_k), the singular values of their span and
         its effective dimension, the mean attention mass on the prefix, and the entropy and effective
@@ -31,6 +33,7 @@ internal sealed class BiasCommand : ICommand
         string modelPath = args.Required("model");
         string adapterPath = args.Required("adapter");
         var inputs = AnalysisInputOptions.Read(args, 64);
+        bool lastInput = args.Flag("last-input");
         bool json = args.Flag("json");
         args.EnsureAllUsed();
 
@@ -38,13 +41,15 @@ internal sealed class BiasCommand : ICommand
         var geometry = PrefixGeometry.Of(adapted.Method);
         var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);
-        var heads = BiasSpan.Measure(adapted.Model, geometry, tokens);
+        int? queryRow = lastInput ? adapted.PrefixSize + lists[0].Length - 1 : null;
+        var heads = BiasSpan.Measure(adapted.Model, geometry, tokens, queryRow);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new { Method = adapted.MethodName, Form = geometry.Form.ToString(), geometry.Size, Samples = lists.Count, Heads = heads }, ModelFile.Json));
             return 0;
         }
-        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}), attention averaged over {lists.Count} sequence(s)");
+        string queries = lastInput ? $"the last input token (row {queryRow})" : "every content query";
+        Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}), attention of {queries} averaged over {lists.Count} sequence(s)");
         Console.WriteLine("layer head  eff. dim  prefix mass  entropy  eff. positions  singular values; vector norms");
         foreach (var h in heads)
         {

@@ -60,8 +60,7 @@ internal sealed class TuneCommand : ICommand
         args.EnsureAllUsed();
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
-        random.manual_seed((long)(seed >> 1));
-        using var method = TuningMethods.Create(methodName, model, settings);
+        using var method = TuningMethods.Create(methodName, model, settings, seed);
         // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads.
         int layoutPrefix = method.PaddingRows ?? info.PrefixSize;
         var options = new TrainOptions

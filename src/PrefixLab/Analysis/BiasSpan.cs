@@ -13,7 +13,7 @@ namespace PrefixLab.Analysis;
 /// </param>
 /// <param name="SingularValues">Singular values of the P × head_dim matrix of the vectors, largest first.</param>
 /// <param name="EffectiveDimension">exp of the entropy of the normalised singular values (Roy and Vetterli's effective rank): 1 for one direction, P for P equal ones.</param>
-/// <param name="PrefixMass">Mean α: the attention mass content queries put on the prefix.</param>
+/// <param name="PrefixMass">Mean α: the attention mass the measured content queries put on the prefix.</param>
 /// <param name="Entropy">Mean entropy (nats) of the attention over the P prefix positions, renormalised over them.</param>
 /// <param name="EffectivePositions">Mean exp(entropy): how many prefix positions the attention spreads over evenly (1 to P).</param>
 public sealed record HeadBias(
@@ -32,21 +32,31 @@ public sealed record HeadBias(
 /// </summary>
 public static class BiasSpan
 {
-    /// <summary>Measures every head of <paramref name="adapted"/>, whose prefix is <paramref name="geometry"/>, over the content queries of <paramref name="tokens"/>.</summary>
-    public static IReadOnlyList<HeadBias> Measure(Gpt adapted, PrefixGeometry geometry, Tensor tokens)
+    /// <summary>
+    /// Measures every head of <paramref name="adapted"/>, whose prefix is <paramref name="geometry"/>, over
+    /// the content queries of <paramref name="tokens"/>, or only over sequence row
+    /// <paramref name="queryRow"/> when it is given (the paper's appendix reads the last input token).
+    /// </summary>
+    public static IReadOnlyList<HeadBias> Measure(Gpt adapted, PrefixGeometry geometry, Tensor tokens, int? queryRow = null)
     {
         PrefixLabException.Check(geometry.Form != PrefixForm.None, "the bias view needs a prefix method (soft-prompt, hard-prompt, prefix, prefix-kv)");
+        PrefixLabException.Check(
+            queryRow is null || (queryRow >= geometry.FirstQuery && queryRow < tokens.shape[^1]),
+            $"query row {queryRow} is not a content position (rows {geometry.FirstQuery} to {tokens.shape[^1] - 1})");
         using var recording = AttentionRecorder.Record(adapted, tokens);
         var result = new List<HeadBias>();
         for (int layer = 0; layer < recording.Layers.Count; layer++)
         {
             using var scope = NewDisposeScope();
             var c = new ContentAttention(recording.Layers[layer], geometry.FirstQuery, geometry.AdaptedContentStart);
-            var spread = c.PrefixAttention / c.Alpha.unsqueeze(-1);
+            var (prefixAttention, alpha) = queryRow is int row
+                ? (c.PrefixAttention.narrow(2, row - geometry.FirstQuery, 1), c.Alpha.narrow(2, row - geometry.FirstQuery, 1))
+                : (c.PrefixAttention, c.Alpha);
+            var spread = prefixAttention / alpha.unsqueeze(-1);
             var entropy = where(spread > 0, spread * spread.log(), zeros_like(spread)).sum(-1).neg();
             var entropies = ContentAttention.PerHead(entropy, max: false);
             var positions = ContentAttention.PerHead(entropy.exp(), max: false);
-            var mass = ContentAttention.PerHead(c.Alpha, max: false);
+            var mass = ContentAttention.PerHead(alpha, max: false);
             for (int head = 0; head < entropies.Length; head++)
             {
                 var vectors = c.PrefixValues[0, head];

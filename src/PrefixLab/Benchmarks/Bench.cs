@@ -12,7 +12,8 @@ namespace PrefixLab.Benchmarks;
 /// <param name="TrainStepMs">Median wall time of a training step (batch 64).</param>
 /// <param name="TrainGflops">Matrix-multiply FLOPs of a step (<see cref="Bench.TrainingFlops"/>) per second.</param>
 /// <param name="EvalSamplesPerSecond">Greedy evaluation throughput.</param>
-public sealed record ModelSpeed(string Name, double TrainStepMs, double TrainGflops, double EvalSamplesPerSecond);
+/// <param name="Phases">Median milliseconds of each phase of the timed steps.</param>
+public sealed record ModelSpeed(string Name, double TrainStepMs, double TrainGflops, double EvalSamplesPerSecond, StepPhases Phases);
 
 /// <summary>What <see cref="Bench.Run"/> measured.</summary>
 /// <param name="MatmulPeakGflops">Best float32 square matrix product rate on this machine, same threads.</param>
@@ -68,14 +69,18 @@ public static class Bench
             session.TakeStep();
         }
         var times = new List<double>();
+        var phases = new List<StepPhases>();
         for (int i = 0; i < steps; i++)
         {
             var clock = Stopwatch.StartNew();
             session.TakeStep();
             times.Add(clock.Elapsed.TotalMilliseconds);
+            phases.Add(session.LastPhases);
         }
-        times.Sort();
-        double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[(times.Count / 2) - 1] + times[times.Count / 2]) / 2;
+        double median = Median(times);
+        var phase = new StepPhases(
+            Median(phases.Select(p => p.Forward)), Median(phases.Select(p => p.Backward)),
+            Median(phases.Select(p => p.Clip)), Median(phases.Select(p => p.Optimizer)));
         double gflops = TrainingFlops(config, options.BatchSize, layout.ContextLength, layout.OutputLength) / (median / 1000) / 1e9;
 
         model.eval();
@@ -84,8 +89,15 @@ public static class Bench
         var evalClock = Stopwatch.StartNew();
         Evaluator.Evaluate(model, task, prefixSize, EvalSamples);
         double perSecond = EvalSamples / evalClock.Elapsed.TotalSeconds;
-        log?.Invoke($"{name}: train step {median:F1} ms ({gflops:F1} GFLOP/s), eval {perSecond:F0} samples/s");
-        return new ModelSpeed(name, median, gflops, perSecond);
+        log?.Invoke($"{name}: train step {median:F1} ms ({gflops:F1} GFLOP/s; forward {phase.Forward:F1}, backward {phase.Backward:F1}, clip {phase.Clip:F1}, AdamW {phase.Optimizer:F1} ms), eval {perSecond:F0} samples/s");
+        return new ModelSpeed(name, median, gflops, perSecond, phase);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        int n = sorted.Count;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[(n / 2) - 1] + sorted[n / 2]) / 2;
     }
 
     private static double MatmulPeak()

@@ -81,8 +81,7 @@ public sealed class CachedTraining(RunContext context)
         var (model, info) = ModelFile.Load(baseFile.Path);
         using var _ = model;
         string fingerprint = Tuning.AdapterFile.Fingerprint(model);
-        random.manual_seed((long)context.Seed); // the initial prefix and LoRA vectors
-        using var tuning = TuningMethods.Create(method, model, settings);
+        using var tuning = TuningMethods.Create(method, model, settings, context.Seed);
         int layoutPrefix = tuning.PaddingRows ?? info.PrefixSize;
         var options = new TrainOptions { Iterations = steps, LearningRate = lr ?? tuning.DefaultLearningRate, Seed = context.Seed };
         if (steps > 0 && tuning.Parameters.Count > 0)

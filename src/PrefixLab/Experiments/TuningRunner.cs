@@ -11,7 +11,8 @@ namespace PrefixLab.Experiments;
 /// tuning method from it, score everything, and measure identities, prefix spread and attention shift.
 /// Metric names: <c>pretrained/TASK</c> and <c>RUN/TASK</c> (accuracy in percent), <c>RUN/params</c>,
 /// <c>RUN/identity-layer0</c> and <c>RUN/identity-bias</c> (C2, C3 errors), <c>RUN/spread</c> and
-/// <c>RUN/spread-share</c> (prefix positions used, C6), <c>context/TASK</c> (the best context method's
+/// <c>RUN/spread-share</c> (prefix positions every content query uses, C6) and the same for the last input
+/// token alone (<c>RUN/spread-last-input</c>, <c>RUN/spread-last-input-share</c>), <c>context/TASK</c> (the best context method's
 /// accuracy on a task it was tuned on) and <c>shift/TASK</c> (content-attention shift).
 /// </summary>
 public sealed class TuningRunner : IExperimentRunner
@@ -138,10 +139,14 @@ public sealed class TuningRunner : IExperimentRunner
         }
         if (setup.Measures("spread"))
         {
-            var heads = BiasSpan.Measure(adapted.Model, geometry, tokens);
-            double spread = heads.Average(h => h.EffectivePositions);
-            metrics[$"{run.Name}/spread"] = spread;
-            metrics[$"{run.Name}/spread-share"] = spread / geometry.Size;
+            // Every content query, and, as the paper's appendix reads it, the last input token alone.
+            int lastInput = adapted.PrefixSize + SequenceLayout.For(TaskRegistry.Default.Get(run.Task), 0).InputLength - 1;
+            foreach (var (suffix, row) in new[] { ("", (int?)null), ("-last-input", lastInput) })
+            {
+                double spread = BiasSpan.Measure(adapted.Model, geometry, tokens, row).Average(h => h.EffectivePositions);
+                metrics[$"{run.Name}/spread{suffix}"] = spread;
+                metrics[$"{run.Name}/spread{suffix}-share"] = spread / geometry.Size;
+            }
         }
     }
 

@@ -39,6 +39,9 @@ public sealed class TrainingSession : IDisposable
     /// <summary>Steps taken so far (including those restored from a checkpoint).</summary>
     public long Step { get; private set; }
 
+    /// <summary>Where the last step's time went (for the benchmark; two clock reads per phase).</summary>
+    public StepPhases LastPhases { get; private set; } = new(0, 0, 0, 0);
+
     /// <summary>Takes one optimiser step and returns its loss.</summary>
     public float TakeStep()
     {
@@ -47,17 +50,25 @@ public sealed class TrainingSession : IDisposable
         job.Reseed?.Invoke(stepSeed);
         random.manual_seed((long)(stepSeed >> 1)); // for any torch randomness a job adds
 
+        long t0 = Stopwatch.GetTimestamp();
         optimizer.zero_grad();
         var loss = job.Loss(Step);
+        long t1 = Stopwatch.GetTimestamp();
         loss.backward();
+        long t2 = Stopwatch.GetTimestamp();
         if (options.GradClip > 0)
         {
             nn.utils.clip_grad_norm_(parameters, options.GradClip);
         }
+        long t3 = Stopwatch.GetTimestamp();
         optimizer.step();
+        long t4 = Stopwatch.GetTimestamp();
+        LastPhases = new StepPhases(Ms(t0, t1), Ms(t1, t2), Ms(t2, t3), Ms(t3, t4));
         Step++;
         return loss.item<float>();
     }
+
+    private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
     /// <summary>Writes a checkpoint of the trained tensors and the optimiser at the current step.</summary>
     public void Save(string path) => Checkpoint.Save(path, Step, job.Fingerprint, job.State, optimizer);
@@ -68,6 +79,13 @@ public sealed class TrainingSession : IDisposable
     /// <inheritdoc />
     public void Dispose() => optimizer.Dispose();
 }
+
+/// <summary>Milliseconds of one training step's phases.</summary>
+/// <param name="Forward">Drawing the batch and the forward pass to the loss.</param>
+/// <param name="Backward">Back-propagation.</param>
+/// <param name="Clip">Gradient-norm clipping.</param>
+/// <param name="Optimizer">The AdamW update.</param>
+public sealed record StepPhases(double Forward, double Backward, double Clip, double Optimizer);
 
 /// <summary>The one training loop, used for pretraining and every tuning method: checkpoints, resume, a JSON-lines log and progress reports.</summary>
 public static class Trainer

@@ -18,9 +18,22 @@ public static class TuningMethods
     /// <summary>Every method's name.</summary>
     public static IReadOnlyList<string> Names => [.. Factories.Keys];
 
-    /// <summary>Attaches method <paramref name="name"/> with <paramref name="settings"/> to <paramref name="model"/>.</summary>
-    public static ITuningMethod Create(string name, Gpt model, TuningSettings settings) =>
-        Factories.TryGetValue(name, out var factory)
-            ? factory(model, settings)
-            : throw new PrefixLabException($"unknown method '{name}' (known: {string.Join(", ", Factories.Keys)})");
+    /// <summary>
+    /// Attaches method <paramref name="name"/> with <paramref name="settings"/> to <paramref name="model"/>.
+    /// With a <paramref name="seed"/>, torch's generator is seeded from it first, so the method's initial
+    /// vectors (prefix, LoRA A) are a function of the seed alone; the command line and the experiment
+    /// engine both start a run with seed S this way.
+    /// </summary>
+    public static ITuningMethod Create(string name, Gpt model, TuningSettings settings, ulong? seed = null)
+    {
+        if (!Factories.TryGetValue(name, out var factory))
+        {
+            throw new PrefixLabException($"unknown method '{name}' (known: {string.Join(", ", Factories.Keys)})");
+        }
+        if (seed is ulong s)
+        {
+            TorchSharp.torch.random.manual_seed(unchecked((long)s));
+        }
+        return factory(model, settings);
+    }
 }

@@ -72,6 +72,29 @@ public class RecorderAndBiasTests
     }
 
     [Fact]
+    public void One_query_row_is_measured_alone_and_the_rows_average_to_all_content_queries()
+    {
+        using var model = TestModels.Create(layers: 2, heads: 2, width: 32);
+        random.manual_seed(5);
+        using var prefix = new Prefix(model, new TuningSettings { PrefixSize = 4 });
+        using var tokens = TestModels.RandomTokens(3, 12);
+        tokens[TensorIndex.Colon, TensorIndex.Slice(0, 4)] = 0;
+        var geometry = PrefixGeometry.Of(prefix);
+        var all = BiasSpan.Measure(model, geometry, tokens);
+        var rows = Enumerable.Range(4, 8).Select(row => BiasSpan.Measure(model, geometry, tokens, row)).ToList();
+        for (int i = 0; i < all.Count; i++)
+        {
+            // Every row has as many samples, so the mean over rows is the mean over all content queries.
+            Assert.Equal(all[i].PrefixMass, rows.Average(r => r[i].PrefixMass), 10);
+            Assert.Equal(all[i].EffectivePositions, rows.Average(r => r[i].EffectivePositions), 10);
+        }
+        // Different rows attend differently, so a single row is not the average.
+        Assert.Contains(rows, r => Math.Abs(r[0].PrefixMass - all[0].PrefixMass) > 1e-6);
+        Assert.Throws<PrefixLabException>(() => BiasSpan.Measure(model, geometry, tokens, 3));
+        Assert.Throws<PrefixLabException>(() => BiasSpan.Measure(model, geometry, tokens, 12));
+    }
+
+    [Fact]
     public void Heatmaps_render_a_non_blank_png_of_the_expected_size_and_rescaling_hides_the_prefix()
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32, blockSize: 21);
