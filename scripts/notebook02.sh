@@ -2,7 +2,8 @@
 # Notebook 02 of the paper on this machine: the 1-layer, 4-head, width-256 model without LayerNorm before
 # attention, pretrained on "random", then one adapter per task and method, each scored on all four tasks.
 # Usage: scripts/notebook02.sh [ITERS] [LR] [METHODS...]   (defaults: 30000, the method's paper default,
-# prefix soft-prompt prefix-kv). Finished runs are skipped, so an interrupted script resumes; results are
+# prefix soft-prompt prefix-kv); TASKS="descending" trains only those tasks (every adapter is still scored
+# on all four). Finished runs are skipped, so an interrupted script resumes; results are
 # appended to runs/nb02/results.tsv (method, task, iters, lr, tune seconds, accuracy on ↑ ↓ +1 +2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ read -r -a methods <<< "${methods[*]}"
 dir=runs/nb02
 model=$dir/random.safetensors
 tasks=(ascending descending plus1 plus2)
+read -r -a train_tasks <<< "${TASKS:-${tasks[*]}}"
 mkdir -p "$dir"
 if [[ ! -f $model ]]; then
   "$pl" pretrain --task random --layers 1 --heads 4 --width 256 --prefix-size 1 --no-attn-layernorm \
@@ -24,7 +26,7 @@ fi
 results=$dir/results.tsv
 [[ -f $results ]] || printf 'method\ttask\titers\tlr\tseconds\tascending\tdescending\tplus1\tplus2\n' > "$results"
 for method in "${methods[@]}"; do
-  for task in "${tasks[@]}"; do
+  for task in "${train_tasks[@]}"; do
     tag=$method-$task-$iters${lr:+-lr$lr}
     adapter=$dir/$tag.safetensors
     [[ -f $adapter ]] && continue
