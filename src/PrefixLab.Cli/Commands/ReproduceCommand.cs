@@ -19,6 +19,10 @@ internal sealed class ReproduceCommand : ICommand
           --out DIR      where report.md, index.html, results.json and figures/ go (default report/)
           --specs DIR    the specs (default: experiments/ here, else the copy beside the app)
           --cache DIR    trained models, adapters and finished results (default runs/reproduce/PROFILE)
+          --gpt2 DIR --text-data FILE
+                         a Hugging Face GPT-2 directory and labelled texts (.jsonl or .csv, as tune
+                         --data reads them) for the paper's appendix (C6: prefix-spread); without them
+                         that experiment is reported as not run
         Finished work is cached by a hash of everything that determines it: rerunning, or starting
         again after a kill, skips it.
         """;
@@ -31,7 +35,10 @@ internal sealed class ReproduceCommand : ICommand
         string output = args.Optional("out") ?? "report";
         string specsDirectory = args.Optional("specs") ?? DefaultSpecs();
         string cacheDirectory = args.Optional("cache") ?? Path.Combine("runs", "reproduce", profile.Name);
+        string? gpt2 = args.Optional("gpt2");
+        string? textData = args.Optional("text-data");
         args.EnsureAllUsed();
+        PrefixLabException.Check((gpt2 is null) == (textData is null), "--gpt2 DIR and --text-data FILE go together");
 
         var specs = SpecLoader.LoadDirectory(specsDirectory);
         if (only is not null)
@@ -40,7 +47,8 @@ internal sealed class ReproduceCommand : ICommand
             PrefixLabException.Check(unknown is null, $"no spec named '{unknown}' (known: {string.Join(", ", specs.Select(s => s.Name))})");
             specs = [.. specs.Where(s => only.Contains(s.Name))];
         }
-        var engine = new Engine(Engine.BuiltInRunners, new ResultCache(cacheDirectory), profile, seeds);
+        IEnumerable<IExperimentRunner> runners = gpt2 is null ? Engine.BuiltInRunners : [.. Engine.BuiltInRunners, new Gpt2SpreadRunner(gpt2, textData!)];
+        var engine = new Engine(runners, new ResultCache(cacheDirectory), profile, seeds);
         engine.Validate(specs);
         Console.WriteLine($"reproduce: {specs.Count} experiment(s), profile {profile.Name}, {seeds} seed(s); estimated {Durations.Format(engine.Estimate(specs))} if nothing is cached and the machine is free");
         string command = string.Join(' ', new[] { "prefixlab", "reproduce" }.Concat(Environment.GetCommandLineArgs().Skip(2)));

@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using PrefixLab.Analysis;
+using PrefixLab.Evaluation;
+using PrefixLab.Interop;
+using PrefixLab.Tasks;
+using PrefixLab.Training;
+using PrefixLab.Tuning;
+
+namespace PrefixLab.Experiments;
+
+/// <summary>The setup of a <c>gpt2-prefix-spread</c> spec.</summary>
+/// <param name="PrefixSize">P (the paper's appendix: 10).</param>
+/// <param name="Method">The prefix method (default <c>prefix-kv</c>, Li and Liang's form, as PEFT trains GPT-2).</param>
+/// <param name="Steps">Training steps of the prefix.</param>
+/// <param name="Lr">Its learning rate (default: the method's).</param>
+/// <param name="Batch">Examples per step.</param>
+/// <param name="Samples">Test examples whose last input token is read (default: the profile's analysis samples).</param>
+public sealed record Gpt2SpreadSetup(int PrefixSize, string? Method = null, Sized<int>? Steps = null, Sized<double>? Lr = null, int Batch = 8, int? Samples = null)
+{
+    /// <summary>The method's name.</summary>
+    public string MethodName => Method ?? "prefix-kv";
+}
+
+/// <summary>
+/// Runs <c>gpt2-prefix-spread</c> specs (claim C6, the paper's appendix) on a GPT-2 checkpoint and a text
+/// classification file the user names (<c>reproduce --gpt2 DIR --text-data FILE</c>; nothing is
+/// downloaded): train a length-P prefix on the task, then read, per layer and head, how evenly the last
+/// input token (the one that predicts the label) attends over the P prefix positions. Metrics:
+/// <c>spread</c> (mean effective number of prefix positions, exp of the entropy), <c>spread-share</c>
+/// (that over P), <c>layer-L/spread-share</c>, <c>prefix-mass</c> (mean attention on the prefix) and
+/// <c>accuracy</c> (percent of the test examples labelled right).
+/// </summary>
+/// <param name="modelDirectory">A Hugging Face GPT-2 directory (config.json, safetensors, vocab.json, merges.txt).</param>
+/// <param name="dataPath">The labelled texts (.jsonl or .csv, as <c>tune --data</c> reads them).</param>
+public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : IExperimentRunner
+{
+    /// <inheritdoc />
+    public string Kind => "gpt2-prefix-spread";
+
+    /// <inheritdoc />
+    public int Version => 1;
+
+    /// <inheritdoc />
+    public void Validate(ExperimentSpec spec)
+    {
+        var setup = spec.SetupAs<Gpt2SpreadSetup>();
+        PrefixLabException.Check(setup.PrefixSize >= 1, $"spec '{spec.Name}': prefix_size must be at least 1");
+        PrefixLabException.Check(setup.Batch >= 1, $"spec '{spec.Name}': batch must be at least 1");
+        PrefixLabException.Check(TuningMethods.Names.Contains(setup.MethodName, StringComparer.OrdinalIgnoreCase), $"spec '{spec.Name}': unknown method '{setup.MethodName}'");
+        PrefixLabException.Check(HuggingFaceGpt2.IsCheckpoint(modelDirectory), $"'{modelDirectory}' is not a GPT-2 checkpoint directory (no config.json)");
+        PrefixLabException.Check(File.Exists(dataPath), $"file not found: '{dataPath}'");
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile)
+    {
+        var steps = spec.SetupAs<Gpt2SpreadSetup>().Steps;
+        return steps is not null && steps.For(profile) != steps.Paper
+            ? [string.Create(CultureInfo.InvariantCulture, $"prefix training steps: {steps.For(profile):N0} (paper profile {steps.Paper:N0})")]
+            : [];
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed)
+    {
+        var setup = spec.SetupAs<Gpt2SpreadSetup>();
+        var config = ModelFile.ReadInfo(modelDirectory).Config;
+        // A step of `batch` rows instead of 64, of up to a block of positions.
+        double step = SpeedModel.SecondsPerStep(config) * Math.Max(setup.Batch / 64.0, 0.1);
+        return [new($"{spec.Name}/{seed}", (setup.Steps?.For(profile) ?? 0) * step)];
+    }
+
+    /// <inheritdoc />
+    public SeedResult Run(ExperimentSpec spec, RunContext context)
+    {
+        var setup = spec.SetupAs<Gpt2SpreadSetup>();
+        var (model, info) = ModelFile.Load(modelDirectory);
+        using var _ = model;
+        model.eval();
+        var tokenizer = Gpt2Tokenizer.Load(modelDirectory);
+        var settings = new TuningSettings { PrefixSize = setup.PrefixSize };
+        using var method = TuningMethods.Create(setup.MethodName, model, settings, context.Seed);
+        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.PaddingRows ?? info.PrefixSize);
+        int steps = setup.Steps?.For(context.Profile) ?? 0;
+        var options = new TrainOptions
+        {
+            Iterations = steps,
+            LearningRate = setup.Lr?.For(context.Profile) ?? method.DefaultLearningRate,
+            BatchSize = setup.Batch,
+            Seed = context.Seed,
+            LogEvery = Math.Max(1, steps / 10),
+        };
+        string fingerprint = AdapterFile.Fingerprint(model);
+        string key = ResultCache.Key(new { kind = "gpt2-spread", base_model = fingerprint, data = DataHash(), method = setup.MethodName, settings, steps, options.LearningRate, options.BatchSize, seed = context.Seed });
+        string path = context.Cache.PathOf("runs", key, ".safetensors");
+        if (File.Exists(path))
+        {
+            var (tensors, _) = SafeTensors.Load(path);
+            method.LoadTensors(tensors);
+            foreach (var tensor in tensors.Values)
+            {
+                tensor.Dispose();
+            }
+        }
+        else if (steps > 0)
+        {
+            string label = $"{setup.MethodName} on {samples.Task.Name}";
+            context.Report(label, null);
+            var job = TextTraining.ForMethod(model, method, samples, options, method.DefaultWeightDecay, fingerprint);
+            Trainer.Run(job, options with { CheckpointPath = Path.ChangeExtension(path, ".ckpt.safetensors"), CheckpointEvery = 100, Resume = true }, p => context.Report(label, p));
+            AdapterFile.Save(path, method, new AdapterInfo(method.Name, settings, fingerprint, method.PaddingRows ?? info.PrefixSize, samples.Task.Name, steps));
+            File.Delete(Path.ChangeExtension(path, ".ckpt.safetensors"));
+        }
+
+        context.Report("attention of the last input token over the prefix", null);
+        var geometry = PrefixGeometry.Of(method);
+        var test = samples.Test.Take(setup.Samples ?? context.Profile.AnalysisSamples).ToList();
+        PrefixLabException.Check(test.Count > 0, $"'{dataPath}' has no test examples");
+        // Prompts differ in length, so each is read alone at its own last row.
+        var heads = test.SelectMany(sample =>
+        {
+            using var tokens = samples.Prompts([sample]);
+            return BiasSpan.Measure(model, geometry, tokens, (int)tokens.shape[1] - 1);
+        }).ToList();
+        var metrics = new Dictionary<string, double>
+        {
+            ["spread"] = heads.Average(h => h.EffectivePositions),
+            ["spread-share"] = heads.Average(h => h.EffectivePositions) / setup.PrefixSize,
+            ["prefix-mass"] = heads.Average(h => h.PrefixMass),
+            ["accuracy"] = 100 * TextEvaluator.Evaluate(model, samples, setup.Samples ?? context.Profile.EvalSamples, setup.Batch).Accuracy,
+        };
+        foreach (var layer in heads.GroupBy(h => h.Layer))
+        {
+            metrics[$"layer-{layer.Key}/spread-share"] = layer.Average(h => h.EffectivePositions) / setup.PrefixSize;
+        }
+        var notes = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"{setup.MethodName}, P = {setup.PrefixSize}, {steps:N0} steps on {samples.Train.Count:N0} training examples of '{dataPath}'; last input token read on {test.Count} test examples"),
+        };
+        return new SeedResult(metrics, notes);
+    }
+
+    private string DataHash() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(dataPath)));
+}
