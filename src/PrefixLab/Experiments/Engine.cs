@@ -138,8 +138,11 @@ public sealed class Engine
         return Outcome(spec, ranAny ? ExperimentStatus.Done : ExperimentStatus.Cached, null, runner.ScaledDown(spec, profile), results, ranAny ? clock.Elapsed.TotalSeconds : 0);
     }
 
-    private string SeedKey(ExperimentSpec spec, IExperimentRunner runner, ulong seed) =>
-        ResultCache.Key(new { spec = spec.Source, runner = runner.Kind, runner.Version, profile, seed });
+    // Runners that read nothing but their spec keep the key they had before InputsKey existed, so
+    // results cached then stay valid.
+    private string SeedKey(ExperimentSpec spec, IExperimentRunner runner, ulong seed) => runner.InputsKey.Length == 0
+        ? ResultCache.Key(new { spec = spec.Source, runner = runner.Kind, runner.Version, profile, seed })
+        : ResultCache.Key(new { spec = spec.Source, runner = runner.Kind, runner.Version, inputs = runner.InputsKey, profile, seed });
 
     private static ExperimentOutcome Outcome(ExperimentSpec spec, ExperimentStatus status, string? message, IReadOnlyList<string> scaledDown, IReadOnlyList<SeedResult> results, double seconds)
     {

@@ -35,11 +35,17 @@ public sealed record Gpt2SpreadSetup(int PrefixSize, string? Method = null, Size
 /// <param name="dataPath">The labelled texts (.jsonl or .csv, as <c>tune --data</c> reads them).</param>
 public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : IExperimentRunner
 {
+    private readonly Lazy<string> inputsKey = new(() => FilesHash([dataPath, .. Directory.GetFiles(modelDirectory).Order(StringComparer.Ordinal)]));
+
     /// <inheritdoc />
     public string Kind => "gpt2-prefix-spread";
 
     /// <inheritdoc />
     public int Version => 1;
+
+    /// <inheritdoc />
+    /// <remarks>A hash of the data file and every file of the checkpoint directory (names and bytes).</remarks>
+    public string InputsKey => inputsKey.Value;
 
     /// <inheritdoc />
     public void Validate(ExperimentSpec spec)
@@ -92,7 +98,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
             LogEvery = Math.Max(1, steps / 10),
         };
         string fingerprint = AdapterFile.Fingerprint(model);
-        string key = ResultCache.Key(new { kind = "gpt2-spread", base_model = fingerprint, data = DataHash(), method = setup.MethodName, settings, steps, options.LearningRate, options.BatchSize, seed = context.Seed });
+        string key = ResultCache.Key(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, options.LearningRate, options.BatchSize, seed = context.Seed });
         string path = context.Cache.PathOf("runs", key, ".safetensors");
         if (File.Exists(path))
         {
@@ -141,5 +147,20 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         return new SeedResult(metrics, notes);
     }
 
-    private string DataHash() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(dataPath)));
+    private static string FilesHash(IEnumerable<string> paths)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (string path in paths)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(path) + "\n"));
+            using var stream = File.OpenRead(path);
+            byte[] buffer = new byte[1 << 20];
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+        }
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
 }

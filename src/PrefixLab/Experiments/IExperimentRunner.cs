@@ -18,6 +18,12 @@ public interface IExperimentRunner
     /// </summary>
     int Version { get; }
 
+    /// <summary>
+    /// What the runner reads besides its spec (a checkpoint, a data file), as a hash: part of the key of
+    /// cached results, so results from other inputs are never reused. Empty for runners that read nothing else.
+    /// </summary>
+    string InputsKey => "";
+
     /// <summary>Checks <paramref name="spec"/>'s setup before anything runs (bad specs fail early).</summary>
     void Validate(ExperimentSpec spec);
 

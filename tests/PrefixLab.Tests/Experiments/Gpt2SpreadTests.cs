@@ -31,6 +31,12 @@ public class Gpt2SpreadTests
         (code, stdout, stderr) = CliTests.Run(args);
         Assert.True(code == 0, stderr);
         Assert.Matches(@"prefix-spread\s+Cached", stdout);
+
+        // Other data is another experiment: nothing cached from the first file is reused.
+        File.AppendAllLines(data, ["the dog sat,joy,train"]);
+        (code, stdout, stderr) = CliTests.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"prefix-spread\s+Done", stdout);
     }
 
     [Fact]
