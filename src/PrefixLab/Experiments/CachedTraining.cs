@@ -101,7 +101,11 @@ public sealed class CachedTraining(RunContext context)
         return new CachedFile(key, path, true);
     }
 
-    private void Train(TrainingJob job, TrainOptions options, string path, string label)
+    /// <summary>
+    /// Trains <paramref name="job"/> toward the file at <paramref name="path"/>, checkpointing beside it
+    /// and resuming from such a checkpoint, with progress under <paramref name="label"/>.
+    /// </summary>
+    internal void Train(TrainingJob job, TrainOptions options, string path, string label)
     {
         var withCheckpoints = options with
         {
@@ -115,5 +119,6 @@ public sealed class CachedTraining(RunContext context)
 
     private static string Checkpoint(string path) => Path.ChangeExtension(path, ".ckpt.safetensors");
 
-    private static void DeleteCheckpoint(string path) => File.Delete(Checkpoint(path));
+    /// <summary>Removes the training checkpoint of the file at <paramref name="path"/> once the file is saved.</summary>
+    internal static void DeleteCheckpoint(string path) => File.Delete(Checkpoint(path));
 }

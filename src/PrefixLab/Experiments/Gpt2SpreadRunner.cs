@@ -86,37 +86,30 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         model.eval();
         var tokenizer = Gpt2Tokenizer.Load(modelDirectory);
         var settings = new TuningSettings { PrefixSize = setup.PrefixSize };
-        using var method = TuningMethods.Create(setup.MethodName, model, settings, context.Seed);
-        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.PaddingRows ?? info.PrefixSize);
         int steps = setup.Steps?.For(context.Profile) ?? 0;
-        var options = new TrainOptions
-        {
-            Iterations = steps,
-            LearningRate = setup.Lr?.For(context.Profile) ?? method.DefaultLearningRate,
-            BatchSize = setup.Batch,
-            Seed = context.Seed,
-            LogEvery = Math.Max(1, steps / 10),
-        };
+        double? lr = setup.Lr?.For(context.Profile); // null: the method's default
         string fingerprint = AdapterFile.Fingerprint(model);
-        string key = ResultCache.Key(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, options.LearningRate, options.BatchSize, seed = context.Seed });
+        string key = ResultCache.Key(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, lr, batch = setup.Batch, seed = context.Seed });
         string path = context.Cache.PathOf("runs", key, ".safetensors");
-        if (File.Exists(path))
+        bool cached = File.Exists(path);
+        using var method = cached
+            ? AdapterFile.Load(path, model, fingerprint).Method
+            : TuningMethods.Create(setup.MethodName, model, settings, context.Seed);
+        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.PaddingRows ?? info.PrefixSize);
+        if (!cached && steps > 0)
         {
-            var (tensors, _) = SafeTensors.Load(path);
-            method.LoadTensors(tensors);
-            foreach (var tensor in tensors.Values)
+            var options = new TrainOptions
             {
-                tensor.Dispose();
-            }
-        }
-        else if (steps > 0)
-        {
-            string label = $"{setup.MethodName} on {samples.Task.Name}";
-            context.Report(label, null);
+                Iterations = steps,
+                LearningRate = lr ?? method.DefaultLearningRate,
+                BatchSize = setup.Batch,
+                Seed = context.Seed,
+                LogEvery = Math.Max(1, steps / 10),
+            };
             var job = TextTraining.ForMethod(model, method, samples, options, method.DefaultWeightDecay, fingerprint);
-            Trainer.Run(job, options with { CheckpointPath = Path.ChangeExtension(path, ".ckpt.safetensors"), CheckpointEvery = 100, Resume = true }, p => context.Report(label, p));
+            new CachedTraining(context).Train(job, options, path, $"{setup.MethodName} on {samples.Task.Name}");
             AdapterFile.Save(path, method, new AdapterInfo(method.Name, settings, fingerprint, method.PaddingRows ?? info.PrefixSize, samples.Task.Name, steps));
-            File.Delete(Path.ChangeExtension(path, ".ckpt.safetensors"));
+            CachedTraining.DeleteCheckpoint(path);
         }
 
         context.Report("attention of the last input token over the prefix", null);

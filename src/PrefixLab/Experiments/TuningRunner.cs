@@ -140,7 +140,7 @@ public sealed class TuningRunner : IExperimentRunner
         if (setup.Measures("spread"))
         {
             // Every content query, and, as the paper's appendix reads it, the last input token alone.
-            int lastInput = adapted.PrefixSize + SequenceLayout.For(TaskRegistry.Default.Get(run.Task), 0).InputLength - 1;
+            int lastInput = SequenceLayout.For(TaskRegistry.Default.Get(run.Task), adapted.PrefixSize).PromptLength - 1;
             foreach (var (suffix, row) in new[] { ("", (int?)null), ("-last-input", lastInput) })
             {
                 double spread = BiasSpan.Measure(adapted.Model, geometry, tokens, row).Average(h => h.EffectivePositions);
