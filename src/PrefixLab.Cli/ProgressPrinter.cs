@@ -15,8 +15,11 @@ internal sealed class ProgressPrinter(string label)
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private DateTime lastLine = DateTime.MinValue;
 
+    /// <summary>A training report; one with an evaluation is always shown, on a line of its own.</summary>
     public void Report(TrainingProgress p) =>
-        Write($"{label} step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F1} it/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}", p.Step == p.Total);
+        Write($"{label} step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F1} it/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}"
+            + (p.Eval is { } e ? string.Create(CultureInfo.InvariantCulture, $"  test {e.Task} {e.Accuracy:P2} ({e.Correct}/{e.Samples})") : ""),
+            p.Step == p.Total || p.Eval is not null);
 
     /// <summary>Progress through a count of rows, timed from this printer's creation.</summary>
     public void Report(int done, int total)

@@ -32,6 +32,8 @@ internal sealed class PretrainCommand : ICommand
           --resume              continue from that checkpoint
           --log-every N         JSON-lines log FILE.log.jsonl every N steps (default 100)
           --eval-samples N      after training, evaluate on N test samples of the task (default 0: skip)
+          --eval-every N        also evaluate every N steps (a multiple of --log-every), on --eval-samples
+                                samples (3200 if not given): shown with the progress and in the log
         """;
 
     public int Run(Arguments args)
@@ -60,6 +62,7 @@ internal sealed class PretrainCommand : ICommand
             Resume = args.Flag("resume"),
             LogPath = RunFiles.Log(output),
             LogEvery = args.Int("log-every", 100, 1),
+            EvalEvery = args.Int("eval-every", 0, 0),
         }.Validate();
         double weightDecay = args.Double("weight-decay", 0.1, 0);
         int evalSamples = args.Int("eval-samples", 0, 0);
@@ -68,7 +71,8 @@ internal sealed class PretrainCommand : ICommand
         using var model = new Gpt(config, (long)(seed >> 1));
         var job = TaskTraining.Full(model, task, layout, options, weightDecay);
         Console.WriteLine($"pretrain {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {model.parameters().Sum(p => p.numel()):N0} parameters");
-        var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report);
+        var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report,
+            () => Evaluator.Evaluate(model, task, prefixSize, evalSamples > 0 ? evalSamples : 3200));
         if (result.ResumedFrom > 0)
         {
             Console.WriteLine($"resumed from step {result.ResumedFrom}");

@@ -6,6 +6,8 @@ namespace PrefixLab.Training;
 /// <summary>A JSON-lines log of a run: one object per logged interval, appended (a resumed run continues it).</summary>
 public sealed class RunLog : IDisposable
 {
+    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
     private readonly StreamWriter? writer;
 
     /// <summary>Opens <paramref name="path"/> for appending, or logs nothing when it is null.</summary>
@@ -30,7 +32,8 @@ public sealed class RunLog : IDisposable
             steps_per_s = Math.Round(progress.StepsPerSecond, 3),
             elapsed_s = Math.Round(progress.Elapsed.TotalSeconds, 2),
             time = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-        }));
+            eval = progress.Eval is { } e ? new { task = e.Task, samples = e.Samples, correct = e.Correct, accuracy = e.Accuracy } : null,
+        }, Options));
     }
 
     /// <inheritdoc />

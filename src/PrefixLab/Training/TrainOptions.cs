@@ -42,6 +42,12 @@ public sealed record TrainOptions
     /// <summary>Steps between log lines (and the loss they average over).</summary>
     public int LogEvery { get; init; } = 100;
 
+    /// <summary>
+    /// Steps between evaluations during training (0: none), when the run is given an evaluation; a
+    /// multiple of <see cref="LogEvery"/>, so each result lands on a log line.
+    /// </summary>
+    public int EvalEvery { get; init; }
+
     /// <summary>Throws <see cref="PrefixLabException"/> for a value out of range.</summary>
     public TrainOptions Validate()
     {
@@ -52,6 +58,7 @@ public sealed record TrainOptions
         PrefixLabException.Check(double.IsFinite(GradClip) && GradClip >= 0, $"gradient clip must be 0 or more (got {GradClip})");
         PrefixLabException.Check(CheckpointEvery >= 0, $"checkpoint interval must be 0 or more (got {CheckpointEvery})");
         PrefixLabException.Check(LogEvery >= 1, $"log interval must be at least 1 (got {LogEvery})");
+        PrefixLabException.Check(EvalEvery >= 0 && EvalEvery % LogEvery == 0, $"evaluation interval must be 0 or a multiple of the log interval {LogEvery} (got {EvalEvery})");
         return this;
     }
 }

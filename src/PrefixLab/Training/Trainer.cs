@@ -93,8 +93,13 @@ public static class Trainer
     /// <summary>Seconds between progress reports when no log line is due.</summary>
     private const double ReportSeconds = 2.0;
 
-    /// <summary>Runs <paramref name="job"/> with <paramref name="options"/>; <paramref name="progress"/> receives reports.</summary>
-    public static TrainingResult Run(TrainingJob job, TrainOptions options, Action<TrainingProgress>? progress = null)
+    /// <summary>
+    /// Runs <paramref name="job"/> with <paramref name="options"/>; <paramref name="progress"/> receives
+    /// reports. Every <see cref="TrainOptions.EvalEvery"/> steps, <paramref name="evaluate"/> scores the
+    /// model in evaluation mode; it draws nothing from the training's random streams (each step reseeds
+    /// them), so a run with evaluations trains exactly as one without.
+    /// </summary>
+    public static TrainingResult Run(TrainingJob job, TrainOptions options, Action<TrainingProgress>? progress = null, Func<Evaluation.EvalResult>? evaluate = null)
     {
         using var session = new TrainingSession(job, options);
         if (options.Resume && options.CheckpointPath is { } resumePath && File.Exists(resumePath))
@@ -115,9 +120,10 @@ public static class Trainer
                 lossCount++;
                 long done = session.Step;
                 bool logDue = done % options.LogEvery == 0 || done == options.Iterations;
+                var eval = evaluate is not null && options.EvalEvery > 0 && done % options.EvalEvery == 0 ? EvaluateNow(job, evaluate) : null;
                 if (logDue || clock.Elapsed.TotalSeconds - lastReport >= ReportSeconds)
                 {
-                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed);
+                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed) with { Eval = eval };
                     progress?.Invoke(report);
                     lastReport = clock.Elapsed.TotalSeconds;
                     if (logDue)
@@ -140,6 +146,19 @@ public static class Trainer
             job.SetTraining?.Invoke(false);
         }
         return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed);
+    }
+
+    private static Evaluation.EvalResult EvaluateNow(TrainingJob job, Func<Evaluation.EvalResult> evaluate)
+    {
+        job.SetTraining?.Invoke(false);
+        try
+        {
+            return evaluate();
+        }
+        finally
+        {
+            job.SetTraining?.Invoke(true);
+        }
     }
 
     private static TrainingProgress Report(long done, long start, long total, double loss, TimeSpan elapsed)

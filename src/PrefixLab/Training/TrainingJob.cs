@@ -43,7 +43,8 @@ public sealed class TrainingJob
 /// <param name="StepsPerSecond">Rate of this session (excluding resumed steps).</param>
 /// <param name="Elapsed">Time of this session.</param>
 /// <param name="Remaining">Estimated time left.</param>
-public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining);
+/// <param name="Eval">The evaluation taken at this step, on steps where one is due.</param>
+public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining, Evaluation.EvalResult? Eval = null);
 
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Steps">Steps done in all, resumed ones included.</param>

@@ -46,6 +46,45 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Evaluations_during_training_are_reported_and_logged_and_change_no_weight()
+    {
+        var plain = Train(steps: 30, seed: 3);
+        string log = Path.Combine(TestModels.TempDirectory(), "run.log.jsonl");
+        var reports = new List<TrainingProgress>();
+        var modes = new List<bool>();
+        Gpt? evaluated = null;
+        bool? trainingAtStep30 = null;
+        void Progress(TrainingProgress p)
+        {
+            reports.Add(p);
+            trainingAtStep30 = p.Step == 30 ? evaluated!.training : trainingAtStep30;
+        }
+        var withEvals = Train(steps: 30, seed: 3, log: log, progress: Progress, evalEvery: 20, evaluate: model =>
+        {
+            modes.Add(model.training);
+            return Evaluator.Evaluate(model, TaskRegistry.Default.Get("ascending"), prefixSize: 1, samples: 40);
+        }, built: m => evaluated = m);
+
+        Assert.True(SameWeights(plain, withEvals));
+        Assert.Equal([false], modes); // scored in evaluation mode, at step 20 only
+        Assert.True(trainingAtStep30, "training mode is restored after an evaluation");
+        var eval = Assert.Single(reports, r => r.Eval is not null);
+        Assert.Equal((20L, "ascending", 40), (eval.Step, eval.Eval!.Task, eval.Eval.Samples));
+        var lines = File.ReadAllLines(log).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var logged = Assert.Single(lines, l => l.TryGetProperty("eval", out _));
+        Assert.Equal(20, logged.GetProperty("step").GetInt64());
+        Assert.Equal(eval.Eval.Correct, logged.GetProperty("eval").GetProperty("correct").GetInt32());
+    }
+
+    [Fact]
+    public void An_evaluation_interval_off_the_log_interval_is_refused()
+    {
+        var options = new TrainOptions { Iterations = 10, LogEvery = 100, EvalEvery = 150 };
+        var error = Assert.Throws<PrefixLabException>(() => options.Validate());
+        Assert.Contains("multiple of the log interval", error.Message);
+    }
+
+    [Fact]
     public void Progress_reports_count_up_to_the_total()
     {
         var reports = new List<TrainingProgress>();
@@ -65,7 +104,8 @@ public class TrainerTests
 
     private static Gpt Train(
         int steps, ulong seed, string? checkpoint = null, string? log = null, bool resume = false,
-        Action<TrainingProgress>? progress = null, ITask? task = null, int width = 32)
+        Action<TrainingProgress>? progress = null, ITask? task = null, int width = 32,
+        int evalEvery = 0, Func<Gpt, EvalResult>? evaluate = null, Action<Gpt>? built = null)
     {
         task ??= TaskRegistry.Default.Get("ascending");
         var layout = SequenceLayout.For(task, 1);
@@ -79,8 +119,10 @@ public class TrainerTests
             Resume = resume,
             LogPath = log,
             LogEvery = 10,
+            EvalEvery = evalEvery,
         };
-        Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress);
+        built?.Invoke(model);
+        Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress, evaluate is null ? null : () => evaluate(model));
         return model;
     }
 

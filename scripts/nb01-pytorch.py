@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Notebook 01 of the paper in PyTorch: a second, independent implementation of the recipe, to tell a
+PrefixLab bug from seed-to-seed spread when an accuracy falls short of the paper's single run.
+
+The recipe is paper.md §3 as PrefixLab implements it, written again here in plain PyTorch: lists of 10
+digits from 0..7 (half of the draws with more than 5 distinct digits rejected), a 25% test split by a
+hash of the list, `[P zeros][input][output]` with the loss on the 10 output predictions; a minGPT model
+(1 layer, 1 head, width 96, P = 1, vocabulary 10, learned positions, pre-LayerNorm, tanh GELU, dropout
+0.1, N(0, 0.02) weights and N(0, 0.02/sqrt(2L)) residual projections, bias-free head); AdamW (betas
+0.9/0.95, weight decay 0.1 on Linear weights only, lr 5e-4, gradient clip 1.0, batch 64). Pretrains on
+ascending for 20,000 steps, evaluates greedy exact match on 3,200 test lists for ascending and
+descending, then fine-tunes every weight on descending for 10,000 steps and evaluates again.
+Prints one JSON object per seed.
+
+  scripts/nb01-pytorch.py --seed 1 [--pretrain 20000] [--finetune 10000] [--threads 1] [--eval-every N]
+  (Debian: apt-get install python3-torch libopenblas0-pthread)
+"""
+import argparse
+import hashlib
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LENGTH, DIGITS, VOCAB = 10, 8, 10
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads, layers, block):
+        super().__init__()
+        self.heads = heads
+        self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.c_attn, self.c_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.c_fc, self.mlp_proj = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+        self.drop_attn, self.drop_resid, self.drop_mlp = nn.Dropout(0.1), nn.Dropout(0.1), nn.Dropout(0.1)
+        self.register_buffer("future", torch.ones(block, block, dtype=torch.bool).triu(1))
+        self.layers = layers
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
+        att = att.masked_fill(self.future[:t, :t], float("-inf"))
+        y = self.drop_attn(F.softmax(att, dim=-1)) @ v
+        x = x + self.drop_resid(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
+        return x + self.drop_mlp(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")))
+
+
+class Gpt(nn.Module):
+    def __init__(self, layers=1, heads=1, width=96, block=2 * LENGTH):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(VOCAB, width), nn.Embedding(block, width)
+        self.blocks = nn.ModuleList(Block(width, heads, layers, block) for _ in range(layers))
+        self.ln_f, self.head = nn.LayerNorm(width), nn.Linear(width, VOCAB, bias=False)
+        self.drop = nn.Dropout(0.1)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for block_ in self.blocks:
+            for proj in (block_.c_proj, block_.mlp_proj):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * layers))
+
+    def forward(self, idx):
+        x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.size(1))))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+
+def is_test(row):
+    """A quarter of all lists are test, decided by a hash of the list alone."""
+    return hashlib.blake2b(bytes(row.tolist()), digest_size=8).digest()[0] % 4 == 0
+
+
+def sample(rng, count, split):
+    """`count` lists of the given split, drawn with the paper's rejection rule."""
+    out = []
+    while len(out) < count:
+        draws = rng.integers(0, DIGITS, size=(4 * count, LENGTH))
+        coin = rng.random(4 * count) < 0.5
+        for row, flip in zip(draws, coin):
+            if flip and len(set(row.tolist())) > LENGTH // 2:
+                continue
+            if is_test(row) == (split == "test"):
+                out.append(row)
+                if len(out) == count:
+                    break
+    return np.stack(out)
+
+
+def solve(lists, task):
+    return np.sort(lists, axis=1) if task == "ascending" else -np.sort(-lists, axis=1)
+
+
+def batch(lists, task, prefix):
+    full = np.concatenate([np.zeros((len(lists), prefix), dtype=np.int64), lists, solve(lists, task)], axis=1)
+    x, y = torch.from_numpy(full[:, :-1].copy()), torch.from_numpy(full[:, 1:].copy())
+    y[:, : LENGTH + prefix - 1] = -1
+    return x, y
+
+
+def train(model, task, steps, rng, prefix, label, eval_every=0, trajectory=None):
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() == 2 and not n.startswith(("wte", "wpe"))]
+    other = [p for p in model.parameters() if not any(p is d for d in decay)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}], lr=5e-4, betas=(0.9, 0.95))
+    model.train()
+    start, smoothed = time.time(), None
+    for step in range(1, steps + 1):
+        x, y = batch(sample(rng, 64, "train"), task, prefix)
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, VOCAB), y.view(-1), ignore_index=-1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        smoothed = loss.item() if smoothed is None else 0.99 * smoothed + 0.01 * loss.item()
+        if step % 2000 == 0 or step == steps:
+            rate = step / (time.time() - start)
+            print(f"{label} {step}/{steps} loss {smoothed:.4f} {rate:.0f} steps/s ETA {(steps - step) / rate:.0f}s", flush=True)
+        if eval_every and step % eval_every == 0:
+            # The same 800 test lists each time, so the points differ only by the model.
+            trajectory.append([step, round(float(accuracy(model, task, np.random.default_rng(30_000), prefix, 800)), 4)])
+            model.train()
+    return smoothed
+
+
+@torch.no_grad()
+def accuracy(model, task, rng, prefix, samples=3200):
+    model.eval()
+    lists = sample(rng, samples, "test")
+    correct = 0
+    for begin in range(0, samples, 400):
+        chunk = lists[begin:begin + 400]
+        seq = torch.from_numpy(np.concatenate([np.zeros((len(chunk), prefix), dtype=np.int64), chunk], axis=1))
+        for _ in range(LENGTH):
+            seq = torch.cat([seq, model(seq)[:, -1].argmax(-1, keepdim=True)], dim=1)
+        correct += (seq[:, -LENGTH:].numpy() == solve(chunk, task)).all(axis=1).sum()
+    return correct / samples
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--pretrain", type=int, default=20000)
+    parser.add_argument("--finetune", type=int, default=10000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--eval-every", type=int, default=0, help="also record accuracy on 800 test lists every N steps")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model, prefix = Gpt(), 1
+    began = time.time()
+    result = {"seed": args.seed, "torch": torch.__version__}
+    result["pretrain_curve"], result["finetune_curve"] = [], []
+    result["pretrain_loss"] = train(model, "ascending", args.pretrain, rng, prefix, f"seed {args.seed} pretrain", args.eval_every, result["pretrain_curve"])
+    result["pretrained_ascending"] = accuracy(model, "ascending", np.random.default_rng(10_000 + args.seed), prefix)
+    result["pretrained_descending"] = accuracy(model, "descending", np.random.default_rng(20_000 + args.seed), prefix)
+    result["finetune_loss"] = train(model, "descending", args.finetune, rng, prefix, f"seed {args.seed} finetune", args.eval_every, result["finetune_curve"])
+    result["finetuned_descending"] = accuracy(model, "descending", np.random.default_rng(20_000 + args.seed), prefix)
+    result["finetuned_ascending"] = accuracy(model, "ascending", np.random.default_rng(10_000 + args.seed), prefix)
+    result["seconds"] = round(time.time() - began)
+    print(json.dumps({k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
