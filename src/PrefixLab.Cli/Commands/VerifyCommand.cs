@@ -22,6 +22,7 @@ internal sealed class VerifyCommand : ICommand
           --samples N      test inputs (default 32)
           --seed S         which test inputs (default 0)
           --double         run model and adapter in float64
+          --tolerance X    largest error that counts as rounding (default 1e-5 in float32, 1e-12 in float64)
           --json           print one JSON object
         Per layer and head: (a) max |renormalised content attention with − without the adapter| and on the
         layer's own inputs, (b) max |head output − (Σ_prefix A·v + (1 − α)·t̂)|, t̂ with against without,
@@ -34,6 +35,7 @@ internal sealed class VerifyCommand : ICommand
         string adapterPath = args.Required("adapter");
         var inputs = AnalysisInputOptions.Read(args, 32);
         bool float64 = args.Flag("double");
+        double tolerance = args.Double("tolerance", float64 ? 1e-12 : 1e-5, 0);
         bool json = args.Flag("json");
         args.EnsureAllUsed();
 
@@ -57,7 +59,7 @@ internal sealed class VerifyCommand : ICommand
         }
         Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}) on {lists.Count} sequence(s) of {tokens.shape[1]} positions, {precision}");
         Console.Write(Table(checks));
-        Console.WriteLine(Verdict(checks, geometry, float64 ? 1e-12 : 1e-5));
+        Console.WriteLine(Verdict(checks, geometry, tolerance, float64));
         return 0;
     }
 
@@ -74,7 +76,7 @@ internal sealed class VerifyCommand : ICommand
     }
 
     /// <summary>One line: the first layer's errors against what rounding in the run's precision allows.</summary>
-    private static string Verdict(IReadOnlyList<HeadCheck> checks, PrefixGeometry geometry, double tolerance)
+    private static string Verdict(IReadOnlyList<HeadCheck> checks, PrefixGeometry geometry, double tolerance, bool float64)
     {
         var first = checks.Where(c => c.Layer == 0).ToList();
         double a = first.Max(c => c.ContentAttentionError);
@@ -85,7 +87,10 @@ internal sealed class VerifyCommand : ICommand
         }
         double b = checks.Max(c => c.BiasedMixError ?? 0);
         double own = checks.Max(c => c.OwnContentError);
-        string holds = a < tolerance && own < tolerance && b < tolerance ? "hold" : "DO NOT hold";
-        return $"C2 and C3 {holds} within {tolerance:0E+00}: first layer (a) max error {a:0.00E+00}; over all layers (a) own {own:0.00E+00}, (b) {b:0.00E+00}; cross-layer shift up to total variation {shift:0.00E+00}";
+        bool hold = a < tolerance && own < tolerance && b < tolerance;
+        // Rounding error in float32 grows with the size of the activations (sharp attention, large
+        // values), so a miss there may be rounding rather than a violation: float64 tells them apart.
+        string hint = hold || float64 ? "" : " (float32 rounding grows with the activations: --double checks the same at 1E-12)";
+        return $"C2 and C3 {(hold ? "hold" : "DO NOT hold")} within {tolerance:0E+00}: first layer (a) max error {a:0.00E+00}; over all layers (a) own {own:0.00E+00}, (b) {b:0.00E+00}; cross-layer shift up to total variation {shift:0.00E+00}{hint}";
     }
 }

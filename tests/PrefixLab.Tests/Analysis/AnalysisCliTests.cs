@@ -48,6 +48,12 @@ public class AnalysisCliTests
         Assert.True(code == 0, stderr);
         Assert.Contains("(a) vs plain", stdout);
         Assert.Contains("C2 and C3 hold within 1E-05: first layer (a) max error", stdout);
+
+        // A tolerance below what float32 rounding reaches fails the check and points to --double.
+        (code, stdout, stderr) = CliTests.Run("verify", "--model", model, "--adapter", prefix, "--input", "2 6 0 1 4 6 3 0 1 2", "--tolerance", "0");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("C2 and C3 DO NOT hold within 0E+00", stdout);
+        Assert.Contains("--double checks the same", stdout);
     }
 
     [Fact]
