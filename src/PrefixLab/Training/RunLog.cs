@@ -36,6 +36,47 @@ public sealed class RunLog : IDisposable
         }, Options));
     }
 
+    /// <summary>
+    /// Reads a run's log back: each line's step, mean loss and evaluation (if the line has one). A
+    /// missing file or a line that is not such a record fails with the file and line number.
+    /// </summary>
+    public static IReadOnlyList<RunLogEntry> Read(string path)
+    {
+        PrefixLabException.Check(File.Exists(path), $"no such log file: {path}");
+        var entries = new List<RunLogEntry>();
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            try
+            {
+                using var json = JsonDocument.Parse(line);
+                var root = json.RootElement;
+                Evaluation.EvalResult? eval = null;
+                if (root.TryGetProperty("eval", out var e) && e.ValueKind == JsonValueKind.Object)
+                {
+                    eval = new Evaluation.EvalResult(e.GetProperty("task").GetString() ?? "", e.GetProperty("samples").GetInt32(), e.GetProperty("correct").GetInt32(), e.GetProperty("accuracy").GetDouble());
+                }
+                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), root.GetProperty("loss").GetDouble(), eval));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                throw new PrefixLabException($"{path}, line {number}: not a training log record ({ex.Message.Split('\n')[0]})");
+            }
+        }
+        return entries;
+    }
+
     /// <inheritdoc />
     public void Dispose() => writer?.Dispose();
 }
+
+/// <summary>One line of a run's log.</summary>
+/// <param name="Step">Steps done.</param>
+/// <param name="Loss">Mean training loss since the previous line.</param>
+/// <param name="Eval">The evaluation at this step, if one was taken.</param>
+public sealed record RunLogEntry(long Step, double Loss, Evaluation.EvalResult? Eval);
