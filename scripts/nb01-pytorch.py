@@ -12,7 +12,7 @@ ascending for 20,000 steps, evaluates greedy exact match on 3,200 test lists for
 descending, then fine-tunes every weight on descending for 10,000 steps and evaluates again.
 Prints one JSON object per seed.
 
-  scripts/nb01-pytorch.py --seed 1 [--pretrain 20000] [--finetune 10000] [--threads 1] [--eval-every N]
+  scripts/nb01-pytorch.py --seed 1 [--pretrain 20000] [--finetune 10000] [--threads 1] [--eval-every N --log-dir DIR]
   (Debian: apt-get install python3-torch libopenblas0-pthread)
 """
 import argparse
@@ -126,7 +126,7 @@ def train(model, task, steps, rng, prefix, label, eval_every=0, trajectory=None)
             print(f"{label} {step}/{steps} loss {smoothed:.4f} {rate:.0f} steps/s ETA {(steps - step) / rate:.0f}s", flush=True)
         if eval_every and step % eval_every == 0:
             # The same 800 test lists each time, so the points differ only by the model.
-            trajectory.append([step, round(float(accuracy(model, task, np.random.default_rng(30_000), prefix, 800)), 4)])
+            trajectory.append([step, round(float(accuracy(model, task, np.random.default_rng(30_000), prefix, 800)), 4), round(smoothed, 4)])
             model.train()
     return smoothed
 
@@ -145,6 +145,18 @@ def accuracy(model, task, rng, prefix, samples=3200):
     return correct / samples
 
 
+def write_logs(result, directory):
+    """The curves as JSON-lines logs in PrefixLab's format, so `prefixlab curves` draws them beside its own runs."""
+    import os
+    os.makedirs(directory, exist_ok=True)
+    for phase, task in (("pretrain", "ascending"), ("finetune", "descending")):
+        with open(os.path.join(directory, f"pytorch-s{result['seed']}-{phase}.log.jsonl"), "w") as log:
+            for step, acc, *loss in result[f"{phase}_curve"]:
+                # Curves recorded before the loss was kept with them have no loss.
+                record = {"step": step, **({"loss": loss[0]} if loss else {})}
+                log.write(json.dumps({**record, "eval": {"task": task, "samples": 800, "correct": round(acc * 800), "accuracy": acc}}) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, required=True)
@@ -152,6 +164,7 @@ def main():
     parser.add_argument("--finetune", type=int, default=10000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eval-every", type=int, default=0, help="also record accuracy on 800 test lists every N steps")
+    parser.add_argument("--log-dir", help="write the curves as PrefixLab logs (pytorch-sS-pretrain.log.jsonl, ...) here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -167,7 +180,10 @@ def main():
     result["finetuned_descending"] = accuracy(model, "descending", np.random.default_rng(20_000 + args.seed), prefix)
     result["finetuned_ascending"] = accuracy(model, "ascending", np.random.default_rng(10_000 + args.seed), prefix)
     result["seconds"] = round(time.time() - began)
-    print(json.dumps({k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()}), flush=True)
+    result = {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()}
+    print(json.dumps(result), flush=True)
+    if args.log_dir:
+        write_logs(result, args.log_dir)
 
 
 if __name__ == "__main__":

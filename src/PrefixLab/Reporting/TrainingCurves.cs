@@ -26,7 +26,7 @@ public static class TrainingCurves
     public static IReadOnlyList<(long Step, double Value)> Points(CurveRun run, CurveMetric metric) => metric switch
     {
         CurveMetric.Accuracy => [.. run.Entries.Where(e => e.Eval is not null).Select(e => (e.Step, 100 * e.Eval!.Accuracy))],
-        _ => [.. run.Entries.Select(e => (e.Step, e.Loss))],
+        _ => [.. run.Entries.Where(e => !double.IsNaN(e.Loss)).Select(e => (e.Step, e.Loss))],
     };
 
     /// <summary>PNG bytes of every run's curve on one chart.</summary>

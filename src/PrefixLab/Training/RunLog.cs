@@ -61,7 +61,8 @@ public sealed class RunLog : IDisposable
                 {
                     eval = new Evaluation.EvalResult(e.GetProperty("task").GetString() ?? "", e.GetProperty("samples").GetInt32(), e.GetProperty("correct").GetInt32(), e.GetProperty("accuracy").GetDouble());
                 }
-                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), root.GetProperty("loss").GetDouble(), eval));
+                double loss = root.TryGetProperty("loss", out var l) ? l.GetDouble() : double.NaN;
+                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), loss, eval));
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -77,6 +78,6 @@ public sealed class RunLog : IDisposable
 
 /// <summary>One line of a run's log.</summary>
 /// <param name="Step">Steps done.</param>
-/// <param name="Loss">Mean training loss since the previous line.</param>
+/// <param name="Loss">Mean training loss since the previous line (NaN when the line has none).</param>
 /// <param name="Eval">The evaluation at this step, if one was taken.</param>
 public sealed record RunLogEntry(long Step, double Loss, Evaluation.EvalResult? Eval);
