@@ -44,7 +44,7 @@ public static class TrainingCurves
             line.LegendText = run.Label;
             line.MarkerSize = 4;
         }
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Right); // outside the data, which can be anywhere
         plot.XLabel("step");
         plot.YLabel(metric == CurveMetric.Accuracy ? "test accuracy (%)" : "training loss");
         if (title is not null)
