@@ -9,50 +9,13 @@ stand in for the digit lists (the speed does not depend on them). Prints the med
   scripts/bench-pytorch.py [--steps 20] [--threads 2]        (Debian: apt-get install python3-torch)
 """
 import argparse
-import math
 import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, width, heads, layers):
-        super().__init__()
-        self.heads = heads
-        self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.c_attn, self.c_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.c_fc, self.mlp_proj = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
-        self.drop = nn.Dropout(0.1)
-        for proj in (self.c_proj, self.mlp_proj):
-            nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * layers))
-
-    def forward(self, x):
-        b, t, c = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
-        att = att.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
-        y = self.drop(F.softmax(att, dim=-1)) @ v
-        x = x + self.drop(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
-        return x + self.drop(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")))
-
-
-class Gpt(nn.Module):
-    def __init__(self, vocab=11, block=29, layers=4, heads=4, width=256):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(vocab, width), nn.Embedding(block, width)
-        self.blocks = nn.ModuleList(Block(width, heads, layers) for _ in range(layers))
-        self.ln_f, self.head = nn.LayerNorm(width), nn.Linear(width, vocab, bias=False)
-        self.drop = nn.Dropout(0.1)
-
-    def forward(self, idx):
-        x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.size(1))))
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln_f(x))
+from torch_gpt import Gpt, adamw
 
 
 def main():
@@ -62,10 +25,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = Gpt()
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() == 2 and "wte" not in n and "wpe" not in n]
-    other = [p for n, p in model.named_parameters() if not any(p is d for d in decay)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}], lr=5e-4, betas=(0.9, 0.95))
+    model = Gpt(vocab=11, block=29, layers=4, heads=4, width=256)
+    optimizer = adamw(model)
     model.train()
     times = []
     for step in range(5 + args.steps):

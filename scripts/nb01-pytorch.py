@@ -18,60 +18,15 @@ Prints one JSON object per seed.
 import argparse
 import hashlib
 import json
-import math
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_gpt import Gpt, adamw
+
 LENGTH, DIGITS, VOCAB = 10, 8, 10
-
-
-class Block(nn.Module):
-    def __init__(self, width, heads, layers, block):
-        super().__init__()
-        self.heads = heads
-        self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.c_attn, self.c_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.c_fc, self.mlp_proj = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
-        self.drop_attn, self.drop_resid, self.drop_mlp = nn.Dropout(0.1), nn.Dropout(0.1), nn.Dropout(0.1)
-        self.register_buffer("future", torch.ones(block, block, dtype=torch.bool).triu(1))
-        self.layers = layers
-
-    def forward(self, x):
-        b, t, c = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
-        att = att.masked_fill(self.future[:t, :t], float("-inf"))
-        y = self.drop_attn(F.softmax(att, dim=-1)) @ v
-        x = x + self.drop_resid(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
-        return x + self.drop_mlp(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")))
-
-
-class Gpt(nn.Module):
-    def __init__(self, layers=1, heads=1, width=96, block=2 * LENGTH):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(VOCAB, width), nn.Embedding(block, width)
-        self.blocks = nn.ModuleList(Block(width, heads, layers, block) for _ in range(layers))
-        self.ln_f, self.head = nn.LayerNorm(width), nn.Linear(width, VOCAB, bias=False)
-        self.drop = nn.Dropout(0.1)
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=0.02)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
-        for block_ in self.blocks:
-            for proj in (block_.c_proj, block_.mlp_proj):
-                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * layers))
-
-    def forward(self, idx):
-        x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.size(1))))
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln_f(x))
 
 
 def is_test(row):
@@ -107,9 +62,7 @@ def batch(lists, task, prefix):
 
 
 def train(model, task, steps, rng, prefix, label, eval_every=0, trajectory=None):
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() == 2 and not n.startswith(("wte", "wpe"))]
-    other = [p for p in model.parameters() if not any(p is d for d in decay)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}], lr=5e-4, betas=(0.9, 0.95))
+    optimizer = adamw(model)
     model.train()
     start, smoothed = time.time(), None
     for step in range(1, steps + 1):
@@ -169,7 +122,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    model, prefix = Gpt(), 1
+    prefix = 1
+    model = Gpt(VOCAB, 2 * LENGTH - 1 + prefix, layers=1, heads=1, width=96)
     began = time.time()
     result = {"seed": args.seed, "torch": torch.__version__}
     result["pretrain_curve"], result["finetune_curve"] = [], []
