@@ -6,7 +6,15 @@ namespace PrefixLab.Training;
 /// <summary>A JSON-lines log of a run: one object per logged interval, appended (a resumed run continues it).</summary>
 public sealed class RunLog : IDisposable
 {
-    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+    // One mapping for writing and reading: snake_case names, no "eval" on lines without one, and an
+    // evaluation missing a field is an error rather than zeros.
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
 
     private readonly StreamWriter? writer;
 
@@ -32,7 +40,7 @@ public sealed class RunLog : IDisposable
             steps_per_s = Math.Round(progress.StepsPerSecond, 3),
             elapsed_s = Math.Round(progress.Elapsed.TotalSeconds, 2),
             time = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-            eval = progress.Eval is { } e ? new { task = e.Task, samples = e.Samples, correct = e.Correct, accuracy = e.Accuracy } : null,
+            eval = progress.Eval,
         }, Options));
     }
 
@@ -56,11 +64,7 @@ public sealed class RunLog : IDisposable
             {
                 using var json = JsonDocument.Parse(line);
                 var root = json.RootElement;
-                Evaluation.EvalResult? eval = null;
-                if (root.TryGetProperty("eval", out var e) && e.ValueKind == JsonValueKind.Object)
-                {
-                    eval = new Evaluation.EvalResult(e.GetProperty("task").GetString() ?? "", e.GetProperty("samples").GetInt32(), e.GetProperty("correct").GetInt32(), e.GetProperty("accuracy").GetDouble());
-                }
+                var eval = root.TryGetProperty("eval", out var e) && e.ValueKind == JsonValueKind.Object ? e.Deserialize<Evaluation.EvalResult>(Options) : null;
                 double loss = root.TryGetProperty("loss", out var l) ? l.GetDouble() : double.NaN;
                 entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), loss, eval));
             }
