@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using PrefixLab.Evaluation;
 using PrefixLab.Training;
 using PrefixLab.Util;
 
@@ -18,8 +19,11 @@ internal sealed class ProgressPrinter(string label)
     /// <summary>A training report; one with an evaluation is always shown, on a line of its own.</summary>
     public void Report(TrainingProgress p) =>
         Write($"{label} step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F1} it/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}"
-            + (p.Eval is { } e ? string.Create(CultureInfo.InvariantCulture, $"  test {e.Task} {e.Accuracy:P2} ({e.Correct}/{e.Samples})") : ""),
-            p.Step == p.Total || p.Eval is not null);
+            + Score("test", p.Eval) + Score("validation", p.Validation),
+            p.Step == p.Total || p.Eval is not null || p.Validation is not null);
+
+    private static string Score(string split, EvalResult? e) =>
+        e is null ? "" : string.Create(CultureInfo.InvariantCulture, $"  {split} {e.Task} {e.Accuracy:P2} ({e.Correct}/{e.Samples})");
 
     /// <summary>Progress through a count of rows, timed from this printer's creation.</summary>
     public void Report(int done, int total)

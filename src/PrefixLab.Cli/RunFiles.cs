@@ -1,3 +1,6 @@
+using System.Globalization;
+using PrefixLab.Training;
+
 namespace PrefixLab.Cli;
 
 /// <summary>Where a run keeps its files beside its output: <c>model.ckpt.safetensors</c>, <c>model.log.jsonl</c>.</summary>
@@ -6,6 +9,19 @@ internal static class RunFiles
     public static string Checkpoint(string output) => Stem(output) + ".ckpt.safetensors";
 
     public static string Log(string output) => Stem(output) + ".log.jsonl";
+
+    /// <summary>Says which weights a run that kept its best ends with (nothing for other runs).</summary>
+    public static void ReportKept(TrainingResult result)
+    {
+        if (result.KeptValidation is { } v)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"kept the weights of step {result.KeptStep} (validation {v.Task} {v.Accuracy:P2}, {v.Correct}/{v.Samples}); the checkpoint holds step {result.Steps}'s"));
+        }
+        else if (result.KeptStep is not null)
+        {
+            Console.WriteLine("no evaluation was due: kept the last weights");
+        }
+    }
 
     private static string Stem(string output) =>
         output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? output[..^".safetensors".Length] : output;

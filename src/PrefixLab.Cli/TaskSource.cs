@@ -34,6 +34,9 @@ internal sealed class TaskSource
 
     public string Name => digits?.Name ?? text!.Name;
 
+    /// <summary>Whether the task has a validation split to keep the best weights by (digit tasks do; text files only train and test).</summary>
+    public bool HasValidation => digits is not null;
+
     public static TaskSource Read(Arguments args, string modelPath)
     {
         string? data = args.Optional("data");
@@ -55,10 +58,13 @@ internal sealed class TaskSource
             ? TaskTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
             : TextTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
 
-    /// <summary>Scores the model; <paramref name="samples"/> null means 3,200 digit samples or the whole text test split.</summary>
-    public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch) =>
+    /// <summary>
+    /// Scores the model on the test split (or a digit task's validation split); <paramref name="samples"/>
+    /// null means 3,200 digit samples or the whole text test split.
+    /// </summary>
+    public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
         digits is not null
-            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? 3200, seed, batch)
+            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? 3200, seed, batch, split)
             : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch);
 
     private TextSamples Samples(int paddingRows) => TextSamples.Encode(text!, tokenizer!.Encode, paddingRows);

@@ -13,7 +13,8 @@ internal sealed class CurvesCommand : ICommand
         prefixlab curves LOG [LOG ...] --out FILE.png [options]
           LOG               a run's log (X.log.jsonl, written beside the model or adapter X.safetensors)
           --out FILE.png    the chart to write
-          --metric M        accuracy (the evaluations of --eval-every, default) or loss
+          --metric M        accuracy (the test evaluations of --eval-every, default), validation (the
+                            validation scores of --keep-best) or loss
           --labels a,b,...  legend entries, one per log (default: the file names)
           --title TEXT      chart title
         Also prints, per log, the first, last, lowest and highest value and the mean of the last half.
@@ -25,8 +26,9 @@ internal sealed class CurvesCommand : ICommand
         var metric = (args.Optional("metric") ?? "accuracy") switch
         {
             "accuracy" => CurveMetric.Accuracy,
+            "validation" => CurveMetric.Validation,
             "loss" => CurveMetric.Loss,
-            var other => throw new PrefixLabException($"--metric must be accuracy or loss (got '{other}')"),
+            var other => throw new PrefixLabException($"--metric must be accuracy, validation or loss (got '{other}')"),
         };
         var labels = args.Optional("labels")?.Split(',');
         string? title = args.Optional("title");
@@ -41,7 +43,7 @@ internal sealed class CurvesCommand : ICommand
         {
             var points = TrainingCurves.Points(run, metric);
             var lastHalf = points.Where(p => p.Step > points[^1].Step / 2).ToList();
-            string unit = metric == CurveMetric.Accuracy ? " %" : "";
+            string unit = metric == CurveMetric.Loss ? "" : " %";
             Console.WriteLine($"{run.Label}: {points.Count} points, step {points[0].Step} {points[0].Value:F2}{unit} → step {points[^1].Step} {points[^1].Value:F2}{unit}; " +
                 $"min {points.Min(p => p.Value):F2}, max {points.Max(p => p.Value):F2}, mean of the last half {lastHalf.Average(p => p.Value):F2}{unit}");
         }

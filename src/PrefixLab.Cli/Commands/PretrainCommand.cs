@@ -34,6 +34,8 @@ internal sealed class PretrainCommand : ICommand
           --eval-samples N      after training, evaluate on N test samples of the task (default 0: skip)
           --eval-every N        also evaluate every N steps (a multiple of --log-every), on --eval-samples
                                 samples (3200 if not given): shown with the progress and in the log
+          --keep-best           hold the validation split (1 in 20 training inputs) out of training, score
+                                it at every --eval-every and save the weights that scored best there
         """;
 
     public int Run(Arguments args)
@@ -63,6 +65,7 @@ internal sealed class PretrainCommand : ICommand
             LogPath = RunFiles.Log(output),
             LogEvery = args.Int("log-every", 100, 1),
             EvalEvery = args.Int("eval-every", 0, 0),
+            KeepBest = args.Flag("keep-best"),
         }.Validate();
         double weightDecay = args.Double("weight-decay", 0.1, 0);
         int evalSamples = args.Int("eval-samples", 0, 0);
@@ -71,13 +74,16 @@ internal sealed class PretrainCommand : ICommand
         using var model = new Gpt(config, (long)(seed >> 1));
         var job = TaskTraining.Full(model, task, layout, options, weightDecay);
         Console.WriteLine($"pretrain {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {model.parameters().Sum(p => p.numel()):N0} parameters");
+        int periodicSamples = evalSamples > 0 ? evalSamples : 3200;
         var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report,
-            () => Evaluator.Evaluate(model, task, prefixSize, evalSamples > 0 ? evalSamples : 3200));
+            () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples),
+            () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples, split: DataSplit.Validation));
         if (result.ResumedFrom > 0)
         {
             Console.WriteLine($"resumed from step {result.ResumedFrom}");
         }
-        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.Steps, seed));
+        RunFiles.ReportKept(result);
+        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.KeptStep ?? result.Steps, seed));
         Console.WriteLine($"saved {output} after {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         if (evalSamples > 0)
         {

@@ -26,7 +26,8 @@ internal sealed class TuneCommand : ICommand
           --tokens "3 3 3"    hard-prompt tokens, one per prefix position
           --projection H      prefix-kv: train through an MLP of width H (folded when saved)
           --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
-          --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N  as for pretrain
+          --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
+          --keep-best         as for pretrain (--keep-best with --task only)
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out
         """ + "\n" + TaskSource.Usage + "\n" + """
@@ -58,7 +59,9 @@ internal sealed class TuneCommand : ICommand
         int logEvery = args.Int("log-every", 100, 1);
         int evalSamples = args.Int("eval-samples", 0, 0);
         int evalEvery = args.Int("eval-every", 0, 0);
+        bool keepBest = args.Flag("keep-best");
         args.EnsureAllUsed();
+        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a digit task (--task): a --data file has no validation split");
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
@@ -76,6 +79,7 @@ internal sealed class TuneCommand : ICommand
             LogPath = RunFiles.Log(output),
             LogEvery = logEvery,
             EvalEvery = evalEvery,
+            KeepBest = keepBest,
         }.Validate();
         double weightDecay = wdText is null ? method.DefaultWeightDecay : args.Double("weight-decay", 0, 0);
         Console.WriteLine($"tune {method.Name} on {task.Name}: {method.ParameterCount:N0} trainable parameters, lr {options.LearningRate:G3}, weight decay {weightDecay:G3}");
@@ -84,9 +88,12 @@ internal sealed class TuneCommand : ICommand
         if (iterations > 0)
         {
             var job = task.Job(model, method, layoutPrefix, options, weightDecay, baseFingerprint);
+            int? periodicSamples = evalSamples > 0 ? evalSamples : null;
             var result = Trainer.Run(job, options, new ProgressPrinter("tune").Report,
-                () => task.Evaluate(model, layoutPrefix, evalSamples > 0 ? evalSamples : null, 0, 64));
-            steps = result.Steps;
+                () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64),
+                () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64, DataSplit.Validation));
+            RunFiles.ReportKept(result);
+            steps = result.KeptStep ?? result.Steps;
             Console.WriteLine($"trained {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         }
         if (peft)

@@ -13,15 +13,15 @@ namespace PrefixLab.Evaluation;
 /// <param name="Accuracy">Correct / Samples, from 0 to 1.</param>
 public sealed record EvalResult(string Task, int Samples, int Correct, double Accuracy);
 
-/// <summary>Test inputs and their correct outputs, drawn from the test split.</summary>
+/// <summary>Inputs and their correct outputs, drawn from the test split (or the validation split).</summary>
 /// <param name="Inputs">Input lists.</param>
 /// <param name="Expected">The correct output of each.</param>
 public sealed record TestSet(IReadOnlyList<int[]> Inputs, IReadOnlyList<int[]> Expected)
 {
     private const ulong EvalStream = 0xE7A1;
 
-    /// <summary>Draws <paramref name="samples"/> test inputs of <paramref name="task"/> from <paramref name="seed"/>.</summary>
-    public static TestSet Draw(ITask task, int samples, ulong seed)
+    /// <summary>Draws <paramref name="samples"/> inputs of <paramref name="task"/> in <paramref name="split"/> from <paramref name="seed"/>.</summary>
+    public static TestSet Draw(ITask task, int samples, ulong seed, DataSplit split = DataSplit.Test)
     {
         if (samples < 1)
         {
@@ -32,7 +32,7 @@ public sealed record TestSet(IReadOnlyList<int[]> Inputs, IReadOnlyList<int[]> E
         var expected = new int[samples][];
         for (int i = 0; i < samples; i++)
         {
-            inputs[i] = Splits.SampleInput(task, DataSplit.Test, rng);
+            inputs[i] = Splits.SampleInput(task, split, rng);
             expected[i] = task.Output(inputs[i], i);
         }
         return new TestSet(inputs, expected);
@@ -44,13 +44,14 @@ public static class Evaluator
 {
     /// <summary>
     /// Accuracy of <paramref name="model"/> (with whatever hooks are attached to it) on
-    /// <paramref name="samples"/> test samples of <paramref name="task"/>, decoded greedily in batches.
+    /// <paramref name="samples"/> test samples of <paramref name="task"/> (or samples of another
+    /// <paramref name="split"/>), decoded greedily in batches.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = 3200, ulong seed = 0, int batchSize = 256)
+    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = 3200, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
     {
         var layout = SequenceLayout.For(task, prefixSize);
         TaskTraining.CheckFits(model, task, layout);
-        var test = TestSet.Draw(task, samples, seed);
+        var test = TestSet.Draw(task, samples, seed, split);
         int correct = 0;
         for (int start = 0; start < samples; start += batchSize)
         {

@@ -10,6 +10,9 @@ public enum CurveMetric
     /// <summary>The test accuracy of the evaluations logged during training (<c>--eval-every</c>), in percent.</summary>
     Accuracy,
 
+    /// <summary>The validation accuracy a run that keeps its best weights logs (<c>--keep-best</c>), in percent.</summary>
+    Validation,
+
     /// <summary>The mean training loss of each log line.</summary>
     Loss,
 }
@@ -26,6 +29,7 @@ public static class TrainingCurves
     public static IReadOnlyList<(long Step, double Value)> Points(CurveRun run, CurveMetric metric) => metric switch
     {
         CurveMetric.Accuracy => [.. run.Entries.Where(e => e.Eval is not null).Select(e => (e.Step, 100 * e.Eval!.Accuracy))],
+        CurveMetric.Validation => [.. run.Entries.Where(e => e.Validation is not null).Select(e => (e.Step, 100 * e.Validation!.Accuracy))],
         _ => [.. run.Entries.Where(e => !double.IsNaN(e.Loss)).Select(e => (e.Step, e.Loss))],
     };
 
@@ -37,16 +41,24 @@ public static class TrainingCurves
         foreach (var run in runs)
         {
             var points = Points(run, metric);
-            PrefixLabException.Check(points.Count > 0, metric == CurveMetric.Accuracy
-                ? $"run '{run.Label}' logged no evaluation (train with --eval-every N)"
-                : $"run '{run.Label}' logged nothing");
+            PrefixLabException.Check(points.Count > 0, metric switch
+            {
+                CurveMetric.Accuracy => $"run '{run.Label}' logged no evaluation (train with --eval-every N)",
+                CurveMetric.Validation => $"run '{run.Label}' logged no validation score (train with --keep-best)",
+                _ => $"run '{run.Label}' logged nothing",
+            });
             var line = plot.Add.Scatter(points.Select(p => (double)p.Step).ToArray(), points.Select(p => p.Value).ToArray());
             line.LegendText = run.Label;
             line.MarkerSize = 4;
         }
         plot.ShowLegend(Edge.Right); // outside the data, which can be anywhere
         plot.XLabel("step");
-        plot.YLabel(metric == CurveMetric.Accuracy ? "test accuracy (%)" : "training loss");
+        plot.YLabel(metric switch
+        {
+            CurveMetric.Accuracy => "test accuracy (%)",
+            CurveMetric.Validation => "validation accuracy (%)",
+            _ => "training loss",
+        });
         if (title is not null)
         {
             plot.Title(title);

@@ -38,11 +38,17 @@ public static class DigitLists
 /// <summary>Which part of the data a sample belongs to.</summary>
 public enum DataSplit
 {
-    /// <summary>The 75% of inputs training draws from.</summary>
+    /// <summary>The 75% of inputs training draws from (71.25% when a run holds out <see cref="Validation"/>).</summary>
     Train,
 
     /// <summary>The 25% of inputs evaluation draws from.</summary>
     Test,
+
+    /// <summary>
+    /// One in twenty of the non-test inputs (3.75% of all): what a run that keeps its best weights
+    /// scores them on, held out of its training. Runs that hold nothing out train on these too.
+    /// </summary>
+    Validation,
 }
 
 /// <summary>
@@ -51,8 +57,12 @@ public enum DataSplit
 /// </summary>
 public static class Splits
 {
-    /// <summary>The split <paramref name="input"/> belongs to: a quarter of all inputs are test.</summary>
-    public static DataSplit Of(ReadOnlySpan<int> input)
+    /// <summary>
+    /// The split <paramref name="input"/> belongs to: a quarter of all inputs are test. With
+    /// <paramref name="holdOutValidation"/>, one in twenty of the others is validation instead of train;
+    /// the test split is the same either way.
+    /// </summary>
+    public static DataSplit Of(ReadOnlySpan<int> input, bool holdOutValidation = false)
     {
         ulong h = 14695981039346656037UL;
         foreach (int token in input)
@@ -60,16 +70,24 @@ public static class Splits
             h = (h ^ (uint)token) * 1099511628211UL;
         }
         h = Rng.Mix(h);
-        return h % 4 == 0 ? DataSplit.Test : DataSplit.Train;
+        if (h % 4 == 0)
+        {
+            return DataSplit.Test;
+        }
+        return holdOutValidation && h / 4 % 20 == 0 ? DataSplit.Validation : DataSplit.Train;
     }
 
-    /// <summary>Draws inputs of <paramref name="task"/> until one falls in <paramref name="split"/>.</summary>
-    public static int[] SampleInput(ITask task, DataSplit split, Rng rng)
+    /// <summary>
+    /// Draws inputs of <paramref name="task"/> until one falls in <paramref name="split"/>. Training draws
+    /// skip the validation inputs only when <paramref name="holdOutValidation"/> is set.
+    /// </summary>
+    public static int[] SampleInput(ITask task, DataSplit split, Rng rng, bool holdOutValidation = false)
     {
+        bool threeWay = holdOutValidation || split == DataSplit.Validation;
         for (int attempt = 0; attempt < 10_000; attempt++)
         {
             var input = task.SampleInput(rng);
-            if (Of(input) == split)
+            if (Of(input, threeWay) == split)
             {
                 return input;
             }

@@ -38,9 +38,10 @@ public sealed record SequenceLayout(int PrefixSize, int InputLength, int OutputL
     /// <summary>
     /// A training batch: <c>Inputs</c> and <c>Targets</c> are <c>[batch, ContextLength]</c> token ids, the
     /// targets <see cref="IgnoreIndex"/> everywhere but at the output predictions. Sample <c>i</c> of the
-    /// batch has index <paramref name="firstIndex"/> + i in its stream.
+    /// batch has index <paramref name="firstIndex"/> + i in its stream; with
+    /// <paramref name="holdOutValidation"/>, no input of the validation split is drawn.
     /// </summary>
-    public (Tensor Inputs, Tensor Targets) TrainingBatch(ITask task, int batchSize, DataSplit split, Rng rng, long firstIndex)
+    public (Tensor Inputs, Tensor Targets) TrainingBatch(ITask task, int batchSize, DataSplit split, Rng rng, long firstIndex, bool holdOutValidation = false)
     {
         int width = ContextLength;
         var inputs = new long[batchSize * width];
@@ -48,7 +49,7 @@ public sealed record SequenceLayout(int PrefixSize, int InputLength, int OutputL
         var sequence = new long[width + 1];
         for (int b = 0; b < batchSize; b++)
         {
-            var input = Splits.SampleInput(task, split, rng);
+            var input = Splits.SampleInput(task, split, rng, holdOutValidation);
             var output = task.Output(input, firstIndex + b);
             Fill(sequence, input, output);
             int row = b * width;

@@ -8,15 +8,19 @@ namespace PrefixLab.Training;
 /// <summary>
 /// A resumable snapshot of a run in one safetensors file, written atomically: the trained tensors, the
 /// optimiser's state (as a byte tensor), the step and the run's fingerprint. Batches and dropout masks
-/// are derived from the seed and the step number, so no random-generator state needs saving.
+/// are derived from the seed and the step number, so no random-generator state needs saving. A run that
+/// keeps its best weights saves them too, so a resumed run ends with the same weights.
 /// </summary>
 public static class Checkpoint
 {
     private const string OptimizerKey = "optimizer.state";
     private const string StatePrefix = "state.";
 
-    /// <summary>Writes a checkpoint of <paramref name="state"/> and <paramref name="optimizer"/> after <paramref name="step"/> steps.</summary>
-    public static void Save(string path, long step, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer)
+    /// <summary>
+    /// Writes a checkpoint of <paramref name="state"/> and <paramref name="optimizer"/> after
+    /// <paramref name="step"/> steps, with the <paramref name="best"/> weights kept so far if any.
+    /// </summary>
+    public static void Save(string path, long step, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer, BestWeights? best = null)
     {
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -26,20 +30,23 @@ public static class Checkpoint
         using var optimizerBytes = tensor(buffer.ToArray(), dtype: ScalarType.Byte);
         var tensors = state.ToDictionary(kv => StatePrefix + kv.Key, kv => kv.Value, StringComparer.Ordinal);
         tensors[OptimizerKey] = optimizerBytes;
-        SafeTensors.Save(path, tensors, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["format"] = ModelFile.Format,
             ["kind"] = "checkpoint",
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["fingerprint"] = fingerprint,
-        });
+        };
+        best?.AddTo(tensors, metadata);
+        SafeTensors.Save(path, tensors, metadata);
     }
 
     /// <summary>
     /// Restores <paramref name="state"/> and <paramref name="optimizer"/> from <paramref name="path"/> and
-    /// returns the step it was taken at. Refuses a checkpoint of a different run.
+    /// returns the step it was taken at, and the kept weights into <paramref name="best"/>. Refuses a
+    /// checkpoint of a different run.
     /// </summary>
-    public static long Restore(string path, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer)
+    public static long Restore(string path, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer, BestWeights? best = null)
     {
         var (tensors, metadata) = SafeTensors.Load(path);
         if (!metadata.TryGetValue("kind", out var kind) || kind != "checkpoint"
@@ -67,6 +74,11 @@ public static class Checkpoint
         }
         using var reader = new BinaryReader(new MemoryStream(optimizerBytes.bytes.ToArray()));
         optimizer.load_state_dict(reader);
+        if (best is not null)
+        {
+            best.ReadFrom(tensors, metadata, path);
+            best.CheckCovers(state, path);
+        }
         return step;
     }
 }

@@ -41,6 +41,7 @@ public sealed class RunLog : IDisposable
             elapsed_s = Math.Round(progress.Elapsed.TotalSeconds, 2),
             time = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             eval = progress.Eval,
+            validation = progress.Validation,
         }, Options));
     }
 
@@ -64,9 +65,8 @@ public sealed class RunLog : IDisposable
             {
                 using var json = JsonDocument.Parse(line);
                 var root = json.RootElement;
-                var eval = root.TryGetProperty("eval", out var e) && e.ValueKind == JsonValueKind.Object ? e.Deserialize<Evaluation.EvalResult>(Options) : null;
                 double loss = root.TryGetProperty("loss", out var l) ? l.GetDouble() : double.NaN;
-                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), loss, eval));
+                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), loss, ReadEval(root, "eval"), ReadEval(root, "validation")));
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -76,6 +76,9 @@ public sealed class RunLog : IDisposable
         return entries;
     }
 
+    private static Evaluation.EvalResult? ReadEval(JsonElement record, string name) =>
+        record.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.Object ? e.Deserialize<Evaluation.EvalResult>(Options) : null;
+
     /// <inheritdoc />
     public void Dispose() => writer?.Dispose();
 }
@@ -84,4 +87,5 @@ public sealed class RunLog : IDisposable
 /// <param name="Step">Steps done.</param>
 /// <param name="Loss">Mean training loss since the previous line (NaN when the line has none).</param>
 /// <param name="Eval">The evaluation at this step, if one was taken.</param>
-public sealed record RunLogEntry(long Step, double Loss, Evaluation.EvalResult? Eval);
+/// <param name="Validation">The validation score at this step, in a run that keeps its best weights.</param>
+public sealed record RunLogEntry(long Step, double Loss, Evaluation.EvalResult? Eval, Evaluation.EvalResult? Validation = null);

@@ -36,7 +36,7 @@ public static class TaskTraining
         return step =>
         {
             var rng = Rng.For(options.Seed, DataStream, (ulong)step);
-            var (inputs, targets) = layout.TrainingBatch(task, options.BatchSize, DataSplit.Train, rng, step * options.BatchSize);
+            var (inputs, targets) = layout.TrainingBatch(task, options.BatchSize, DataSplit.Train, rng, step * options.BatchSize, options.KeepBest);
             return Loss(model, inputs, targets, layout.OutputLength);
         };
     }
@@ -82,8 +82,9 @@ public static class TaskTraining
         Fingerprint(method, config, task.Name, layout.PrefixSize, options, settings);
 
     /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
-    public static string Fingerprint(string method, GptConfig config, string taskName, int prefixSize, TrainOptions options, object settings) =>
-        JsonSerializer.Serialize(new
+    public static string Fingerprint(string method, GptConfig config, string taskName, int prefixSize, TrainOptions options, object settings)
+    {
+        var run = JsonSerializer.SerializeToNode(new
         {
             method,
             config,
@@ -95,7 +96,15 @@ public static class TaskTraining
             clip = options.GradClip,
             seed = options.Seed,
             settings,
-        });
+        })!;
+        // Holding out the validation split changes the batches. Only such runs carry the field, so the
+        // fingerprints (and checkpoints) of every other run stay as they were.
+        if (options.KeepBest)
+        {
+            run["held_out"] = "validation";
+        }
+        return run.ToJsonString();
+    }
 
     /// <summary>Throws when <paramref name="task"/> laid out as <paramref name="layout"/> does not fit the model.</summary>
     public static void CheckFits(Gpt model, ITask task, SequenceLayout layout)

@@ -48,6 +48,13 @@ public sealed record TrainOptions
     /// </summary>
     public int EvalEvery { get; init; }
 
+    /// <summary>
+    /// Hold the validation split out of training, score it at every evaluation and end the run with the
+    /// weights that scored best there (the latest on a tie) instead of the last ones. The test split is
+    /// never used to choose. Needs <see cref="EvalEvery"/>.
+    /// </summary>
+    public bool KeepBest { get; init; }
+
     /// <summary>Throws <see cref="PrefixLabException"/> for a value out of range.</summary>
     public TrainOptions Validate()
     {
@@ -59,6 +66,7 @@ public sealed record TrainOptions
         PrefixLabException.Check(CheckpointEvery >= 0, $"checkpoint interval must be 0 or more (got {CheckpointEvery})");
         PrefixLabException.Check(LogEvery >= 1, $"log interval must be at least 1 (got {LogEvery})");
         PrefixLabException.Check(EvalEvery >= 0 && EvalEvery % LogEvery == 0, $"evaluation interval must be 0 or a multiple of the log interval {LogEvery} (got {EvalEvery})");
+        PrefixLabException.Check(!KeepBest || EvalEvery > 0, "keeping the best weights needs an evaluation interval (--eval-every N)");
         return this;
     }
 }

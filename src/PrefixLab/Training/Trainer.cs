@@ -36,6 +36,9 @@ public sealed class TrainingSession : IDisposable
         parameters = [.. job.Groups.SelectMany(g => g.Parameters)];
     }
 
+    /// <summary>The weights that scored best on validation, for a run that keeps them (saved with each checkpoint).</summary>
+    public BestWeights Best { get; } = new();
+
     /// <summary>Steps taken so far (including those restored from a checkpoint).</summary>
     public long Step { get; private set; }
 
@@ -71,13 +74,17 @@ public sealed class TrainingSession : IDisposable
     private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
     /// <summary>Writes a checkpoint of the trained tensors and the optimiser at the current step.</summary>
-    public void Save(string path) => Checkpoint.Save(path, Step, job.Fingerprint, job.State, optimizer);
+    public void Save(string path) => Checkpoint.Save(path, Step, job.Fingerprint, job.State, optimizer, Best);
 
     /// <summary>Continues from the checkpoint at <paramref name="path"/>.</summary>
-    public void Restore(string path) => Step = Checkpoint.Restore(path, job.Fingerprint, job.State, optimizer);
+    public void Restore(string path) => Step = Checkpoint.Restore(path, job.Fingerprint, job.State, optimizer, Best);
 
     /// <inheritdoc />
-    public void Dispose() => optimizer.Dispose();
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        Best.Dispose();
+    }
 }
 
 /// <summary>Milliseconds of one training step's phases.</summary>
@@ -97,10 +104,13 @@ public static class Trainer
     /// Runs <paramref name="job"/> with <paramref name="options"/>; <paramref name="progress"/> receives
     /// reports. Every <see cref="TrainOptions.EvalEvery"/> steps, <paramref name="evaluate"/> scores the
     /// model in evaluation mode; it draws nothing from the training's random streams (each step reseeds
-    /// them), so a run with evaluations trains exactly as one without.
+    /// them), so a run with evaluations trains exactly as one without. With
+    /// <see cref="TrainOptions.KeepBest"/>, <paramref name="validate"/> scores the validation split at
+    /// the same steps and the run ends with the weights that scored best there.
     /// </summary>
-    public static TrainingResult Run(TrainingJob job, TrainOptions options, Action<TrainingProgress>? progress = null, Func<Evaluation.EvalResult>? evaluate = null)
+    public static TrainingResult Run(TrainingJob job, TrainOptions options, Action<TrainingProgress>? progress = null, Func<Evaluation.EvalResult>? evaluate = null, Func<Evaluation.EvalResult>? validate = null)
     {
+        PrefixLabException.Check(!options.KeepBest || validate is not null, "keeping the best weights needs a validation evaluation");
         using var session = new TrainingSession(job, options);
         if (options.Resume && options.CheckpointPath is { } resumePath && File.Exists(resumePath))
         {
@@ -120,10 +130,16 @@ public static class Trainer
                 lossCount++;
                 long done = session.Step;
                 bool logDue = done % options.LogEvery == 0 || done == options.Iterations;
-                var eval = evaluate is not null && options.EvalEvery > 0 && done % options.EvalEvery == 0 ? EvaluateNow(job, evaluate) : null;
+                bool evalDue = options.EvalEvery > 0 && done % options.EvalEvery == 0;
+                var eval = evaluate is not null && evalDue ? EvaluateNow(job, evaluate) : null;
+                var validation = options.KeepBest && evalDue ? EvaluateNow(job, validate!) : null;
+                if (validation is not null)
+                {
+                    session.Best.Offer(done, validation, job.State);
+                }
                 if (logDue || clock.Elapsed.TotalSeconds - lastReport >= ReportSeconds)
                 {
-                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed) with { Eval = eval };
+                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed) with { Eval = eval, Validation = validation };
                     progress?.Invoke(report);
                     lastReport = clock.Elapsed.TotalSeconds;
                     if (logDue)
@@ -145,7 +161,13 @@ public static class Trainer
         {
             job.SetTraining?.Invoke(false);
         }
-        return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed);
+        if (!options.KeepBest)
+        {
+            return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed);
+        }
+        // The checkpoint keeps the last weights (a longer resumed run goes on from them); the caller gets the best.
+        session.Best.CopyTo(job.State);
+        return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed, session.Best.Step, session.Best.Validation);
     }
 
     private static Evaluation.EvalResult EvaluateNow(TrainingJob job, Func<Evaluation.EvalResult> evaluate)

@@ -44,11 +44,14 @@ public sealed class TrainingJob
 /// <param name="Elapsed">Time of this session.</param>
 /// <param name="Remaining">Estimated time left.</param>
 /// <param name="Eval">The evaluation taken at this step, on steps where one is due.</param>
-public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining, Evaluation.EvalResult? Eval = null);
+/// <param name="Validation">The validation score taken at this step, in a run that keeps its best weights.</param>
+public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining, Evaluation.EvalResult? Eval = null, Evaluation.EvalResult? Validation = null);
 
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Steps">Steps done in all, resumed ones included.</param>
 /// <param name="ResumedFrom">The step the run resumed from (0 for a fresh run).</param>
 /// <param name="FinalLoss">Mean loss of the last logged interval.</param>
 /// <param name="Elapsed">Wall time of this session.</param>
-public sealed record TrainingResult(long Steps, long ResumedFrom, double FinalLoss, TimeSpan Elapsed);
+/// <param name="KeptStep">In a run that keeps its best weights: the step they come from (0 if no evaluation was taken).</param>
+/// <param name="KeptValidation">And their validation score.</param>
+public sealed record TrainingResult(long Steps, long ResumedFrom, double FinalLoss, TimeSpan Elapsed, long? KeptStep = null, Evaluation.EvalResult? KeptValidation = null);

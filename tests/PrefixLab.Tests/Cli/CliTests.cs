@@ -29,6 +29,7 @@ public class CliTests
     [InlineData("pretrain --task ascending --out x.safetensors --iters many", "--iters needs a whole number")]
     [InlineData("pretrain --task ascending --out x.safetensors --width 0", "--width must be between")]
     [InlineData("pretrain --task ascending --out x.safetensors --widht 64", "unknown option --widht")]
+    [InlineData("pretrain --task ascending --out x.safetensors --keep-best", "needs an evaluation interval (--eval-every N)")]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
     [InlineData("reproduce --profile huge", "unknown profile 'huge'")]
     [InlineData("reproduce --only nb99", "no spec named 'nb99'")]

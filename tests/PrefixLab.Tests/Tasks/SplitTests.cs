@@ -28,6 +28,29 @@ public class SplitTests
         Assert.Empty(train.Intersect(testLists));
     }
 
+    [Fact]
+    public void Holding_out_validation_takes_one_in_twenty_training_lists_and_leaves_test_alone()
+    {
+        var rng = new Rng(6);
+        var lists = Enumerable.Range(0, 40_000).Select(_ => DigitLists.Sample(rng)).ToList();
+        foreach (var list in lists)
+        {
+            var twoWay = Splits.Of(list);
+            var threeWay = Splits.Of(list, holdOutValidation: true);
+            Assert.True(twoWay == threeWay || (twoWay, threeWay) == (DataSplit.Train, DataSplit.Validation));
+        }
+        double validation = lists.Count(l => Splits.Of(l, holdOutValidation: true) == DataSplit.Validation) / (double)lists.Count;
+        Assert.InRange(validation, 0.030, 0.045); // 1/20 of 75%
+
+        var task = TaskRegistry.Default.Get("ascending");
+        var heldOutTraining = Enumerable.Range(0, 4000).Select(_ => Splits.SampleInput(task, DataSplit.Train, rng, holdOutValidation: true)).ToList();
+        var validationLists = Enumerable.Range(0, 500).Select(_ => Splits.SampleInput(task, DataSplit.Validation, rng)).ToList();
+        Assert.All(heldOutTraining, l => Assert.Equal(DataSplit.Train, Splits.Of(l, holdOutValidation: true)));
+        Assert.All(validationLists, l => Assert.Equal(DataSplit.Validation, Splits.Of(l, holdOutValidation: true)));
+        Assert.Contains(Enumerable.Range(0, 4000).Select(_ => Splits.SampleInput(task, DataSplit.Train, rng)),
+            l => Splits.Of(l, holdOutValidation: true) == DataSplit.Validation); // without holding out, training draws them too
+    }
+
     private static string Key(int[] list) => string.Concat(list);
 
     private static int[] FirstTestList()

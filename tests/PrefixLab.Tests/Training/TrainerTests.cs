@@ -102,10 +102,57 @@ public class TrainerTests
         Assert.True(result.Accuracy > 0.9, $"accuracy {result.Accuracy:P1}");
     }
 
+    [Fact]
+    public void A_run_that_keeps_its_best_ends_with_the_weights_of_its_best_validation_step()
+    {
+        // Scores given in the order the evaluations happen (steps 10, 20, 30); the weights are real.
+        var scored = Train(steps: 30, seed: 6, evalEvery: 10, validate: Scores(0.2, 0.5, 0.3), result: out var result);
+        var shorter = Train(steps: 20, seed: 6, evalEvery: 10, validate: Scores(0.2, 0.5));
+        var last = Train(steps: 30, seed: 6, evalEvery: 10, validate: Scores(0.2, 0.5, 0.5));
+
+        Assert.Equal((30L, 20L, 0.5), (result.Steps, result.KeptStep!.Value, result.KeptValidation!.Accuracy));
+        Assert.True(SameWeights(scored, shorter), "the kept weights are step 20's");
+        Assert.False(SameWeights(scored, last), "a tie keeps the later weights");
+    }
+
+    [Fact]
+    public void A_resumed_run_that_keeps_its_best_ends_with_the_same_weights()
+    {
+        string checkpoint = Path.Combine(TestModels.TempDirectory(), "run.ckpt.safetensors");
+        var uninterrupted = Train(steps: 30, seed: 7, evalEvery: 10, validate: Scores(0.4, 0.1, 0.2));
+        Train(steps: 20, seed: 7, checkpoint: checkpoint, evalEvery: 10, validate: Scores(0.4, 0.1));
+        var resumed = Train(steps: 30, seed: 7, checkpoint: checkpoint, resume: true, evalEvery: 10, validate: Scores(0.2), result: out var result);
+
+        Assert.Equal((10L, 0.4), (result.KeptStep!.Value, result.KeptValidation!.Accuracy));
+        Assert.True(SameWeights(uninterrupted, resumed));
+    }
+
+    [Fact]
+    public void Keeping_the_best_holds_the_validation_lists_out_of_training()
+    {
+        var plain = Train(steps: 10, seed: 8);
+        var heldOut = Train(steps: 10, seed: 8, evalEvery: 10, validate: Scores(0.0));
+        Assert.False(SameWeights(plain, heldOut), "holding out changes the batches");
+        var options = new TrainOptions { Iterations = 10, KeepBest = true };
+        Assert.Contains("--eval-every", Assert.Throws<PrefixLabException>(() => options.Validate()).Message);
+    }
+
+    private static Func<Gpt, EvalResult> Scores(params double[] accuracies)
+    {
+        int call = 0;
+        return _ => new EvalResult("validation", 100, (int)(100 * accuracies[call]), accuracies[call++]);
+    }
+
     private static Gpt Train(
         int steps, ulong seed, string? checkpoint = null, string? log = null, bool resume = false,
         Action<TrainingProgress>? progress = null, ITask? task = null, int width = 32,
-        int evalEvery = 0, Func<Gpt, EvalResult>? evaluate = null, Action<Gpt>? built = null)
+        int evalEvery = 0, Func<Gpt, EvalResult>? evaluate = null, Action<Gpt>? built = null, Func<Gpt, EvalResult>? validate = null) =>
+        Train(steps, seed, out _, checkpoint, log, resume, progress, task, width, evalEvery, evaluate, built, validate);
+
+    private static Gpt Train(
+        int steps, ulong seed, out TrainingResult result, string? checkpoint = null, string? log = null, bool resume = false,
+        Action<TrainingProgress>? progress = null, ITask? task = null, int width = 32,
+        int evalEvery = 0, Func<Gpt, EvalResult>? evaluate = null, Action<Gpt>? built = null, Func<Gpt, EvalResult>? validate = null)
     {
         task ??= TaskRegistry.Default.Get("ascending");
         var layout = SequenceLayout.For(task, 1);
@@ -120,9 +167,11 @@ public class TrainerTests
             LogPath = log,
             LogEvery = 10,
             EvalEvery = evalEvery,
+            KeepBest = validate is not null,
         };
         built?.Invoke(model);
-        Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress, evaluate is null ? null : () => evaluate(model));
+        result = Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress,
+            evaluate is null ? null : () => evaluate(model), validate is null ? null : () => validate(model));
         return model;
     }
 
