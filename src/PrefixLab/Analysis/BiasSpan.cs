@@ -39,11 +39,18 @@ public static class BiasSpan
     /// </summary>
     public static IReadOnlyList<HeadBias> Measure(Gpt adapted, PrefixGeometry geometry, Tensor tokens, int? queryRow = null)
     {
-        PrefixLabException.Check(geometry.Form != PrefixForm.None, "the bias view needs a prefix method (soft-prompt, hard-prompt, prefix, prefix-kv)");
-        PrefixLabException.Check(
-            queryRow is null || (queryRow >= geometry.FirstQuery && queryRow < tokens.shape[^1]),
-            $"query row {queryRow} is not a content position (rows {geometry.FirstQuery} to {tokens.shape[^1] - 1})");
+        CheckArguments(geometry, tokens, queryRow);
         using var recording = AttentionRecorder.Record(adapted, tokens);
+        return Measure(recording, geometry, queryRow);
+    }
+
+    /// <summary>
+    /// The same measurement from a <paramref name="recording"/> of the adapted model, so one recording can
+    /// serve this and <see cref="PrefixIdentities.Compare"/>.
+    /// </summary>
+    public static IReadOnlyList<HeadBias> Measure(AttentionRecording recording, PrefixGeometry geometry, int? queryRow = null)
+    {
+        CheckArguments(geometry, recording.Tokens, queryRow);
         var result = new List<HeadBias>();
         for (int layer = 0; layer < recording.Layers.Count; layer++)
         {
@@ -66,6 +73,14 @@ public static class BiasSpan
             }
         }
         return result;
+    }
+
+    private static void CheckArguments(PrefixGeometry geometry, Tensor tokens, int? queryRow)
+    {
+        PrefixLabException.Check(geometry.Form != PrefixForm.None, "the bias view needs a prefix method (soft-prompt, hard-prompt, prefix, prefix-kv)");
+        PrefixLabException.Check(
+            queryRow is null || (queryRow >= geometry.FirstQuery && queryRow < tokens.shape[^1]),
+            $"query row {queryRow} is not a content position (rows {geometry.FirstQuery} to {tokens.shape[^1] - 1})");
     }
 
     /// <summary>exp(−Σ p log p) with p = σ / Σσ; 0 when every singular value is 0.</summary>

@@ -128,12 +128,15 @@ public sealed class TuningRunner : IExperimentRunner
 
     private static void Analyse(TuningSetup setup, RunContext context, string basePath, AdaptedModel adapted, RunSetup run, Dictionary<string, double> metrics)
     {
-        using var plain = AdaptedModel.Load(basePath, null);
         var geometry = PrefixGeometry.Of(adapted.Method);
         using var tokens = Sequences(adapted, run.Task, context.Profile);
+        // One recording of the adapted model serves both measurements.
+        using var recording = AttentionRecorder.Record(adapted.Model, tokens);
         if (setup.Measures("identities"))
         {
-            var checks = PrefixIdentities.Check(adapted.Model, plain.Model, geometry, tokens);
+            using var plain = AdaptedModel.Load(basePath, null);
+            using var plainRecording = AttentionRecorder.Record(plain.Model, tokens);
+            var checks = PrefixIdentities.Compare(recording, plainRecording, geometry);
             metrics[$"{run.Name}/identity-layer0"] = checks.Where(c => c.Layer == 0).Max(c => c.ContentAttentionError);
             metrics[$"{run.Name}/identity-bias"] = checks.Max(c => c.BiasedMixError ?? 0);
         }
@@ -143,7 +146,7 @@ public sealed class TuningRunner : IExperimentRunner
             int lastInput = SequenceLayout.For(TaskRegistry.Default.Get(run.Task), adapted.PrefixSize).PromptLength - 1;
             foreach (var (suffix, row) in new[] { ("", (int?)null), ("-last-input", lastInput) })
             {
-                double spread = BiasSpan.Measure(adapted.Model, geometry, tokens, row).Average(h => h.EffectivePositions);
+                double spread = BiasSpan.Measure(recording, geometry, row).Average(h => h.EffectivePositions);
                 metrics[$"{run.Name}/spread{suffix}"] = spread;
                 metrics[$"{run.Name}/spread{suffix}-share"] = spread / geometry.Size;
             }
