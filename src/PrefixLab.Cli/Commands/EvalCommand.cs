@@ -19,6 +19,7 @@ internal sealed class EvalCommand : ICommand
                            or a fully fine-tuned model
           --samples N      test samples (default 3200; text tasks: the whole test split)
           --seed S         which test samples (default 0)
+          --split S        test (default) or validation (the lists --keep-best held out; digit tasks)
           --prefix-size P  padding positions (default: the adapter's, else the model's)
           --batch N        samples decoded at once (default 256)
           --json           print one JSON object
@@ -34,10 +35,17 @@ internal sealed class EvalCommand : ICommand
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         int batch = args.Int("batch", 256, 1);
         bool json = args.Flag("json");
+        var split = (args.Optional("split") ?? "test") switch
+        {
+            "test" => DataSplit.Test,
+            "validation" => DataSplit.Validation,
+            var other => throw new PrefixLabException($"--split must be test or validation (got '{other}')"),
+        };
         args.EnsureAllUsed();
+        PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
 
         using var loaded = AdaptedModel.Load(path, adapterPath);
-        var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch);
+        var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch, split);
         Console.WriteLine(json
             ? JsonSerializer.Serialize(result, ModelFile.Json)
             : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");

@@ -19,6 +19,12 @@ public class KeepBestCliTests
         loaded.Dispose();
         Assert.Equal(keptStep, info.Steps); // the file says how long its weights were trained
 
+        // eval --split validation scores the saved weights on the samples the run chose them by.
+        var keptScore = kept.Split('(', ')')[1]; // "validation plus1 NN.NN %, c/30"
+        (code, stdout, stderr) = CliTests.Run("eval", "--model", model, "--task", "plus1", "--samples", "30", "--split", "validation");
+        Assert.True(code == 0, stderr);
+        Assert.Contains(keptScore.Split(", ")[1] + " exactly right", stdout);
+
         string png = Path.Combine(dir, "validation.png");
         (code, stdout, stderr) = CliTests.Run("curves", Path.Combine(dir, "model.log.jsonl"), "--metric", "validation", "--out", png);
         Assert.True(code == 0, stderr);
