@@ -19,7 +19,7 @@ internal static class RunFiles
         }
         else if (result.KeptStep is not null)
         {
-            Console.WriteLine("no evaluation was due: kept the last weights");
+            Console.WriteLine($"no evaluation fell in the run: kept the last weights (step {result.KeptStep})");
         }
     }
 

@@ -51,7 +51,8 @@ public sealed record TrainOptions
     /// <summary>
     /// Hold the validation split out of training, score it at every evaluation and end the run with the
     /// weights that scored best there (the latest on a tie) instead of the last ones. The test split is
-    /// never used to choose. Needs <see cref="EvalEvery"/>.
+    /// never used to choose. Needs <see cref="EvalEvery"/>. The digit tasks' batches
+    /// (<see cref="TaskTraining.StepLoss"/>) hold the split out; other data must do so itself.
     /// </summary>
     public bool KeepBest { get; init; }
 

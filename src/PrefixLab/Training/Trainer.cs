@@ -167,7 +167,9 @@ public static class Trainer
         }
         // The checkpoint keeps the last weights (a longer resumed run goes on from them); the caller gets the best.
         session.Best.CopyTo(job.State);
-        return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed, session.Best.Step, session.Best.Validation);
+        // No evaluation fell in the run (fewer steps than the interval): the last weights are what it keeps.
+        long kept = session.Best.Validation is null ? session.Step : session.Best.Step;
+        return new TrainingResult(session.Step, start, lastLoss, clock.Elapsed, kept, session.Best.Validation);
     }
 
     private static Evaluation.EvalResult EvaluateNow(TrainingJob job, Func<Evaluation.EvalResult> evaluate)

@@ -52,6 +52,6 @@ public sealed record TrainingProgress(long Step, long Total, double Loss, double
 /// <param name="ResumedFrom">The step the run resumed from (0 for a fresh run).</param>
 /// <param name="FinalLoss">Mean loss of the last logged interval.</param>
 /// <param name="Elapsed">Wall time of this session.</param>
-/// <param name="KeptStep">In a run that keeps its best weights: the step they come from (0 if no evaluation was taken).</param>
-/// <param name="KeptValidation">And their validation score.</param>
+/// <param name="KeptStep">In a run that keeps its best weights: the step they come from (the last step when no evaluation fell in the run).</param>
+/// <param name="KeptValidation">And their validation score (null when no evaluation fell in the run).</param>
 public sealed record TrainingResult(long Steps, long ResumedFrom, double FinalLoss, TimeSpan Elapsed, long? KeptStep = null, Evaluation.EvalResult? KeptValidation = null);

@@ -133,6 +133,8 @@ public class TrainerTests
         var plain = Train(steps: 10, seed: 8);
         var heldOut = Train(steps: 10, seed: 8, evalEvery: 10, validate: Scores(0.0));
         Assert.False(SameWeights(plain, heldOut), "holding out changes the batches");
+        Train(steps: 5, seed: 8, evalEvery: 10, validate: Scores(), result: out var brief);
+        Assert.Equal((5L, (EvalResult?)null), (brief.KeptStep!.Value, brief.KeptValidation)); // no evaluation fell in it: the last weights
         var options = new TrainOptions { Iterations = 10, KeepBest = true };
         Assert.Contains("--eval-every", Assert.Throws<PrefixLabException>(() => options.Validate()).Message);
     }
