@@ -39,7 +39,6 @@ public static class BiasSpan
     /// </summary>
     public static IReadOnlyList<HeadBias> Measure(Gpt adapted, PrefixGeometry geometry, Tensor tokens, int? queryRow = null)
     {
-        CheckArguments(geometry, tokens, queryRow);
         using var recording = AttentionRecorder.Record(adapted, tokens);
         return Measure(recording, geometry, queryRow);
     }
@@ -50,7 +49,11 @@ public static class BiasSpan
     /// </summary>
     public static IReadOnlyList<HeadBias> Measure(AttentionRecording recording, PrefixGeometry geometry, int? queryRow = null)
     {
-        CheckArguments(geometry, recording.Tokens, queryRow);
+        PrefixLabException.Check(geometry.Form != PrefixForm.None, "the bias view needs a prefix method (soft-prompt, hard-prompt, prefix, prefix-kv)");
+        long length = recording.Tokens.shape[^1];
+        PrefixLabException.Check(
+            queryRow is null || (queryRow >= geometry.FirstQuery && queryRow < length),
+            $"query row {queryRow} is not a content position (rows {geometry.FirstQuery} to {length - 1})");
         var result = new List<HeadBias>();
         for (int layer = 0; layer < recording.Layers.Count; layer++)
         {
@@ -73,14 +76,6 @@ public static class BiasSpan
             }
         }
         return result;
-    }
-
-    private static void CheckArguments(PrefixGeometry geometry, Tensor tokens, int? queryRow)
-    {
-        PrefixLabException.Check(geometry.Form != PrefixForm.None, "the bias view needs a prefix method (soft-prompt, hard-prompt, prefix, prefix-kv)");
-        PrefixLabException.Check(
-            queryRow is null || (queryRow >= geometry.FirstQuery && queryRow < tokens.shape[^1]),
-            $"query row {queryRow} is not a content position (rows {geometry.FirstQuery} to {tokens.shape[^1] - 1})");
     }
 
     /// <summary>exp(−Σ p log p) with p = σ / Σσ; 0 when every singular value is 0.</summary>
