@@ -120,6 +120,24 @@ internal sealed class Arguments
             : value;
     }
 
+    /// <summary>
+    /// The value of the option's word among <paramref name="choices"/>, the first being the default when the
+    /// option is absent; any other word is a one-line error that lists them.
+    /// </summary>
+    public T Choice<T>(string name, params (string Word, T Value)[] choices)
+    {
+        var text = Optional(name) ?? choices[0].Word;
+        foreach (var (word, value) in choices)
+        {
+            if (word == text)
+            {
+                return value;
+            }
+        }
+        var words = choices.Select(c => c.Word).ToList();
+        throw new PrefixLabException($"--{name} must be {string.Join(", ", words[..^1])} or {words[^1]} (got '{text}')");
+    }
+
     /// <summary>Fails on any option the command did not read.</summary>
     public void EnsureAllUsed()
     {

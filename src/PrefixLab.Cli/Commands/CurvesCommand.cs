@@ -23,13 +23,7 @@ internal sealed class CurvesCommand : ICommand
     public int Run(Arguments args)
     {
         string output = args.Required("out");
-        var metric = (args.Optional("metric") ?? "accuracy") switch
-        {
-            "accuracy" => CurveMetric.Accuracy,
-            "validation" => CurveMetric.Validation,
-            "loss" => CurveMetric.Loss,
-            var other => throw new PrefixLabException($"--metric must be accuracy, validation or loss (got '{other}')"),
-        };
+        var metric = args.Choice("metric", ("accuracy", CurveMetric.Accuracy), ("validation", CurveMetric.Validation), ("loss", CurveMetric.Loss));
         var labels = args.Optional("labels")?.Split(',');
         string? title = args.Optional("title");
         args.EnsureAllUsed();

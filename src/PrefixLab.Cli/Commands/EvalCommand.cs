@@ -35,12 +35,7 @@ internal sealed class EvalCommand : ICommand
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         int batch = args.Int("batch", 256, 1);
         bool json = args.Flag("json");
-        var split = (args.Optional("split") ?? "test") switch
-        {
-            "test" => DataSplit.Test,
-            "validation" => DataSplit.Validation,
-            var other => throw new PrefixLabException($"--split must be test or validation (got '{other}')"),
-        };
+        var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
         args.EnsureAllUsed();
         PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
 

@@ -40,12 +40,7 @@ internal sealed class TuneCommand : ICommand
         string methodName = args.Required("method");
         var task = TaskSource.Read(args, modelPath);
         string output = args.Required("out");
-        bool peft = (args.Optional("format") ?? "prefixlab") switch
-        {
-            "prefixlab" => false,
-            "peft" => true,
-            var other => throw new PrefixLabException($"--format must be prefixlab or peft (got '{other}')"),
-        };
+        bool peft = args.Choice("format", ("prefixlab", false), ("peft", true));
         var (model, info) = ModelFile.Load(modelPath);
         using var _ = model;
         var settings = MethodSettings.Read(args, info.PrefixSize);

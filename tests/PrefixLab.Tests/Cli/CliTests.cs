@@ -31,6 +31,7 @@ public class CliTests
     [InlineData("pretrain --task ascending --out x.safetensors --widht 64", "unknown option --widht")]
     [InlineData("pretrain --task ascending --out x.safetensors --keep-best", "needs an evaluation interval (--eval-every N)")]
     [InlineData("eval --model none.safetensors --task ascending --split train", "--split must be test or validation")]
+    [InlineData("curves none.log.jsonl --out c.png --metric speed", "--metric must be accuracy, validation or loss (got 'speed')")]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
     [InlineData("reproduce --profile huge", "unknown profile 'huge'")]
     [InlineData("reproduce --only nb99", "no spec named 'nb99'")]
