@@ -44,8 +44,10 @@ public sealed class Attention : Module
     internal Tensor Forward(Tensor x, int layer, HookPoints hooks, KvCache? cache, int position, int queryFrom = 0)
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
-        var qkv = c_attn.call(x).view(batch, length, 3, heads, headDim).permute(2, 0, 3, 1, 4);
-        Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+        // Split along the width, as minGPT does: its backward is one concatenation, where indexing a
+        // permuted [3, ...] view would zero-fill and add a full-size gradient for each of q, k and v.
+        var qkv = c_attn.call(x).split(width, 2);
+        Tensor q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
         if (cache is not null)
         {
             (k, v) = cache.Append(layer, k, v);
@@ -75,4 +77,7 @@ public sealed class Attention : Module
         var merged = z.transpose(1, 2).reshape(batch, length, width);
         return residDropout.forward(c_proj.call(merged));
     }
+
+    /// <summary>Rows <c>[batch, position, width]</c> as heads <c>[batch, head, position, head width]</c>.</summary>
+    private Tensor Heads(Tensor rows) => rows.view(rows.shape[0], rows.shape[1], heads, headDim).transpose(1, 2);
 }
