@@ -54,7 +54,13 @@ public sealed class TrainingSession : IDisposable
         random.manual_seed((long)(stepSeed >> 1)); // for any torch randomness a job adds
 
         long t0 = Stopwatch.GetTimestamp();
-        optimizer.zero_grad();
+        // Gradients start unset, as PyTorch's zero_grad(set_to_none=True) leaves them: backward then
+        // stores each fresh gradient instead of adding it to a zero-filled one (same values, two
+        // passes over every gradient fewer).
+        foreach (var parameter in parameters)
+        {
+            parameter.grad = null;
+        }
         var loss = job.Loss(Step);
         long t1 = Stopwatch.GetTimestamp();
         loss.backward();
