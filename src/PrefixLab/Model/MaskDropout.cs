@@ -61,14 +61,10 @@ public sealed class MaskDropout : nn.Module<Tensor, Tensor>
         // in fixed chunks with a stream each, so the mask does not depend on the number of threads.
         var mask = empty(input.shape, ScalarType.Float32);
         long count = mask.numel();
-        int chunks = (int)((count + ChunkSize - 1) / ChunkSize);
+        int groups = (int)((count + (ChunkSize * BernoulliChunks.Lanes) - 1) / (ChunkSize * BernoulliChunks.Lanes));
         float scale = (float)(1.0 / (1.0 - p));
-        Parallel.For(0, chunks, chunk =>
-        {
-            long start = chunk * (long)ChunkSize;
-            var span = MemoryMarshal.Cast<byte, float>(mask.bytes).Slice((int)start, (int)Math.Min(ChunkSize, count - start));
-            Rng.For(seed, (ulong)chunk).FillBernoulli(span, 1 - p, scale);
-        });
+        Parallel.For(0, groups, group =>
+            BernoulliChunks.Fill(MemoryMarshal.Cast<byte, float>(mask.bytes), seed, ChunkSize, group * BernoulliChunks.Lanes, 1 - p, scale));
         return input * (input.dtype == ScalarType.Float32 ? mask : mask.to_type(input.dtype));
     }
 }

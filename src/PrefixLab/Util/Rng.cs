@@ -62,7 +62,7 @@ public sealed class Rng
     /// </summary>
     public void FillBernoulli(Span<float> target, double keep, float value)
     {
-        uint threshold = (uint)Math.Min(uint.MaxValue, Math.Round((1 - keep) * 4294967296.0));
+        uint threshold = DropThreshold(keep);
         ulong a = s0, b = s1, c = s2, d = s3;
         for (int i = 0; i < target.Length; i += 2)
         {
@@ -75,6 +75,12 @@ public sealed class Rng
         }
         (s0, s1, s2, s3) = (a, b, c, d);
     }
+
+    /// <summary>The generator's four state words (for <see cref="BernoulliChunks"/>, which steps several at once).</summary>
+    internal (ulong S0, ulong S1, ulong S2, ulong S3) State => (s0, s1, s2, s3);
+
+    /// <summary>The 32-bit draw below which an element is dropped, for keep probability <paramref name="keep"/>.</summary>
+    internal static uint DropThreshold(double keep) => (uint)Math.Min(uint.MaxValue, Math.Round((1 - keep) * 4294967296.0));
 
     /// <summary>A uniform double in [0, 1).</summary>
     public double NextDouble() => (NextULong() >> 11) * (1.0 / (1UL << 53));
