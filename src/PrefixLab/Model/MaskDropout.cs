@@ -58,13 +58,16 @@ public sealed class MaskDropout : nn.Module<Tensor, Tensor>
         }
         ulong seed = stream.Next();
         // Drawn straight into the mask tensor's memory (a managed array and a copy cost as much again),
-        // in fixed chunks with a stream each, so the mask does not depend on the number of threads.
+        // in fixed chunks with a stream each (so the mask would not change if the chunks were spread over
+        // threads). It is drawn on this thread: a 64×29×256 mask takes about 0.3 ms, and waking .NET's pool
+        // threads for it measurably slowed the training step by competing with libtorch's OpenMP threads.
         var mask = empty(input.shape, ScalarType.Float32);
-        long count = mask.numel();
-        int groups = (int)((count + (ChunkSize * BernoulliChunks.Lanes) - 1) / (ChunkSize * BernoulliChunks.Lanes));
+        var target = MemoryMarshal.Cast<byte, float>(mask.bytes);
         float scale = (float)(1.0 / (1.0 - p));
-        Parallel.For(0, groups, group =>
-            BernoulliChunks.Fill(MemoryMarshal.Cast<byte, float>(mask.bytes), seed, ChunkSize, group * BernoulliChunks.Lanes, 1 - p, scale));
+        for (int chunk = 0; (long)chunk * ChunkSize < target.Length; chunk += BernoulliChunks.Lanes)
+        {
+            BernoulliChunks.Fill(target, seed, ChunkSize, chunk, 1 - p, scale);
+        }
         return input * (input.dtype == ScalarType.Float32 ? mask : mask.to_type(input.dtype));
     }
 }
