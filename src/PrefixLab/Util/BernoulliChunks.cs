@@ -22,6 +22,8 @@ public static class BernoulliChunks
     /// </summary>
     public static void Fill(Span<float> target, ulong seed, int chunkSize, int firstChunk, double keep, float value)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstChunk);
         int start = firstChunk * chunkSize;
         int lanes = Math.Min(Lanes, (target.Length - start + chunkSize - 1) / chunkSize);
         if (!Vector256.IsHardwareAccelerated || lanes < 2)
