@@ -64,7 +64,7 @@ internal sealed class TaskSource
     /// </summary>
     public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
         digits is not null
-            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? 3200, seed, batch, split)
+            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? Evaluator.DefaultSamples, seed, batch, split)
             : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch);
 
     private TextSamples Samples(int paddingRows) => TextSamples.Encode(text!, tokenizer!.Encode, paddingRows);

@@ -30,7 +30,7 @@ internal sealed class EvalCommand : ICommand
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
         var task = TaskSource.Read(args, path);
-        int? samples = args.Has("samples") ? args.Int("samples", 3200, 1) : null;
+        int? samples = args.Has("samples") ? args.Int("samples", Evaluator.DefaultSamples, 1) : null;
         ulong seed = args.Seed("seed", 0);
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         int batch = args.Int("batch", 256, 1);

@@ -74,7 +74,7 @@ internal sealed class PretrainCommand : ICommand
         using var model = new Gpt(config, (long)(seed >> 1));
         var job = TaskTraining.Full(model, task, layout, options, weightDecay);
         Console.WriteLine($"pretrain {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {model.parameters().Sum(p => p.numel()):N0} parameters");
-        int periodicSamples = evalSamples > 0 ? evalSamples : 3200;
+        int periodicSamples = evalSamples > 0 ? evalSamples : Evaluator.DefaultSamples;
         var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report,
             () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples),
             () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples, split: DataSplit.Validation));

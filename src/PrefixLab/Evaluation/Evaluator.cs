@@ -42,12 +42,15 @@ public sealed record TestSet(IReadOnlyList<int[]> Inputs, IReadOnlyList<int[]> E
 /// <summary>Scores greedy decoding: a sample counts only if all its output tokens are right.</summary>
 public static class Evaluator
 {
+    /// <summary>Samples scored when nobody says how many: the paper's 3,200.</summary>
+    public const int DefaultSamples = 3200;
+
     /// <summary>
     /// Accuracy of <paramref name="model"/> (with whatever hooks are attached to it) on
     /// <paramref name="samples"/> test samples of <paramref name="task"/> (or samples of another
     /// <paramref name="split"/>), decoded greedily in batches.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = 3200, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
+    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
     {
         var layout = SequenceLayout.For(task, prefixSize);
         TaskTraining.CheckFits(model, task, layout);
