@@ -83,7 +83,7 @@ internal sealed class PretrainCommand : ICommand
             Console.WriteLine($"resumed from step {result.ResumedFrom}");
         }
         RunFiles.ReportKept(result);
-        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.KeptStep ?? result.Steps, seed));
+        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.WeightsStep, seed));
         Console.WriteLine($"saved {output} after {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         if (evalSamples > 0)
         {

@@ -88,7 +88,7 @@ internal sealed class TuneCommand : ICommand
                 () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64),
                 () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64, DataSplit.Validation));
             RunFiles.ReportKept(result);
-            steps = result.KeptStep ?? result.Steps;
+            steps = result.WeightsStep;
             Console.WriteLine($"trained {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         }
         if (peft)

@@ -54,4 +54,8 @@ public sealed record TrainingProgress(long Step, long Total, double Loss, double
 /// <param name="Elapsed">Wall time of this session.</param>
 /// <param name="KeptStep">In a run that keeps its best weights: the step they come from (the last step when no evaluation fell in the run).</param>
 /// <param name="KeptValidation">And their validation score (null when no evaluation fell in the run).</param>
-public sealed record TrainingResult(long Steps, long ResumedFrom, double FinalLoss, TimeSpan Elapsed, long? KeptStep = null, Evaluation.EvalResult? KeptValidation = null);
+public sealed record TrainingResult(long Steps, long ResumedFrom, double FinalLoss, TimeSpan Elapsed, long? KeptStep = null, Evaluation.EvalResult? KeptValidation = null)
+{
+    /// <summary>The step the weights the run ends with come from: the kept step, else the last.</summary>
+    public long WeightsStep => KeptStep ?? Steps;
+}
