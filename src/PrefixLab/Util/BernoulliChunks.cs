@@ -10,7 +10,7 @@ namespace PrefixLab.Util;
 /// code path. Four chunks run side by side, one xoshiro256** state per 64-bit lane of a 256-bit vector
 /// (about three times the scalar rate here); without vector hardware each chunk is drawn on its own.
 /// </summary>
-public static class BernoulliChunks
+internal static class BernoulliChunks
 {
     /// <summary>Chunks drawn together by one call of <see cref="Fill"/>.</summary>
     public const int Lanes = 4;
