@@ -1,53 +1,99 @@
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using PrefixLab.Benchmarks;
 
 namespace PrefixLab.Cli.Commands;
 
 internal sealed class BenchCommand : ICommand
 {
+    // What --json reports, each measure once: a run's object and the medians over runs read the same list.
+    private static readonly (string Key, Func<BenchResult, double> Of, int Digits)[] Measures =
+    [
+        ("matmul_peak_gflops", r => r.MatmulPeakGflops, 1),
+        ("nb01_train_ms", r => r.Nb01.TrainStepMs, 2),
+        ("nb01_train_gflops", r => r.Nb01.TrainGflops, 2),
+        ("nb01_eval_samples_per_s", r => r.Nb01.EvalSamplesPerSecond, 0),
+        ("nb03_train_ms", r => r.Nb03.TrainStepMs, 2),
+        ("nb03_train_gflops", r => r.Nb03.TrainGflops, 2),
+        ("nb03_eval_samples_per_s", r => r.Nb03.EvalSamplesPerSecond, 0),
+        ("nb03_peak_fraction", r => r.Nb03PeakFraction, 3),
+    ];
+
+    private static readonly (string Key, Func<BenchResult, double> Of)[] Phases =
+    [
+        ("forward", r => r.Nb03.Phases.Forward),
+        ("backward", r => r.Nb03.Phases.Backward),
+        ("clip", r => r.Nb03.Phases.Clip),
+        ("adamw", r => r.Nb03.Phases.Optimizer),
+    ];
+
     public string Name => "bench";
 
     public string Summary => "time training steps and evaluation against this machine's matmul peak";
 
     public string Usage => """
-        prefixlab bench [--steps N] [--json]
-          --steps N   timed training steps per model, after 5 warm-up steps (default 20)
-          --json      print one JSON object
+        prefixlab bench [--steps N] [--repeat R] [--json]
+          --steps N    timed training steps per model, after 5 warm-up steps (default 20)
+          --repeat R   run the whole benchmark R times in a row and report each run and the medians
+                       (default 1; on a shared machine one run can be 10-20% off the next)
+          --json       print one JSON object: the measures (medians over the runs), and with R > 1
+                       each run's measures under "runs"
         """;
 
     public int Run(Arguments args)
     {
         int steps = args.Int("steps", 20, 1, 10_000);
+        int repeat = args.Int("repeat", 1, 1, 100);
         bool json = args.Flag("json");
         args.EnsureAllUsed();
-        var result = Bench.Run(steps, json ? null : Console.WriteLine);
+        var runs = new List<BenchResult>();
+        for (int i = 1; i <= repeat; i++)
+        {
+            if (repeat > 1)
+            {
+                // Progress goes to stderr, so that stdout stays one JSON object.
+                (json ? Console.Error : Console.Out).WriteLine($"run {i} of {repeat}");
+            }
+            runs.Add(Bench.Run(steps, json ? null : Console.WriteLine));
+        }
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new
+            var report = Describe(of => Bench.Median(runs.Select(of)));
+            report["threads"] = runs[0].Threads;
+            report["steps"] = steps;
+            report["repeat"] = repeat;
+            if (repeat > 1)
             {
-                threads = result.Threads,
-                matmul_peak_gflops = Math.Round(result.MatmulPeakGflops, 1),
-                nb01_train_ms = Math.Round(result.Nb01.TrainStepMs, 2),
-                nb01_train_gflops = Math.Round(result.Nb01.TrainGflops, 2),
-                nb01_eval_samples_per_s = Math.Round(result.Nb01.EvalSamplesPerSecond, 0),
-                nb03_train_ms = Math.Round(result.Nb03.TrainStepMs, 2),
-                nb03_train_gflops = Math.Round(result.Nb03.TrainGflops, 2),
-                nb03_eval_samples_per_s = Math.Round(result.Nb03.EvalSamplesPerSecond, 0),
-                nb03_peak_fraction = Math.Round(result.Nb03PeakFraction, 3),
-                nb03_phases_ms = new
-                {
-                    forward = Math.Round(result.Nb03.Phases.Forward, 2),
-                    backward = Math.Round(result.Nb03.Phases.Backward, 2),
-                    clip = Math.Round(result.Nb03.Phases.Clip, 2),
-                    adamw = Math.Round(result.Nb03.Phases.Optimizer, 2),
-                },
-                steps,
-            }));
+                report["runs"] = new JsonArray([.. runs.Select(run => (JsonNode)Describe(of => of(run)))]);
+            }
+            Console.WriteLine(report.ToJsonString());
+        }
+        else if (repeat > 1)
+        {
+            var ms = runs.Select(r => r.Nb03.TrainStepMs).ToList();
+            Console.WriteLine($"notebook-03 training step over {repeat} runs: median {Bench.Median(ms):F1} ms ({ms.Min():F1}-{ms.Max():F1}), " +
+                $"median share of the matmul peak {Bench.Median(runs.Select(r => r.Nb03PeakFraction)):P0}");
         }
         else
         {
-            Console.WriteLine($"notebook-03 training step: {result.Nb03PeakFraction:P0} of the matmul peak");
+            Console.WriteLine($"notebook-03 training step: {runs[0].Nb03PeakFraction:P0} of the matmul peak");
         }
         return 0;
+    }
+
+    /// <summary>The JSON measures, each value read through <paramref name="value"/>.</summary>
+    private static JsonObject Describe(Func<Func<BenchResult, double>, double> value)
+    {
+        var report = new JsonObject();
+        foreach (var (key, of, digits) in Measures)
+        {
+            report[key] = Math.Round(value(of), digits);
+        }
+        var phases = new JsonObject();
+        foreach (var (key, of) in Phases)
+        {
+            phases[key] = Math.Round(value(of), 2);
+        }
+        report["nb03_phases_ms"] = phases;
+        return report;
     }
 }
