@@ -60,8 +60,9 @@ internal sealed class TuneCommand : ICommand
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
-        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads.
-        int layoutPrefix = method.PaddingRows ?? info.PrefixSize;
+        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads;
+        // a key/value prefix takes the place of as many as it has positions.
+        int layoutPrefix = method.InputPadding(info.PrefixSize);
         var options = new TrainOptions
         {
             Iterations = iterations,
