@@ -44,4 +44,23 @@ public class AdaptedModelTests
         wide.Method!.Dispose();
         Assert.All(wide.Model.parameters(), p => Assert.True(p.requires_grad));
     }
+
+    [Theory]
+    [InlineData("lora", 2)]
+    [InlineData("prefix-kv", 1)]
+    [InlineData("soft-prompt", 1)]
+    public void A_peft_folder_on_a_padded_digit_model_gets_the_padding_the_method_trains_with(string method, int padding)
+    {
+        string dir = TestModels.TempDirectory();
+        string modelPath = Path.Combine(dir, "model.safetensors"), folder = Path.Combine(dir, "peft");
+        using (var model = TestModels.Create(layers: 1, blockSize: 21))
+        {
+            ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 2));
+            using var adapter = TuningMethods.Create(method, model, new TuningSettings { PrefixSize = 1 });
+            Assert.Equal(padding, adapter.InputPadding(2));
+            PeftFormat.Save(folder, adapter, model, "model.safetensors");
+        }
+        using var loaded = AdaptedModel.Load(modelPath, folder);
+        Assert.Equal(padding, loaded.PrefixSize);
+    }
 }
