@@ -4,13 +4,18 @@
 It writes a random GPT-2 checkpoint in the Hugging Face layout (config.json, safetensors with
 Conv1D weights stored [in, out], optionally sharded with an index, vocab.json + merges.txt of a
 small byte-level BPE learned here) with reference outputs computed by its own GPT-2 forward pass in
-float64, and PEFT-layout adapters (LoRA, prefix tuning). `logits` reads a checkpoint and an optional
-PEFT adapter (for instance one PrefixLab wrote) and prints the logits, so both directions are checked.
+float64, and PEFT-layout adapters (LoRA, LoRA with rank_pattern/alpha_pattern, prefix tuning, prompt
+tuning). `logits` reads a checkpoint and an optional PEFT adapter (for instance one PrefixLab wrote) and
+prints the logits and a greedy continuation, so both directions are checked.
+
+Positions follow transformers: with P past_key_values (prefix tuning) GPT2Model numbers the tokens
+P ... P+T-1; with prompt tuning the P virtual tokens are input embeddings at positions 0 ... P-1 and the
+tokens follow at P ... P+T-1. Logits are those of the T tokens.
 
 Needs only torch (Debian's python3-torch); the safetensors and BPE code are written out here.
 
   make_gpt2.py make OUT [--layers 2 --heads 2 --width 32 --positions 64 --vocab 300 --shards 1 ...]
-  make_gpt2.py logits MODEL_DIR --tokens "1 2 3" [--adapter PEFT_DIR]
+  make_gpt2.py logits MODEL_DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]
 """
 import argparse
 import json
@@ -170,13 +175,24 @@ def conv1d(x, w, b, name, lora):
     return out
 
 
-def forward(config, w, ids, lora=None, prefix=None):
-    """Logits [T, vocab] of one token list; prefix: per layer (keys, values) [heads, P, head_dim]."""
+def forward(config, w, ids, lora=None, prefix=None, prompt=None):
+    """Logits [T, vocab] of one token list's T tokens.
+
+    prefix: per layer (keys, values) [heads, P, head_dim], given as past_key_values;
+    prompt: [P, width] virtual-token input embeddings in front of the tokens (prompt tuning)."""
     lora = lora or {}
     heads, width = config["n_head"], config["n_embd"]
     d = width // heads
-    t = len(ids)
-    x = w["wte.weight"][ids] + w["wpe.weight"][:t]
+    # transformers' rule (GPT2Model.forward): with past_key_values of length P, position_ids are
+    # arange(P, P + T), so the tokens follow the prefix.
+    past = prefix[0][0].shape[1] if prefix is not None else 0
+    x = w["wte.weight"][ids]
+    virtual = 0
+    if prompt is not None:  # PEFT: cat(prompt, embeddings) as inputs_embeds, then the model adds positions
+        virtual = prompt.shape[0]
+        x = torch.cat([prompt, x], 0)
+    t = x.shape[0]
+    x = x + w["wpe.weight"][past:past + t]
     for l in range(config["n_layer"]):
         p = f"h.{l}."
         h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"])
@@ -196,7 +212,7 @@ def forward(config, w, ids, lora=None, prefix=None):
         h = gelu_new(conv1d(h, w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"], p + "mlp.c_fc", lora))
         x = x + conv1d(h, w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"], p + "mlp.c_proj", lora)
     head = w.get("lm_head.weight", w["wte.weight"])
-    return layer_norm(x, w["ln_f.weight"], w["ln_f.bias"]) @ head.T
+    return (layer_norm(x, w["ln_f.weight"], w["ln_f.bias"]) @ head.T)[virtual:]
 
 
 def greedy(config, w, ids, count, **adapter):
@@ -210,19 +226,33 @@ def greedy(config, w, ids, count, **adapter):
 
 
 # ---------------------------------------------------------------- PEFT adapters
+def pattern_value(pattern, module, default):
+    """PEFT's per-layer rank/alpha rule: the first key that matches the end of the name at a dot boundary."""
+    for key, value in pattern.items():
+        if re.match(r"(.*\.)?(" + key + r")$", module):
+            return value
+    return default
+
+
 def load_adapter(directory, config):
     with open(os.path.join(directory, "adapter_config.json")) as f:
         ac = json.load(f)
     tensors = {k: t.double() for k, t in read_safetensors(os.path.join(directory, "adapter_model.safetensors")).items()}
     if ac["peft_type"] == "LORA":
-        scale = ac["lora_alpha"] / ac["r"]
         lora = {}
         for k, a in tensors.items():
             if k.endswith(".lora_A.weight"):
-                module = k[len("base_model.model."):-len(".lora_A.weight")]
-                module = module[len("transformer."):] if module.startswith("transformer.") else module
-                lora[module] = (a, tensors[k.replace("lora_A", "lora_B")], scale)
+                full = k[len("base_model.model."):-len(".lora_A.weight")]
+                r = pattern_value(ac.get("rank_pattern") or {}, full, ac["r"])
+                alpha = pattern_value(ac.get("alpha_pattern") or {}, full, ac["lora_alpha"])
+                assert a.shape[0] == r, (k, a.shape, r)
+                module = full[len("transformer."):] if full.startswith("transformer.") else full
+                lora[module] = (a, tensors[k.replace("lora_A", "lora_B")], alpha / r)
         return {"lora": lora}
+    if ac["peft_type"] == "PROMPT_TUNING":
+        emb = tensors["prompt_embeddings"]
+        assert list(emb.shape) == [ac["num_virtual_tokens"], config["n_embd"]], emb.shape
+        return {"prompt": emb}
     assert ac["peft_type"] == "PREFIX_TUNING", ac["peft_type"]
     emb = tensors["prompt_embeddings"]
     layers, heads = ac["num_layers"], ac["num_attention_heads"]
@@ -232,22 +262,32 @@ def load_adapter(directory, config):
     return {"prefix": [(kv[2 * l], kv[2 * l + 1]) for l in range(layers)]}
 
 
-def write_adapters(out, config, gen):
-    width, layers, heads = config["n_embd"], config["n_layer"], config["n_head"]
-    lora_dir, prefix_dir = os.path.join(out, "peft_lora"), os.path.join(out, "peft_prefix")
-    os.makedirs(lora_dir, exist_ok=True)
-    os.makedirs(prefix_dir, exist_ok=True)
-    r, targets = 2, ["c_attn", "c_fc"]
+def write_lora(directory, out, config, gen, r, alpha, rank_pattern=None, alpha_pattern=None):
+    width, layers = config["n_embd"], config["n_layer"]
+    os.makedirs(directory, exist_ok=True)
     tensors = {}
     for l in range(layers):
         for module, (i, o) in (("attn.c_attn", (width, 3 * width)), ("mlp.c_fc", (width, 4 * width))):
             key = f"base_model.model.transformer.h.{l}.{module}"
-            tensors[key + ".lora_A.weight"] = torch.randn(r, i, generator=gen) * 0.3
-            tensors[key + ".lora_B.weight"] = torch.randn(o, r, generator=gen) * 0.3
-    write_safetensors(os.path.join(lora_dir, "adapter_model.safetensors"), tensors)
-    json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": 4, "lora_dropout": 0.0,
-               "target_modules": targets, "fan_in_fan_out": True, "bias": "none", "inference_mode": True,
-               "base_model_name_or_path": out}, open(os.path.join(lora_dir, "adapter_config.json"), "w"), indent=2)
+            rank = pattern_value(rank_pattern or {}, key[len("base_model.model."):], r)
+            tensors[key + ".lora_A.weight"] = torch.randn(rank, i, generator=gen) * 0.3
+            tensors[key + ".lora_B.weight"] = torch.randn(o, rank, generator=gen) * 0.3
+    write_safetensors(os.path.join(directory, "adapter_model.safetensors"), tensors)
+    json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": alpha, "lora_dropout": 0.0,
+               "target_modules": ["c_attn", "c_fc"], "fan_in_fan_out": True, "bias": "none", "inference_mode": True,
+               "rank_pattern": rank_pattern or {}, "alpha_pattern": alpha_pattern or {},
+               "base_model_name_or_path": out}, open(os.path.join(directory, "adapter_config.json"), "w"), indent=2)
+
+
+def write_adapters(out, config, gen):
+    width, layers, heads = config["n_embd"], config["n_layer"], config["n_head"]
+    lora_dir, prefix_dir = os.path.join(out, "peft_lora"), os.path.join(out, "peft_prefix")
+    pattern_dir, prompt_dir = os.path.join(out, "peft_lora_pattern"), os.path.join(out, "peft_prompt")
+    os.makedirs(prefix_dir, exist_ok=True)
+    os.makedirs(prompt_dir, exist_ok=True)
+    write_lora(lora_dir, out, config, gen, 2, 4)
+    # Layer 1's c_fc gets rank 3 by its full name, every c_attn alpha 6 by a suffix pattern.
+    write_lora(pattern_dir, out, config, gen, 2, 4, {"transformer.h.1.mlp.c_fc": 3}, {"c_attn": 6})
     p = 3
     write_safetensors(os.path.join(prefix_dir, "adapter_model.safetensors"),
                       {"prompt_embeddings": torch.randn(p, layers * 2 * width, generator=gen)})
@@ -255,7 +295,14 @@ def write_adapters(out, config, gen):
                "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
                "prefix_projection": False, "inference_mode": True, "base_model_name_or_path": out},
               open(os.path.join(prefix_dir, "adapter_config.json"), "w"), indent=2)
-    return {"peft_lora": lora_dir, "peft_prefix": prefix_dir}
+    p = 4  # virtual tokens of the scale of the token embeddings
+    write_safetensors(os.path.join(prompt_dir, "adapter_model.safetensors"),
+                      {"prompt_embeddings": torch.randn(p, width, generator=gen) * 0.5})
+    json.dump({"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": p, "token_dim": width,
+               "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
+               "prompt_tuning_init": "RANDOM", "inference_mode": True, "base_model_name_or_path": out},
+              open(os.path.join(prompt_dir, "adapter_config.json"), "w"), indent=2)
+    return {"peft_lora": lora_dir, "peft_lora_pattern": pattern_dir, "peft_prefix": prefix_dir, "peft_prompt": prompt_dir}
 
 
 # ---------------------------------------------------------------- commands
@@ -321,7 +368,11 @@ def make(a):
     reference["greedy"] = greedy_cases
     for name, directory in write_adapters(a.out, config, gen).items():
         adapter = load_adapter(directory, config)
-        reference[name] = [{"ids": s, "logits": forward(config, w, s, **adapter).flatten().tolist()} for s in sequences]
+        reference[name] = []
+        for s in sequences:
+            new, margin = greedy(config, w, s, a.new_tokens, **adapter)
+            reference[name].append({"ids": s, "logits": forward(config, w, s, **adapter).flatten().tolist(),
+                                    "new": new, "margin": margin})
     json.dump(reference, open(os.path.join(a.out, "reference.json"), "w"))
 
 
@@ -329,7 +380,9 @@ def logits(a):
     config, w = load_model(a.model)
     adapter = load_adapter(a.adapter, config) if a.adapter else {}
     ids = [int(t) for t in a.tokens.split()]
-    print(json.dumps(forward(config, w, ids, **adapter).flatten().tolist()))
+    new, margin = greedy(config, w, ids, a.greedy, **adapter) if a.greedy > 0 else ([], math.inf)
+    print(json.dumps({"logits": forward(config, w, ids, **adapter).flatten().tolist(), "new": new,
+                      "margin": margin if a.greedy > 0 else None}))
 
 
 def main():
@@ -350,6 +403,7 @@ def main():
     lg.add_argument("model")
     lg.add_argument("--tokens", required=True)
     lg.add_argument("--adapter")
+    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
     a = parser.parse_args()
     make(a) if a.command == "make" else logits(a)
 

@@ -50,7 +50,7 @@ internal sealed class CompletionsCommand : ICommand
         // Every adapter file is checked before the long count over the vocabulary starts.
         foreach (string path in adapterPaths)
         {
-            PrefixLabException.Check(!Directory.Exists(path), $"'{path}' is a directory: PEFT adapters (prefix-kv, LoRA) hold no single virtual token");
+            PrefixLabException.Check(!Directory.Exists(path), $"'{path}' is a directory: give PrefixLab soft-prompt adapter files (PEFT folders are not read here)");
             PrefixLabException.Check(File.Exists(path), $"adapter file not found: '{path}'");
         }
 

@@ -28,8 +28,9 @@ internal sealed class TuneCommand : ICommand
           --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
           --keep-best         as for pretrain (--keep-best with --task only)
-          --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
-                              adapter_model.safetensors) at --out
+          --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
+                              (adapter_config.json, adapter_model.safetensors) at --out; the config names
+                              the base model as --model is typed
         """ + "\n" + TaskSource.Usage + "\n" + """
         Context methods and LoRA save only their own tensors; full saves a model.
         """;
@@ -60,8 +61,9 @@ internal sealed class TuneCommand : ICommand
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
-        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads.
-        int layoutPrefix = method.PaddingRows ?? info.PrefixSize;
+        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads;
+        // a key/value prefix takes the place of as many as it has positions.
+        int layoutPrefix = method.InputPadding(info.PrefixSize);
         var options = new TrainOptions
         {
             Iterations = iterations,

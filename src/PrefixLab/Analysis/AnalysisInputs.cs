@@ -20,8 +20,9 @@ public static class AnalysisInputs
         int vocab = model.Config.VocabSize;
         PrefixLabException.Check(inputs.All(i => i.All(t => t >= 0 && t < vocab)), $"input tokens must be between 0 and {vocab - 1}");
         var layout = new SequenceLayout(prefixSize, length, 0);
-        int blockSize = model.Config.BlockSize;
-        PrefixLabException.Check(layout.PromptLength <= blockSize, $"{prefixSize} padding positions and {length} input tokens need {layout.PromptLength} positions, the model has {blockSize}");
+        // A key/value prefix in front takes positions of the block too.
+        int blockSize = model.SequenceCapacity;
+        PrefixLabException.Check(layout.PromptLength <= blockSize, $"{prefixSize} padding positions and {length} input tokens need {layout.PromptLength} positions, the model has {blockSize}{(model.PositionShift > 0 ? " after its key/value prefix" : "")}");
         // The last generated token is never read, so generation may end one position past the block.
         int generate = Math.Clamp(newTokens, 0, blockSize - layout.PromptLength + 1);
         using var prompts = layout.Prompts(inputs);

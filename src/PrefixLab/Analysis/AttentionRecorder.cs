@@ -46,8 +46,13 @@ public static class AttentionRecorder
     private static readonly Func<int, string>[] Points =
         [HookPoints.ResidPre, HookPoints.Q, HookPoints.K, HookPoints.V, HookPoints.Pattern, HookPoints.Z];
 
-    /// <summary>Runs <paramref name="model"/> on <paramref name="tokens"/> (<c>[batch, position]</c>) in evaluation mode, without gradients, and records every block.</summary>
-    public static AttentionRecording Record(Gpt model, Tensor tokens)
+    /// <summary>
+    /// Runs <paramref name="model"/> on <paramref name="tokens"/> (<c>[batch, position]</c>) in evaluation
+    /// mode, without gradients, and records every block. With <paramref name="positionShift"/> the
+    /// tokens sit that much further along the position embedding (a plain run lined up with a run under
+    /// a key/value prefix, <see cref="PrefixGeometry.PositionShift"/>).
+    /// </summary>
+    public static AttentionRecording Record(Gpt model, Tensor tokens, int positionShift = 0)
     {
         int layers = model.Config.Layers;
         var captured = new Tensor?[layers, Points.Length];
@@ -71,6 +76,7 @@ public static class AttentionRecorder
             }
             using (no_grad())
             using (NewDisposeScope())
+            using (model.ShiftPositions(positionShift))
             {
                 model.Forward(tokens);
             }

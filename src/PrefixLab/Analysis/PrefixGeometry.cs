@@ -26,7 +26,13 @@ public enum PrefixForm
 /// </summary>
 /// <param name="Form">The prefix's form.</param>
 /// <param name="Size">P, the prefix positions (0 for <see cref="PrefixForm.None"/>).</param>
-public sealed record PrefixGeometry(PrefixForm Form, int Size)
+/// <param name="PositionShift">
+/// How far the adapter moves the sequence along the position embedding (<see cref="Model.Gpt.PositionShift"/>):
+/// P for a key/value prefix in Hugging Face's convention, whose content sits at positions P …. The plain
+/// run takes the same shift, so that its content sits where the adapted run's does, as the padding rows a
+/// row prefix replaces put the plain run's content at P too.
+/// </param>
+public sealed record PrefixGeometry(PrefixForm Form, int Size, int PositionShift = 0)
 {
     /// <summary>No prefix.</summary>
     public static PrefixGeometry None { get; } = new(PrefixForm.None, 0);
@@ -43,7 +49,7 @@ public sealed record PrefixGeometry(PrefixForm Form, int Size)
     /// <summary>The geometry of <paramref name="method"/>'s prefix (null or a weight method: none).</summary>
     public static PrefixGeometry Of(ITuningMethod? method) => method switch
     {
-        PrefixKv kv => new(PrefixForm.KeysValues, kv.Settings.PrefixSize),
+        PrefixKv kv => new(PrefixForm.KeysValues, kv.Settings.PrefixSize, kv.PositionShift),
         { PaddingRows: int rows } => new(PrefixForm.Rows, rows),
         _ => None,
     };

@@ -48,12 +48,13 @@ public static class PrefixIdentities
     /// <summary>
     /// Records <paramref name="adapted"/> and <paramref name="plain"/> on <paramref name="tokens"/> and
     /// compares them at every layer and head. With a row prefix the tokens hold padding in the prefix
-    /// rows, which is what the plain model reads there.
+    /// rows, which is what the plain model reads there; with a key/value prefix the plain model reads the
+    /// tokens at the positions the adapted one does (<see cref="PrefixGeometry.PositionShift"/>).
     /// </summary>
     public static IReadOnlyList<HeadCheck> Check(Gpt adapted, Gpt plain, PrefixGeometry geometry, Tensor tokens)
     {
         using var with = AttentionRecorder.Record(adapted, tokens);
-        using var without = AttentionRecorder.Record(plain, tokens);
+        using var without = AttentionRecorder.Record(plain, tokens, geometry.PositionShift);
         return Compare(with, without, geometry);
     }
 

@@ -41,7 +41,7 @@ public sealed class CachedTraining(RunContext context)
 
     /// <summary>The key of the run <see cref="Run"/> trains.</summary>
     public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed) =>
-        ResultCache.Key(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed });
+        ResultCache.Key(TuningMethods.Identity(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed }, method, settings));
 
     /// <summary>The base model: <paramref name="config"/> pretrained on <paramref name="task"/>.</summary>
     public CachedFile Base(GptConfig config, int prefixSize, ITask task, int steps, double lr)
@@ -82,7 +82,7 @@ public sealed class CachedTraining(RunContext context)
         using var _ = model;
         string fingerprint = Tuning.AdapterFile.Fingerprint(model);
         using var tuning = TuningMethods.Create(method, model, settings, context.Seed);
-        int layoutPrefix = tuning.PaddingRows ?? info.PrefixSize;
+        int layoutPrefix = tuning.InputPadding(info.PrefixSize);
         var options = new TrainOptions { Iterations = steps, LearningRate = lr ?? tuning.DefaultLearningRate, Seed = context.Seed };
         if (steps > 0 && tuning.Parameters.Count > 0)
         {

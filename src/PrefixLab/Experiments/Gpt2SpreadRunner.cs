@@ -89,13 +89,13 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         int steps = setup.Steps?.For(context.Profile) ?? 0;
         double? lr = setup.Lr?.For(context.Profile); // null: the method's default
         string fingerprint = AdapterFile.Fingerprint(model);
-        string key = ResultCache.Key(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, lr, batch = setup.Batch, seed = context.Seed });
+        string key = ResultCache.Key(TuningMethods.Identity(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, lr, batch = setup.Batch, seed = context.Seed }, setup.MethodName, settings));
         string path = context.Cache.PathOf("runs", key, ".safetensors");
         bool cached = File.Exists(path);
         using var method = cached
             ? AdapterFile.Load(path, model, fingerprint).Method
             : TuningMethods.Create(setup.MethodName, model, settings, context.Seed);
-        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.PaddingRows ?? info.PrefixSize);
+        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.InputPadding(info.PrefixSize));
         if (!cached && steps > 0)
         {
             var options = new TrainOptions
@@ -108,7 +108,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
             };
             var job = TextTraining.ForMethod(model, method, samples, options, method.DefaultWeightDecay, fingerprint);
             new CachedTraining(context).Train(job, options, path, $"{setup.MethodName} on {samples.Task.Name}");
-            AdapterFile.Save(path, method, new AdapterInfo(method.Name, settings, fingerprint, method.PaddingRows ?? info.PrefixSize, samples.Task.Name, steps));
+            AdapterFile.Save(path, method, new AdapterInfo(method.Name, settings, fingerprint, method.InputPadding(info.PrefixSize), samples.Task.Name, steps));
             CachedTraining.DeleteCheckpoint(path);
         }
 

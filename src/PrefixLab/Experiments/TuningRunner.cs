@@ -135,7 +135,7 @@ public sealed class TuningRunner : IExperimentRunner
         if (setup.Measures("identities"))
         {
             using var plain = AdaptedModel.Load(basePath, null);
-            using var plainRecording = AttentionRecorder.Record(plain.Model, tokens);
+            using var plainRecording = AttentionRecorder.Record(plain.Model, tokens, geometry.PositionShift);
             var checks = PrefixIdentities.Compare(recording, plainRecording, geometry);
             metrics[$"{run.Name}/identity-layer0"] = checks.Where(c => c.Layer == 0).Max(c => c.ContentAttentionError);
             metrics[$"{run.Name}/identity-bias"] = checks.Max(c => c.BiasedMixError ?? 0);

@@ -60,6 +60,30 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// <summary>Named points of the forward pass where hooks read or replace activations.</summary>
     public HookPoints Hooks { get; }
 
+    /// <summary>
+    /// The position (index into the position embedding) of sequence row 0: 0 unless something occupies
+    /// positions in front of the sequence without being rows of it. A key/value prefix does, as Hugging
+    /// Face's <c>past_key_values</c> do: with P of them, GPT-2 puts the tokens at positions P … P+T−1.
+    /// Hooks still see sequence rows (<see cref="HookContext.Position"/>); only the embedding moves.
+    /// </summary>
+    public int PositionShift { get; private set; }
+
+    /// <summary>How many sequence rows fit: the block size less <see cref="PositionShift"/>.</summary>
+    public int SequenceCapacity => Config.BlockSize - PositionShift;
+
+    /// <summary>
+    /// Moves the sequence <paramref name="positions"/> further along the position embedding until the
+    /// result is disposed (shifts add up). A key/value prefix holds one while attached; a run without the
+    /// prefix takes the same shift to line its content up with the prefixed run's.
+    /// </summary>
+    public IDisposable ShiftPositions(int positions)
+    {
+        PrefixLabException.Check(positions >= 0 && PositionShift + positions < Config.BlockSize,
+            $"a position shift of {positions} leaves no room in the model's {Config.BlockSize} positions (already shifted by {PositionShift})");
+        PositionShift += positions;
+        return new Shift(this, positions);
+    }
+
     /// <summary>Logits <c>[batch, position, vocab]</c> for token ids <c>[batch, position]</c>.</summary>
     public override Tensor forward(Tensor tokens) => Forward(tokens);
 
@@ -83,15 +107,16 @@ public sealed class Gpt : Module<Tensor, Tensor>
         }
         int position = cache?.Length ?? 0;
         long length = tokens.shape[1];
-        if (position + length > Config.BlockSize)
+        if (position + length > SequenceCapacity)
         {
-            throw new PrefixLabException($"sequence of {position + length} positions exceeds the model's block size {Config.BlockSize}");
+            string after = PositionShift > 0 ? $" after {PositionShift} prefix positions" : "";
+            throw new PrefixLabException($"sequence of {position + length} positions{after} exceeds the model's block size {Config.BlockSize}");
         }
         if (lastRows is < 1 || lastRows > length)
         {
             throw new PrefixLabException($"lastRows must be between 1 and {length} (got {lastRows})");
         }
-        var x = transformer.Embed(tokens, position);
+        var x = transformer.Embed(tokens, PositionShift + position);
         for (int layer = 0; layer < Config.Layers; layer++)
         {
             int queryFrom = layer == Config.Layers - 1 && lastRows is int rows ? (int)length - rows : 0;
@@ -104,8 +129,14 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return x;
     }
 
-    /// <summary>Token plus position embeddings (with embedding dropout in training mode) of tokens starting at <paramref name="position"/>.</summary>
+    /// <summary>Token plus position embeddings (with embedding dropout in training mode) of tokens starting at embedding position <paramref name="position"/>.</summary>
     public Tensor Embed(Tensor tokens, int position = 0) => transformer.Embed(tokens, position);
+
+    /// <summary>The token embedding, <c>[vocabulary, width]</c>.</summary>
+    public Tensor TokenEmbedding => transformer.TokenEmbedding;
+
+    /// <summary>The learned position embedding, <c>[block size, width]</c> (row i is added at position i).</summary>
+    public Tensor PositionEmbedding => transformer.PositionEmbedding;
 
     /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
     public Tensor Head(Tensor hidden) => lm_head is null
@@ -172,6 +203,20 @@ public sealed class Gpt : Module<Tensor, Tensor>
         tensor.copy_(draw.mul_(std));
     }
 
+    private sealed class Shift(Gpt model, int positions) : IDisposable
+    {
+        private bool done;
+
+        public void Dispose()
+        {
+            if (!done)
+            {
+                model.PositionShift -= positions;
+                done = true;
+            }
+        }
+    }
+
     /// <summary>minGPT's <c>transformer</c> container, so parameter names carry its prefix.</summary>
     private sealed class Transformer : Module
     {
@@ -196,6 +241,8 @@ public sealed class Gpt : Module<Tensor, Tensor>
         public ModuleList<Block> Blocks => h;
 
         public Tensor TokenEmbedding => wte.weight!;
+
+        public Tensor PositionEmbedding => wpe.weight!;
 
         public Tensor Embed(Tensor tokens, int position)
         {

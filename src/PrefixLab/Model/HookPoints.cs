@@ -13,8 +13,9 @@ public delegate Tensor HookFunction(Tensor activation, HookContext context);
 /// <param name="Name">The hook point's name, e.g. <c>blocks.0.attn.hook_pattern</c>.</param>
 /// <param name="Layer">The block index, or -1 outside the blocks.</param>
 /// <param name="Position">
-/// Absolute sequence position of the activation's first row. It is 0 for a full forward pass and the
+/// Absolute sequence row of the activation's first row. It is 0 for a full forward pass and the
 /// number of cached positions during cached generation, so a hook can tell which rows are the prefix.
+/// The row's position embedding is this plus <see cref="Gpt.PositionShift"/>.
 /// </param>
 public readonly record struct HookContext(string Name, int Layer, int Position);
 

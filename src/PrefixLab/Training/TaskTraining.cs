@@ -71,7 +71,7 @@ public static class TaskTraining
             State = method.TrainsBase
                 ? model.state_dict()
                 : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
-            Fingerprint = Fingerprint(method.Name, model.Config, taskName, prefixSize, options, new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }),
+            Fingerprint = Fingerprint(method.Name, model.Config, taskName, prefixSize, options, Tuning.TuningMethods.Identity(new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }, method.Name, method.Settings)),
             Reseed = model.Dropout.Reseed,
             SetTraining = training => model.train(training && method.TrainsBase),
         };
@@ -113,9 +113,10 @@ public static class TaskTraining
         {
             throw new PrefixLabException($"task '{task.Name}' produces token {task.MaxToken}, beyond the model's vocabulary of {model.Config.VocabSize}");
         }
-        if (layout.ContextLength > model.Config.BlockSize)
+        if (layout.ContextLength > model.SequenceCapacity)
         {
-            throw new PrefixLabException($"task '{task.Name}' with prefix size {layout.PrefixSize} needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
+            string prefix = model.PositionShift > 0 ? $" after a {model.PositionShift}-position key/value prefix" : "";
+            throw new PrefixLabException($"task '{task.Name}' with prefix size {layout.PrefixSize} needs {layout.ContextLength} positions{prefix}, the model has {model.Config.BlockSize}");
         }
     }
 }

@@ -35,8 +35,8 @@ public static class TextTraining
     public static void CheckFits(Gpt model, TextSamples samples)
     {
         int longest = samples.LongestContext + 1;
-        PrefixLabException.Check(longest <= model.Config.BlockSize,
-            $"text task '{samples.Task.Name}' has a sequence of {longest} tokens (with {samples.PaddingRows} padding), the model has {model.Config.BlockSize} positions");
+        PrefixLabException.Check(longest <= model.SequenceCapacity,
+            $"text task '{samples.Task.Name}' has a sequence of {longest} tokens (with {samples.PaddingRows} padding{(model.PositionShift > 0 ? $", after {model.PositionShift} prefix positions" : "")}), the model has {model.Config.BlockSize} positions");
         int maxId = samples.Train.Concat(samples.Test).SelectMany(s => s.Prompt.Concat(s.Answer)).Max();
         PrefixLabException.Check(maxId < model.Config.VocabSize, $"text task '{samples.Task.Name}' has token {maxId}, beyond the model's vocabulary of {model.Config.VocabSize}");
     }

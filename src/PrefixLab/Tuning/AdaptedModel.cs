@@ -62,7 +62,9 @@ public sealed class AdaptedModel : IDisposable
                 return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize, tunedInfo.Task);
             }
             var (method, adapterInfo) = AdapterFile.Load(adapterPath, model);
-            return new AdaptedModel(model, info, method, adapterInfo.Method, adapterInfo.PrefixSize, adapterInfo.Task ?? info.Task);
+            // A PEFT folder does not say how the inputs were padded: as the method pads this model's inputs.
+            int padding = Directory.Exists(adapterPath) ? method.InputPadding(info.PrefixSize) : adapterInfo.PrefixSize;
+            return new AdaptedModel(model, info, method, adapterInfo.Method, padding, adapterInfo.Task ?? info.Task);
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using static TorchSharp.torch;
@@ -14,7 +15,13 @@ namespace PrefixLab.Tuning;
 /// <param name="PrefixSize">The padding positions of the inputs it was trained with.</param>
 /// <param name="Task">The task it was trained on.</param>
 /// <param name="Steps">Training steps.</param>
-public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps);
+/// <param name="Positions">
+/// Where a key/value prefix leaves the content on the position embedding (<see cref="KvPositions"/>):
+/// <c>AfterPrefix</c> in files written since PrefixLab follows Hugging Face; absent (null) in older
+/// files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained.
+/// </param>
+public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] KvPositions? Positions = null);
 
 /// <summary>
 /// Adapter files: a method's own tensors only, in safetensors, with the method, its settings and the
@@ -22,14 +29,17 @@ public sealed record AdapterInfo(string Method, TuningSettings Settings, string 
 /// </summary>
 public static class AdapterFile
 {
-    /// <summary>Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/> atomically.</summary>
+    /// <summary>
+    /// Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/>
+    /// atomically; the position convention recorded is the method's own.
+    /// </summary>
     public static void Save(string path, ITuningMethod method, AdapterInfo info)
     {
         SafeTensors.Save(path, method.SaveTensors(), new Dictionary<string, string>
         {
             ["format"] = ModelFile.Format,
             ["kind"] = "adapter",
-            ["adapter"] = JsonSerializer.Serialize(info, ModelFile.Json),
+            ["adapter"] = JsonSerializer.Serialize(info with { Positions = method.Settings.KvPositions }, ModelFile.Json),
         });
     }
 
@@ -63,6 +73,8 @@ public static class AdapterFile
             throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");
         }
         var (tensors, _) = SafeTensors.Load(path);
+        // A file without the field predates the convention: its key/value prefix left the content at 0.
+        info = info with { Settings = info.Settings with { KvPositions = info.Positions ?? KvPositions.FromZero } };
         var method = TuningMethods.Create(info.Method, model, info.Settings);
         try
         {

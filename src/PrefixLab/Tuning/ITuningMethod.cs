@@ -1,8 +1,26 @@
+using System.Text.Json.Serialization;
 using PrefixLab.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
+
+/// <summary>Where a key/value prefix (prefix-kv) leaves the content on the position embedding.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<KvPositions>))]
+public enum KvPositions
+{
+    /// <summary>
+    /// The prefix takes positions 0 … P−1 and the content follows at P …, as Hugging Face models place
+    /// tokens after <c>past_key_values</c> and as PEFT and Li and Liang's code do.
+    /// </summary>
+    AfterPrefix,
+
+    /// <summary>
+    /// The content starts at position 0, the prefix has no position: what PrefixLab did before it
+    /// followed Hugging Face. Adapter files from then are loaded this way, so they keep their meaning.
+    /// </summary>
+    FromZero,
+}
 
 /// <summary>
 /// Settings of a tuning method. One record serves every method; each reads the fields it needs, and
@@ -33,6 +51,26 @@ public sealed record TuningSettings
 
     /// <summary>Standard deviation of the initial soft prompt and prefix vectors (the paper: N(0, 1)).</summary>
     public double InitStd { get; init; } = 1.0;
+
+    /// <summary>
+    /// LoRA: ranks that differ from <see cref="Rank"/> for some layers, as PEFT's <c>rank_pattern</c>: a
+    /// layer takes the value of the first key (a regular expression) that matches the end of its name at a
+    /// dot boundary. Left out of the JSON when null, so other settings' fingerprints stay as they were.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, int>? RankPattern { get; init; }
+
+    /// <summary>LoRA: alphas that differ from <see cref="Alpha"/> for some layers, as PEFT's <c>alpha_pattern</c> (matched as <see cref="RankPattern"/>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, double>? AlphaPattern { get; init; }
+
+    /// <summary>
+    /// Prefix-kv: where the content sits on the position embedding. Not part of the settings' JSON: an
+    /// adapter file records it in <see cref="AdapterInfo.Positions"/>, and files without that field are
+    /// read as <see cref="KvPositions.FromZero"/>.
+    /// </summary>
+    [JsonIgnore]
+    public KvPositions KvPositions { get; init; }
 }
 
 /// <summary>
@@ -59,6 +97,21 @@ public interface ITuningMethod : IDisposable
     /// prefix), which the inputs must then have; null when the method leaves the input layout alone.
     /// </summary>
     int? PaddingRows { get; }
+
+    /// <summary>
+    /// Positions the method takes in front of the sequence without being rows of it (a key/value prefix
+    /// in Hugging Face's convention: P); the model's <see cref="Gpt.PositionShift"/> grows by it while the
+    /// method is attached.
+    /// </summary>
+    int PositionShift { get; }
+
+    /// <summary>
+    /// The padding rows in front of each input when the method adapts a model pretrained with
+    /// <paramref name="modelPadding"/> of them: the method's <see cref="PaddingRows"/> if it replaces rows;
+    /// otherwise the model's, less those a key/value prefix already takes, so the content stays at the
+    /// positions it was pretrained at when it can.
+    /// </summary>
+    int InputPadding(int modelPadding) => PaddingRows ?? Math.Max(0, modelPadding - PositionShift);
 
     /// <summary>Whether the base model trains too (and so runs in training mode, with dropout).</summary>
     bool TrainsBase { get; }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using PrefixLab.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -10,8 +11,9 @@ namespace PrefixLab.Tuning;
 /// <c>A</c> (r × in, Kaiming-uniform) and <c>B</c> (out × r, zero, so training starts from the base
 /// model). Targets are the Linear layers whose names contain one of <see cref="TuningSettings.Targets"/>;
 /// the default, <c>c_fc</c> and <c>c_proj</c>, is the paper's: the MLP and the attention output
-/// projection. <see cref="Merge"/> folds the update into the weights; <see cref="Unmerge"/> restores
-/// them exactly.
+/// projection. <see cref="TuningSettings.RankPattern"/> and <see cref="TuningSettings.AlphaPattern"/>
+/// give some layers another r or alpha, as PEFT's <c>rank_pattern</c> and <c>alpha_pattern</c> do.
+/// <see cref="Merge"/> folds the update into the weights; <see cref="Unmerge"/> restores them exactly.
 /// </summary>
 public sealed class Lora : TuningMethod
 {
@@ -23,24 +25,27 @@ public sealed class Lora : TuningMethod
     {
         PrefixLabException.Check(settings.Rank >= 1, $"LoRA rank must be at least 1 (got {settings.Rank})");
         PrefixLabException.Check(settings.Targets.Count > 0, "LoRA needs at least one target name");
-        Scale = (settings.Alpha ?? settings.Rank) / settings.Rank;
         foreach (var (name, module) in model.named_modules())
         {
             if (module is not Linear linear || !settings.Targets.Any(t => name.Contains(t, StringComparison.Ordinal)))
             {
                 continue;
             }
+            int rank = Pattern(settings.RankPattern, name) ?? settings.Rank;
+            PrefixLabException.Check(rank >= 1, $"LoRA rank of '{name}' must be at least 1 (got {rank})");
+            // PEFT's rule: alpha is one default (lora_alpha) unless a pattern names the layer; r is per layer.
+            double scale = (Pattern(settings.AlphaPattern, name) ?? settings.Alpha ?? settings.Rank) / rank;
             long outFeatures = linear.weight.shape[0], inFeatures = linear.weight.shape[1];
-            var a = new Parameter(empty(settings.Rank, inFeatures), requires_grad: true);
-            var b = new Parameter(zeros(outFeatures, settings.Rank), requires_grad: true);
+            var a = new Parameter(empty(rank, inFeatures), requires_grad: true);
+            var b = new Parameter(zeros(outFeatures, rank), requires_grad: true);
             using (no_grad())
             {
                 // PEFT's and PyTorch Linear's default: Kaiming-uniform with a = √5.
                 nn.init.kaiming_uniform_(a, Math.Sqrt(5));
             }
-            var entry = new Adapted(name, linear, a, b);
+            var entry = new Adapted(name, linear, a, b, scale);
             adapted.Add(entry);
-            var remover = linear.register_forward_hook((_, input, output) => merged ? output : output + (input.matmul(entry.A.t()).matmul(entry.B.t()) * Scale));
+            var remover = linear.register_forward_hook((_, input, output) => merged ? output : output + (input.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
             Track(new Removal(remover.remove));
         }
         PrefixLabException.Check(adapted.Count > 0, $"no Linear layer of the model matches LoRA targets [{string.Join(", ", settings.Targets)}]");
@@ -48,9 +53,6 @@ public sealed class Lora : TuningMethod
 
     /// <inheritdoc />
     public override string Name => "lora";
-
-    /// <summary>alpha / r.</summary>
-    public double Scale { get; }
 
     /// <summary>Names of the adapted Linear layers.</summary>
     public IReadOnlyList<string> AdaptedLayers => [.. adapted.Select(a => a.Name)];
@@ -77,7 +79,7 @@ public sealed class Lora : TuningMethod
         foreach (var entry in adapted)
         {
             entry.Backup = entry.Linear.weight.detach().clone();
-            entry.Linear.weight.add_(entry.B.matmul(entry.A).mul(Scale));
+            entry.Linear.weight.add_(entry.B.matmul(entry.A).mul(entry.Scale));
         }
         merged = true;
     }
@@ -102,13 +104,41 @@ public sealed class Lora : TuningMethod
     /// <inheritdoc />
     protected override void OnDispose() => Unmerge();
 
+    /// <summary>
+    /// The value of the first key of <paramref name="pattern"/> that matches the end of
+    /// <paramref name="layer"/> at a dot boundary (PEFT's <c>get_pattern_key</c>), or null.
+    /// </summary>
+    internal static T? Pattern<T>(IReadOnlyDictionary<string, T>? pattern, string layer)
+        where T : struct
+    {
+        foreach (var (key, value) in pattern ?? new Dictionary<string, T>())
+        {
+            bool matches;
+            try
+            {
+                matches = Regex.IsMatch(layer, $"^(.*\\.)?({key})$", RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (Exception e) when (e is ArgumentException or RegexMatchTimeoutException)
+            {
+                throw new PrefixLabException($"LoRA layer pattern '{key}' is not a usable regular expression");
+            }
+            if (matches)
+            {
+                return value;
+            }
+        }
+        return null;
+    }
+
     private sealed class Removal(Action remove) : IDisposable
     {
         public void Dispose() => remove();
     }
 
-    private sealed class Adapted(string name, Linear linear, Parameter a, Parameter b)
+    private sealed class Adapted(string name, Linear linear, Parameter a, Parameter b, double scale)
     {
+        public double Scale { get; } = scale;
+
         public string Name { get; } = name;
 
         public Linear Linear { get; } = linear;

@@ -7,8 +7,10 @@ namespace PrefixLab.Tuning;
 
 /// <summary>
 /// Prefix-tuning in Li and Liang's form, as Hugging Face PEFT implements it: at every block, P trainable
-/// keys and values per head that every query also attends to. The input is laid out as the model was
-/// pretrained. Optionally the keys and values are produced by a small MLP while training (PEFT's
+/// keys and values per head that every query also attends to. The prefix takes positions 0 … P−1 and
+/// the content follows at P …, as a Hugging Face model places tokens after P <c>past_key_values</c>
+/// (<see cref="KvPositions.AfterPrefix"/>; files from before keep <see cref="KvPositions.FromZero"/>).
+/// Optionally the keys and values are produced by a small MLP while training (PEFT's
 /// <c>prefix_projection</c>); saving folds them into plain keys and values.
 /// </summary>
 public sealed class PrefixKv : TuningMethod
@@ -39,6 +41,10 @@ public sealed class PrefixKv : TuningMethod
         {
             keysValues = NormalParameter([layers, 2, heads, size, headDim], settings.InitStd);
         }
+        if (settings.KvPositions == KvPositions.AfterPrefix)
+        {
+            Track(model.ShiftPositions(size));
+        }
         for (int layer = 0; layer < layers; layer++)
         {
             int l = layer;
@@ -46,6 +52,9 @@ public sealed class PrefixKv : TuningMethod
             Hook(HookPoints.V(l), (values, _) => Prepend(values, l, 1));
         }
     }
+
+    /// <inheritdoc />
+    public override int PositionShift => Settings.KvPositions == KvPositions.AfterPrefix ? size : 0;
 
     /// <inheritdoc />
     public override string Name => "prefix-kv";

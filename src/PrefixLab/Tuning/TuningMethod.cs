@@ -48,6 +48,9 @@ public abstract class TuningMethod : ITuningMethod
     public virtual int? PaddingRows => null;
 
     /// <inheritdoc />
+    public virtual int PositionShift => 0;
+
+    /// <inheritdoc />
     public abstract double DefaultLearningRate { get; }
 
     /// <inheritdoc />

@@ -15,6 +15,16 @@ public static class TuningMethods
         ["full"] = (m, s) => new FullFineTune(m, s),
     };
 
+    /// <summary>
+    /// <paramref name="identity"/> (what names a run in a cache key or a training fingerprint) with the
+    /// revision of the method's meaning where it changed after runs were first cached: prefix-kv with
+    /// the content after its prefix. Every other run keeps its identity, and so its cached files.
+    /// </summary>
+    public static object Identity(object identity, string method, TuningSettings settings) =>
+        method.Equals("prefix-kv", StringComparison.OrdinalIgnoreCase) && settings.KvPositions == KvPositions.AfterPrefix
+            ? new { identity, positions = KvPositions.AfterPrefix }
+            : identity;
+
     /// <summary>Every method's name.</summary>
     public static IReadOnlyList<string> Names => [.. Factories.Keys];
 

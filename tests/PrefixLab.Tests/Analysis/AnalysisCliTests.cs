@@ -80,7 +80,8 @@ public class AnalysisCliTests
             Assert.True(Enumerable.Range(0, 100).Select(i => bitmap.GetPixel(i * 9, 240)).Distinct().Count() > 5);
         }
         var lines = File.ReadAllLines(csv);
-        Assert.Equal(1 + (2 * 22 * 24), lines.Length); // 2 heads × 22 queries × (2 prefix + 22) keys
+        // The key/value prefix takes 2 of the 22 positions: 2 heads × 20 queries × (2 prefix + 20) keys.
+        Assert.Equal(1 + (2 * 20 * 22), lines.Length);
         Assert.StartsWith("layer,head,query,query_token,key,key_token,weight", lines[0]);
 
         (code, _, stderr) = CliTests.Run("bias", "--model", model, "--adapter", model);
@@ -115,7 +116,7 @@ public class AnalysisCliTests
             random.manual_seed(7);
             var settings = new TuningSettings { PrefixSize = size };
             using var adapter = TuningMethods.Create(method, model, settings);
-            AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, fingerprint, adapter.PaddingRows ?? 3, "descending", 0));
+            AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, fingerprint, adapter.InputPadding(3), "descending", 0));
         }
         return path;
     }

@@ -29,14 +29,25 @@ internal static class PythonGpt2
         JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "reference.json"))).RootElement;
 
     /// <summary>Logits (flattened) that the script's own GPT-2 computes, optionally with a PEFT adapter.</summary>
-    public static float[] Logits(string checkpoint, IEnumerable<long> tokens, string? adapter = null)
+    public static float[] Logits(string checkpoint, IEnumerable<long> tokens, string? adapter = null) =>
+        Continue(checkpoint, tokens, adapter, 0).Logits;
+
+    /// <summary>
+    /// The script's logits of <paramref name="tokens"/> (flattened, the tokens' rows only) with an optional
+    /// PEFT adapter, and its greedy continuation by <paramref name="newTokens"/> tokens with the smallest
+    /// gap between the best and the second-best logit along the way.
+    /// </summary>
+    public static (float[] Logits, long[] New, double Margin) Continue(string checkpoint, IEnumerable<long> tokens, string? adapter, int newTokens)
     {
-        var args = new List<string> { "logits", checkpoint, "--tokens", string.Join(' ', tokens) };
+        var args = new List<string> { "logits", checkpoint, "--tokens", string.Join(' ', tokens), "--greedy", newTokens.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (adapter is not null)
         {
             args.AddRange(["--adapter", adapter]);
         }
-        return JsonSerializer.Deserialize<float[]>(Run(args))!;
+        using var json = JsonDocument.Parse(Run(args));
+        var root = json.RootElement;
+        double margin = root.GetProperty("margin").ValueKind == JsonValueKind.Number ? root.GetProperty("margin").GetDouble() : double.PositiveInfinity;
+        return (HuggingFaceGpt2Tests.Floats(root.GetProperty("logits")), HuggingFaceGpt2Tests.Ids(root.GetProperty("new")), margin);
     }
 
     private static string Make(string name, params string[] options)

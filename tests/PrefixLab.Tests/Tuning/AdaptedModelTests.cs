@@ -30,7 +30,7 @@ public class AdaptedModelTests
             }
             AdapterFile.Save(adapterPath, adapter, new AdapterInfo(method, settings, fingerprint, 2, "plus1", 0));
         }
-        using var tokens = TestModels.RandomTokens(3, 20);
+        using var tokens = TestModels.RandomTokens(3, 19); // a prefix-kv of 2 leaves 19 of the 21 positions
         using var single = AdaptedModel.Load(modelPath, adapterPath);
         using var wide = AdaptedModel.Load(modelPath, adapterPath);
         using var plain = AdaptedModel.Load(modelPath, null);
@@ -43,5 +43,24 @@ public class AdaptedModelTests
         Assert.False(plain.Model.Forward(tokens).allclose(expected, rtol: 1e-4, atol: 1e-5)); // the adapter does something
         wide.Method!.Dispose();
         Assert.All(wide.Model.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    [Theory]
+    [InlineData("lora", 2)]
+    [InlineData("prefix-kv", 1)]
+    [InlineData("soft-prompt", 1)]
+    public void A_peft_folder_on_a_padded_digit_model_gets_the_padding_the_method_trains_with(string method, int padding)
+    {
+        string dir = TestModels.TempDirectory();
+        string modelPath = Path.Combine(dir, "model.safetensors"), folder = Path.Combine(dir, "peft");
+        using (var model = TestModels.Create(layers: 1, blockSize: 21))
+        {
+            ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 2));
+            using var adapter = TuningMethods.Create(method, model, new TuningSettings { PrefixSize = 1 });
+            Assert.Equal(padding, adapter.InputPadding(2));
+            PeftFormat.Save(folder, adapter, model, "model.safetensors");
+        }
+        using var loaded = AdaptedModel.Load(modelPath, folder);
+        Assert.Equal(padding, loaded.PrefixSize);
     }
 }
