@@ -28,6 +28,9 @@ public static class HuggingFaceGpt2
     private static readonly string[] Conv1DWeights = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
     private static readonly string[] IgnoredBuffers = [".attn.bias", ".attn.masked_bias"];
 
+    /// <summary>Whether parameter <paramref name="name"/> is stored <c>[in, out]</c> by GPT-2's Conv1D.</summary>
+    internal static bool IsConv1DWeight(string name) => Conv1DWeights.Any(name.EndsWith);
+
     /// <summary>Whether <paramref name="path"/> is a directory with a <c>config.json</c>.</summary>
     public static bool IsCheckpoint(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFile));
 
