@@ -26,13 +26,9 @@ public interface ITensorFile : IDisposable
 
     /// <summary>
     /// Reads tensor <paramref name="name"/> into <paramref name="destination"/>, a contiguous tensor of
-    /// the same element type and count; a file that can reads straight into its memory.
+    /// the same element count, straight into its memory where the file allows.
     /// </summary>
-    void ReadInto(string name, Tensor destination)
-    {
-        using var read = Read(name);
-        destination.copy_(read.view(destination.shape));
-    }
+    void ReadInto(string name, Tensor destination);
 }
 
 /// <summary>Opens checkpoint files by their kind.</summary>

@@ -68,18 +68,29 @@ public sealed class TorchZipCheckpoint : ITensorFile
         var view = _views[name];
         var storage = view.Storage;
         using var scope = NewDisposeScope();
+        if (view.IsContiguous)
+        {
+            var result = empty(view.Shape, storage.Dtype);
+            ReadBytes(view, result);
+            return result.MoveToOuterDisposeScope();
+        }
         var data = empty([storage.Count], storage.Dtype);
-        try
-        {
-            using var stream = storage.Entry.Open();
-            stream.ReadExactly(data.bytes);
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
-        {
-            throw Bad(Path, $"storage '{storage.Entry.FullName}' cannot be read ({e.Message.Split('\n')[0]})");
-        }
+        ReadBytes(new View(storage, 0, [storage.Count], [1]), data);
         // A copy, not a view: two tensors that shared a storage (a tied head) come back independent.
         return data.as_strided(view.Shape, view.Stride, view.Offset).clone().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public void ReadInto(string name, Tensor destination)
+    {
+        var view = _views[name];
+        if (view.IsContiguous && destination.dtype == view.Storage.Dtype && destination.is_contiguous() && destination.numel() == view.Shape.Aggregate(1L, (a, d) => a * d))
+        {
+            ReadBytes(view, destination); // straight into the destination's memory: no second copy
+            return;
+        }
+        using var read = Read(name);
+        destination.copy_(read.view(destination.shape));
     }
 
     /// <inheritdoc/>
@@ -139,13 +150,62 @@ public sealed class TorchZipCheckpoint : ITensorFile
         return bytes;
     }
 
+    /// <summary>Reads contiguous <paramref name="view"/>'s bytes from its storage entry into <paramref name="destination"/>.</summary>
+    private void ReadBytes(View view, Tensor destination)
+    {
+        var entry = view.Storage.Entry;
+        try
+        {
+            using var stream = entry.Open();
+            long skip = view.Offset * ElementSize(view.Storage.Dtype);
+            var buffer = new byte[(int)Math.Min(skip, 1 << 16)];
+            while (skip > 0)
+            {
+                int read = stream.Read(buffer, 0, (int)Math.Min(skip, buffer.Length));
+                skip -= read > 0 ? read : throw new EndOfStreamException();
+            }
+            stream.ReadExactly(destination.bytes);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        {
+            throw Bad(Path, $"storage '{entry.FullName}' cannot be read ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    private static long ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
+        _ => 1,
+    };
+
     private static PrefixLabException Bad(string path, string why) => new($"'{path}' is not a readable PyTorch checkpoint: {why}");
 
     /// <summary>A storage of the archive: <see cref="Count"/> elements of <see cref="Dtype"/>.</summary>
     private sealed record Storage(ZipArchiveEntry Entry, ScalarType Dtype, long Count);
 
     /// <summary>A tensor: a strided view of a storage.</summary>
-    private sealed record View(Storage Storage, long Offset, long[] Shape, long[] Stride);
+    private sealed record View(Storage Storage, long Offset, long[] Shape, long[] Stride)
+    {
+        /// <summary>Whether the view is one run of the storage in row-major order, readable straight from the entry.</summary>
+        public bool IsContiguous
+        {
+            get
+            {
+                long expected = 1;
+                for (int i = Shape.Length - 1; i >= 0; i--)
+                {
+                    if (Shape[i] != 1 && Stride[i] != expected)
+                    {
+                        return false;
+                    }
+                    expected *= Shape[i];
+                }
+                return true;
+            }
+        }
+    }
 
     /// <summary>Turns the pickle's storage ids and rebuild calls into checked storages and views.</summary>
     private sealed class Host(string path, ZipArchive archive, string prefix, long fileLength) : TorchPickle.IHost
@@ -208,13 +268,5 @@ public sealed class TorchZipCheckpoint : ITensorFile
 
         private long[] Longs(object?[] values) =>
             [.. values.Select(v => v is long l ? l : throw Bad(path, $"a tensor's size or stride holds a {TorchPickle.Describe(v)}"))];
-
-        private static long ElementSize(ScalarType dtype) => dtype switch
-        {
-            ScalarType.Float64 or ScalarType.Int64 => 8,
-            ScalarType.Float32 or ScalarType.Int32 => 4,
-            ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-            _ => 1,
-        };
     }
 }
