@@ -5,8 +5,11 @@ It writes a random GPT-2 checkpoint in the Hugging Face layout (config.json, saf
 Conv1D weights stored [in, out], optionally sharded with an index, vocab.json + merges.txt of a
 small byte-level BPE learned here) with reference outputs computed by its own GPT-2 forward pass in
 float64, and PEFT-layout adapters (LoRA, LoRA with rank_pattern/alpha_pattern, prefix tuning, prompt
-tuning). `logits` reads a checkpoint and an optional PEFT adapter (for instance one PrefixLab wrote) and
-prints the logits and a greedy continuation, so both directions are checked.
+tuning). With --bin the same weights and adapters go to torch.save's pytorch_model.bin and
+adapter_model.bin instead, as older transformers and PEFT wrote them. `logits` reads a checkpoint and an optional PEFT adapter (for instance one PrefixLab wrote) and
+prints the logits and a greedy continuation, so both directions are checked; it checks the layout as
+transformers' GPT2LMHeadModel would. `views` and `evil` write torch.save files for the pickle reader's
+tests; `torch-load` loads a file with torch.load as PyTorch's users do (which runs whatever its pickle says).
 
 Positions follow transformers: with P past_key_values (prefix tuning) GPT2Model numbers the tokens
 P ... P+T-1; with prompt tuning the P virtual tokens are input embeddings at positions 0 ... P-1 and the
@@ -14,10 +17,14 @@ tokens follow at P ... P+T-1. Logits are those of the T tokens.
 
 Needs only torch (Debian's python3-torch); the safetensors and BPE code are written out here.
 
-  make_gpt2.py make OUT [--layers 2 --heads 2 --width 32 --positions 64 --vocab 300 --shards 1 ...]
+  make_gpt2.py make OUT [--layers 2 --heads 2 --width 32 --positions 64 --vocab 300 --shards 1 --bin ...]
   make_gpt2.py logits MODEL_DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]
+  make_gpt2.py views OUT.bin OUT.safetensors
+  make_gpt2.py evil OUT.bin --run "touch MARKER"
+  make_gpt2.py torch-load FILE
 """
 import argparse
+import collections
 import json
 import math
 import os
@@ -26,7 +33,7 @@ import struct
 
 import torch
 
-DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64"}
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.bfloat16: "BF16", torch.int64: "I64"}
 NAMES = {v: k for k, v in DTYPES.items()}
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 CORPUS = ("the quick brown fox jumps over the lazy dog. she sells sea shells by the sea shore; "
@@ -41,7 +48,8 @@ PATTERN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za
 def write_safetensors(path, tensors):
     header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, t in tensors.items():
-        data = t.contiguous().numpy().tobytes()
+        t = t.contiguous()
+        data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()  # numpy has no bfloat16
         header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
@@ -60,12 +68,14 @@ def read_safetensors(path):
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
+    # transformers refuses a safetensors file whose metadata does not say it holds PyTorch tensors
+    assert header.get("__metadata__", {}).get("format") == "pt", f"{path}: __metadata__ format is not 'pt'"
     out = {}
     for name, e in header.items():
         if name == "__metadata__":
             continue
         a, b = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=NAMES[e["dtype"]]) if b > a else torch.zeros(0)
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=NAMES[e["dtype"]]) if b > a else torch.zeros(0, dtype=NAMES[e["dtype"]])
         out[name] = t.reshape(e["shape"]).clone()
     return out
 
@@ -145,16 +155,43 @@ def make_vocab(merges, size):
 
 
 # ---------------------------------------------------------------- GPT-2, written out
+def read_weights(path):
+    return read_safetensors(path) if path.endswith(".safetensors") else torch.load(path, map_location="cpu")
+
+
 def load_model(directory):
     with open(os.path.join(directory, "config.json")) as f:
         config = json.load(f)
     index = os.path.join(directory, "model.safetensors.index.json")
-    files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
+    if os.path.exists(index):
+        files = sorted(set(json.load(open(index))["weight_map"].values()))
+    else:
+        files = ["model.safetensors" if os.path.exists(os.path.join(directory, "model.safetensors")) else "pytorch_model.bin"]
     w = {}
     for name in files:
-        for k, t in read_safetensors(os.path.join(directory, name)).items():
+        for k, t in read_weights(os.path.join(directory, name)).items():
             w[k[len("transformer."):] if k.startswith("transformer.") else k] = t.double()
+    check_layout(config, w)
     return config, w
+
+
+def check_layout(config, w):
+    """What GPT2LMHeadModel.from_pretrained demands: every weight, in its Conv1D shape, nothing else."""
+    e, n, v, inner = config["n_embd"], config["n_positions"], config["vocab_size"], config.get("n_inner") or 4 * config["n_embd"]
+    expected = {"wte.weight": (v, e), "wpe.weight": (n, e), "ln_f.weight": (e,), "ln_f.bias": (e,)}
+    for i in range(config["n_layer"]):
+        p = f"h.{i}."
+        expected |= {p + "ln_1.weight": (e,), p + "ln_1.bias": (e,), p + "attn.c_attn.weight": (e, 3 * e),
+                     p + "attn.c_attn.bias": (3 * e,), p + "attn.c_proj.weight": (e, e), p + "attn.c_proj.bias": (e,),
+                     p + "ln_2.weight": (e,), p + "ln_2.bias": (e,), p + "mlp.c_fc.weight": (e, inner),
+                     p + "mlp.c_fc.bias": (inner,), p + "mlp.c_proj.weight": (inner, e), p + "mlp.c_proj.bias": (e,)}
+    if not config.get("tie_word_embeddings", True):
+        expected["lm_head.weight"] = (v, e)
+    ignored = lambda k: k.endswith((".attn.bias", ".attn.masked_bias")) or k == "lm_head.weight"
+    missing = [k for k in expected if k not in w]
+    unexpected = [k for k in w if k not in expected and not ignored(k)]
+    wrong = [k for k in expected if k in w and tuple(w[k].shape) != expected[k]]
+    assert not (missing or unexpected or wrong), f"not a GPT-2 of this config: missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]}"
 
 
 def layer_norm(x, w, b):
@@ -237,7 +274,9 @@ def pattern_value(pattern, module, default):
 def load_adapter(directory, config):
     with open(os.path.join(directory, "adapter_config.json")) as f:
         ac = json.load(f)
-    tensors = {k: t.double() for k, t in read_safetensors(os.path.join(directory, "adapter_model.safetensors")).items()}
+    weights = os.path.join(directory, "adapter_model.safetensors")
+    weights = weights if os.path.exists(weights) else os.path.join(directory, "adapter_model.bin")
+    tensors = {k: t.double() for k, t in read_weights(weights).items()}
     if ac["peft_type"] == "LORA":
         lora = {}
         for k, a in tensors.items():
@@ -262,7 +301,14 @@ def load_adapter(directory, config):
     return {"prefix": [(kv[2 * l], kv[2 * l + 1]) for l in range(layers)]}
 
 
-def write_lora(directory, out, config, gen, r, alpha, rank_pattern=None, alpha_pattern=None):
+def save_weights(directory, stem, tensors, pickled):
+    if pickled:
+        torch.save(tensors, os.path.join(directory, stem + ".bin"))
+    else:
+        write_safetensors(os.path.join(directory, stem + ".safetensors"), tensors)
+
+
+def write_lora(directory, out, config, gen, r, alpha, pickled, rank_pattern=None, alpha_pattern=None):
     width, layers = config["n_embd"], config["n_layer"]
     os.makedirs(directory, exist_ok=True)
     tensors = {}
@@ -272,32 +318,30 @@ def write_lora(directory, out, config, gen, r, alpha, rank_pattern=None, alpha_p
             rank = pattern_value(rank_pattern or {}, key[len("base_model.model."):], r)
             tensors[key + ".lora_A.weight"] = torch.randn(rank, i, generator=gen) * 0.3
             tensors[key + ".lora_B.weight"] = torch.randn(o, rank, generator=gen) * 0.3
-    write_safetensors(os.path.join(directory, "adapter_model.safetensors"), tensors)
+    save_weights(directory, "adapter_model", tensors, pickled)
     json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": alpha, "lora_dropout": 0.0,
                "target_modules": ["c_attn", "c_fc"], "fan_in_fan_out": True, "bias": "none", "inference_mode": True,
                "rank_pattern": rank_pattern or {}, "alpha_pattern": alpha_pattern or {},
                "base_model_name_or_path": out}, open(os.path.join(directory, "adapter_config.json"), "w"), indent=2)
 
 
-def write_adapters(out, config, gen):
+def write_adapters(out, config, gen, pickled):
     width, layers, heads = config["n_embd"], config["n_layer"], config["n_head"]
     lora_dir, prefix_dir = os.path.join(out, "peft_lora"), os.path.join(out, "peft_prefix")
     pattern_dir, prompt_dir = os.path.join(out, "peft_lora_pattern"), os.path.join(out, "peft_prompt")
     os.makedirs(prefix_dir, exist_ok=True)
     os.makedirs(prompt_dir, exist_ok=True)
-    write_lora(lora_dir, out, config, gen, 2, 4)
+    write_lora(lora_dir, out, config, gen, 2, 4, pickled)
     # Layer 1's c_fc gets rank 3 by its full name, every c_attn alpha 6 by a suffix pattern.
-    write_lora(pattern_dir, out, config, gen, 2, 4, {"transformer.h.1.mlp.c_fc": 3}, {"c_attn": 6})
+    write_lora(pattern_dir, out, config, gen, 2, 4, pickled, {"transformer.h.1.mlp.c_fc": 3}, {"c_attn": 6})
     p = 3
-    write_safetensors(os.path.join(prefix_dir, "adapter_model.safetensors"),
-                      {"prompt_embeddings": torch.randn(p, layers * 2 * width, generator=gen)})
+    save_weights(prefix_dir, "adapter_model", {"prompt_embeddings": torch.randn(p, layers * 2 * width, generator=gen)}, pickled)
     json.dump({"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": p, "token_dim": width,
                "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
                "prefix_projection": False, "inference_mode": True, "base_model_name_or_path": out},
               open(os.path.join(prefix_dir, "adapter_config.json"), "w"), indent=2)
     p = 4  # virtual tokens of the scale of the token embeddings
-    write_safetensors(os.path.join(prompt_dir, "adapter_model.safetensors"),
-                      {"prompt_embeddings": torch.randn(p, width, generator=gen) * 0.5})
+    save_weights(prompt_dir, "adapter_model", {"prompt_embeddings": torch.randn(p, width, generator=gen) * 0.5}, pickled)
     json.dump({"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": p, "token_dim": width,
                "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
                "prompt_tuning_init": "RANDOM", "inference_mode": True, "base_model_name_or_path": out},
@@ -333,10 +377,14 @@ def make(a):
     w |= {"ln_f.weight": 1 + rnd(e), "ln_f.bias": rnd(e)}
     dtype = torch.float16 if a.f16 else torch.float32
     stored = {("" if a.bare else "transformer.") + k: t.to(dtype) for k, t in w.items()}
-    if a.lm_head:
-        stored["lm_head.weight"] = stored[("" if a.bare else "transformer.") + "wte.weight"].clone()
+    if a.lm_head:  # torch.save keeps a tied head as a second view of the embedding's storage, as HF's files have it
+        wte = stored[("" if a.bare else "transformer.") + "wte.weight"]
+        stored["lm_head.weight"] = wte if a.bin else wte.clone()
     names = list(stored)
-    if a.shards > 1:
+    if a.bin:
+        assert a.shards == 1, "--bin writes one pytorch_model.bin"
+        torch.save(stored, os.path.join(a.out, "pytorch_model.bin"))
+    elif a.shards > 1:
         size = math.ceil(len(names) / a.shards)
         index = {"metadata": {}, "weight_map": {}}
         for s in range(a.shards):
@@ -366,7 +414,7 @@ def make(a):
         new, margin = greedy(config, w, s, a.new_tokens)
         greedy_cases.append({"ids": s, "new": new, "margin": margin})
     reference["greedy"] = greedy_cases
-    for name, directory in write_adapters(a.out, config, gen).items():
+    for name, directory in write_adapters(a.out, config, gen, a.bin).items():
         adapter = load_adapter(directory, config)
         reference[name] = []
         for s in sequences:
@@ -385,6 +433,38 @@ def logits(a):
                       "margin": margin if a.greedy > 0 else None}))
 
 
+def views(a):
+    """Tensors that share storages through views (transposed, sliced, offset) in several dtypes, saved
+    both by torch.save and, each made contiguous, as safetensors: a reader must give the same values."""
+    gen = torch.Generator().manual_seed(3)
+    base = torch.randn(6, 5, generator=gen)
+    half = torch.randn(4, 3, generator=gen).half()
+    tensors = {"base": base, "transposed": base.t(), "row": base[2], "column": base[:, 3], "block": base[1:4, 2:],
+               "half": half, "half_t": half.t(), "bf16": torch.randn(7, generator=gen).bfloat16(),
+               "f64": torch.randn(2, 2, generator=gen).double(), "ids": torch.arange(5), "scalar": torch.tensor(2.5),
+               "empty": torch.zeros(0, 3)}
+    torch.save(collections.OrderedDict(tensors), a.out)
+    write_safetensors(a.safetensors, {k: t.contiguous() for k, t in tensors.items()})
+
+
+class Payload:
+    """An object whose unpickling runs a shell command: what a malicious checkpoint carries."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def evil(a):
+    torch.save({"transformer.wte.weight": torch.zeros(2, 2), "payload": Payload(a.shell)}, a.out)
+
+
+def torch_load(a):
+    torch.load(a.file)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -399,13 +479,22 @@ def main():
     m.add_argument("--lm-head", action="store_true", help="store the tied lm_head.weight too")
     m.add_argument("--f16", action="store_true", help="store the weights as float16")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
+    m.add_argument("--bin", action="store_true", help="torch.save's pytorch_model.bin and adapter_model.bin, not safetensors")
     lg = sub.add_parser("logits")
     lg.add_argument("model")
     lg.add_argument("--tokens", required=True)
     lg.add_argument("--adapter")
     lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    vw = sub.add_parser("views")
+    vw.add_argument("out")
+    vw.add_argument("safetensors")
+    ev = sub.add_parser("evil")
+    ev.add_argument("out")
+    ev.add_argument("--run", dest="shell", required=True)
+    tl = sub.add_parser("torch-load")
+    tl.add_argument("file")
     a = parser.parse_args()
-    make(a) if a.command == "make" else logits(a)
+    {"make": make, "logits": logits, "views": views, "evil": evil, "torch-load": torch_load}[a.command](a)
 
 
 if __name__ == "__main__":

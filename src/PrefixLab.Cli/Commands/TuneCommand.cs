@@ -31,6 +31,8 @@ internal sealed class TuneCommand : ICommand
           --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
                               (adapter_config.json, adapter_model.safetensors) at --out; the config names
                               the base model as --model is typed
+          --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
+                              (config.json, model.safetensors, the tokenizer files), which transformers loads
         """ + "\n" + TaskSource.Usage + "\n" + """
         Context methods and LoRA save only their own tensors; full saves a model.
         """;
@@ -39,9 +41,10 @@ internal sealed class TuneCommand : ICommand
     {
         string modelPath = args.Required("model");
         string methodName = args.Required("method");
-        var task = TaskSource.Read(args, modelPath);
         string output = args.Required("out");
-        bool peft = args.Choice("format", ("prefixlab", false), ("peft", true));
+        var format = args.Choice("format", ("prefixlab", SaveFormat.PrefixLab), ("peft", SaveFormat.Peft), ("hf", SaveFormat.HuggingFace));
+        CheckFormat(format, modelPath, methodName, output);
+        var task = TaskSource.Read(args, modelPath);
         var (model, info) = ModelFile.Load(modelPath);
         using var _ = model;
         var settings = MethodSettings.Read(args, info.PrefixSize);
@@ -93,9 +96,13 @@ internal sealed class TuneCommand : ICommand
             steps = result.WeightsStep;
             Console.WriteLine($"trained {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
         }
-        if (peft)
+        if (format == SaveFormat.Peft)
         {
             PeftFormat.Save(output, method, model, modelPath);
+        }
+        else if (format == SaveFormat.HuggingFace)
+        {
+            HuggingFaceGpt2Writer.Save(output, model, modelPath, modelPath);
         }
         else if (method.TrainsBase)
         {
@@ -113,5 +120,26 @@ internal sealed class TuneCommand : ICommand
             Console.WriteLine($"{eval.Task}: {eval.Accuracy:P2} ({eval.Correct}/{eval.Samples})");
         }
         return 0;
+    }
+
+    /// <summary>Refuses, before any training, a --format that cannot be written for this model, method or --out.</summary>
+    private static void CheckFormat(SaveFormat format, string modelPath, string methodName, string output)
+    {
+        string flag = format == SaveFormat.Peft ? "peft" : "hf";
+        // A model file is PrefixLab's own; Hugging Face checkpoints are folders.
+        PrefixLabException.Check(format == SaveFormat.PrefixLab || !File.Exists(modelPath),
+            $"--format {flag}: '{modelPath}' is a PrefixLab model, which has no Hugging Face counterpart; save with --format prefixlab (the default)");
+        if (format == SaveFormat.HuggingFace)
+        {
+            PrefixLabException.Check(methodName == "full", $"--format hf saves a whole model, so it goes with --method full (a {methodName} adapter goes to --format peft)");
+            HuggingFaceGpt2Writer.CheckOutput(output);
+        }
+    }
+
+    private enum SaveFormat
+    {
+        PrefixLab,
+        Peft,
+        HuggingFace,
     }
 }

@@ -7,7 +7,8 @@ namespace PrefixLab.Interop;
 
 /// <summary>
 /// Loads a Hugging Face GPT-2 checkpoint directory (<c>config.json</c> and <c>model.safetensors</c>, or
-/// shards listed in <c>model.safetensors.index.json</c>) into a <see cref="Gpt"/>: any size from gpt2
+/// shards listed in <c>model.safetensors.index.json</c>; failing those, PyTorch's <c>pytorch_model.bin</c>
+/// or its shards, read by <see cref="TorchZipCheckpoint"/>) into a <see cref="Gpt"/>: any size from gpt2
 /// to gpt2-xl. GPT-2 is minGPT's architecture with a tied head, so only names and layouts differ:
 /// GPT-2's Conv1D layers store weights as [in, out] and are transposed into Linear's [out, in]; the
 /// causal-mask buffers (<c>attn.bias</c>, <c>attn.masked_bias</c>) are skipped. Tensors are read one at
@@ -18,11 +19,17 @@ public static class HuggingFaceGpt2
     /// <summary>The checkpoint's configuration file.</summary>
     public const string ConfigFile = "config.json";
 
-    private const string SingleFile = "model.safetensors";
-    private const string IndexFile = "model.safetensors.index.json";
+    private static readonly (string Single, string Index)[] WeightLayouts =
+    [
+        ("model.safetensors", "model.safetensors.index.json"),
+        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
+    ];
 
     private static readonly string[] Conv1DWeights = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
     private static readonly string[] IgnoredBuffers = [".attn.bias", ".attn.masked_bias"];
+
+    /// <summary>Whether parameter <paramref name="name"/> is stored <c>[in, out]</c> by GPT-2's Conv1D.</summary>
+    internal static bool IsConv1DWeight(string name) => Conv1DWeights.Any(name.EndsWith);
 
     /// <summary>Whether <paramref name="path"/> is a directory with a <c>config.json</c>.</summary>
     public static bool IsCheckpoint(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFile));
@@ -69,29 +76,35 @@ public static class HuggingFaceGpt2
     public static (Gpt Model, ModelInfo Info) Load(string directory)
     {
         var config = ReadConfig(directory);
-        var files = WeightFiles(directory);
-        var plan = Plan(directory, config, files);
-        var model = Gpt.ForLoading(config);
+        var files = WeightFiles(directory).Select(TensorFiles.Open).ToList();
         try
         {
-            var state = model.state_dict();
-            using var noGrad = no_grad();
-            foreach (var (file, header, tensors) in plan)
+            var plan = Plan(directory, config, files);
+            var model = Gpt.ForLoading(config);
+            try
             {
-                using var stream = File.OpenRead(file);
-                foreach (var (source, target) in tensors)
+                var state = model.state_dict();
+                using var noGrad = no_grad();
+                foreach (var (file, tensors) in plan)
                 {
-                    Copy(stream, header, source, state[target], transpose: Conv1DWeights.Any(target.EndsWith));
+                    foreach (var (source, target) in tensors)
+                    {
+                        Copy(file, source, state[target], transpose: Conv1DWeights.Any(target.EndsWith));
+                    }
                 }
             }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            model.eval();
+            return (model, new ModelInfo(config, 0));
         }
-        catch
+        finally
         {
-            model.Dispose();
-            throw;
+            files.ForEach(f => f.Dispose());
         }
-        model.eval();
-        return (model, new ModelInfo(config, 0));
     }
 
     /// <summary>The PrefixLab parameter name of a checkpoint tensor, or null for one to skip.</summary>
@@ -109,71 +122,75 @@ public static class HuggingFaceGpt2
         return "transformer." + bare;
     }
 
-    private static void Copy(Stream stream, SafeTensors.Header header, string source, Tensor target, bool transpose)
+    private static void Copy(ITensorFile file, string source, Tensor target, bool transpose)
     {
-        if (!transpose && SafeTensors.TorchType(header.Tensors[source].Dtype) == target.dtype)
+        if (!transpose && file.Tensors[source].Dtype == target.dtype)
         {
-            SafeTensors.ReadInto(stream, header, source, target);
+            file.ReadInto(source, target);
             return;
         }
         // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
         // and with every Conv1D weight that would be a second copy of most of the model.
         using var scope = NewDisposeScope();
-        var read = SafeTensors.Read(stream, header, source);
+        var read = file.Read(source);
         target.copy_(transpose ? read.t() : read);
     }
 
+    /// <summary>
+    /// The weight files, safetensors first: a shard index, a single file, then the same for PyTorch's
+    /// pickled <c>pytorch_model.bin</c>, which is read without running its pickle.
+    /// </summary>
     private static List<string> WeightFiles(string directory)
     {
-        string single = Path.Combine(directory, SingleFile);
-        string index = Path.Combine(directory, IndexFile);
-        if (File.Exists(index))
+        foreach (var (single, index) in WeightLayouts)
         {
-            try
+            string indexPath = Path.Combine(directory, index);
+            if (File.Exists(indexPath))
             {
-                var map = JsonFiles.ReadObject(index)["weight_map"]!.AsObject();
-                return [.. map.Select(kv => Path.Combine(directory, kv.Value!.GetValue<string>())).Distinct(StringComparer.Ordinal)];
+                try
+                {
+                    var map = JsonFiles.ReadObject(indexPath)["weight_map"]!.AsObject();
+                    return [.. map.Select(kv => Path.Combine(directory, kv.Value!.GetValue<string>())).Distinct(StringComparer.Ordinal)];
+                }
+                catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+                {
+                    throw new PrefixLabException($"'{indexPath}' has no readable weight_map: {e.Message.Split('\n')[0]}");
+                }
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+            if (File.Exists(Path.Combine(directory, single)))
             {
-                throw new PrefixLabException($"'{index}' has no readable weight_map: {e.Message.Split('\n')[0]}");
+                return [Path.Combine(directory, single)];
             }
         }
-        if (File.Exists(single))
-        {
-            return [single];
-        }
-        bool pickle = File.Exists(Path.Combine(directory, "pytorch_model.bin"));
-        throw new PrefixLabException($"'{directory}' has no {SingleFile} or {IndexFile}{(pickle ? " (only pytorch_model.bin: save it with safe_serialization=True)" : "")}");
+        throw new PrefixLabException($"'{directory}' has no model.safetensors or pytorch_model.bin (nor a shard index of either)");
     }
 
     /// <summary>
     /// Matches every checkpoint tensor to a parameter and checks names and shapes before any weight is
     /// read, so a wrong checkpoint fails fast and whole.
     /// </summary>
-    private static List<(string File, SafeTensors.Header Header, List<(string Source, string Target)> Tensors)> Plan(string directory, GptConfig config, List<string> files)
+    private static List<(ITensorFile File, List<(string Source, string Target)> Tensors)> Plan(string directory, GptConfig config, List<ITensorFile> files)
     {
         var expected = ExpectedShapes(config);
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var plan = new List<(string, SafeTensors.Header, List<(string, string)>)>();
+        var plan = new List<(ITensorFile, List<(string, string)>)>();
         foreach (var file in files)
         {
-            var header = SafeTensors.ReadHeader(file);
             var tensors = new List<(string, string)>();
-            foreach (var (name, entry) in header.Tensors)
+            foreach (var (name, entry) in file.Tensors)
             {
                 if (TargetName(name, config) is not { } target)
                 {
                     continue;
                 }
-                PrefixLabException.Check(expected.TryGetValue(target, out var shape), $"'{file}': unexpected tensor '{name}' for a GPT-2 of {config.Layers} layers");
+                PrefixLabException.Check(expected.TryGetValue(target, out var shape), $"'{file.Path}': unexpected tensor '{name}' for a GPT-2 of {config.Layers} layers");
                 PrefixLabException.Check(seen.Add(target), $"'{directory}': tensor '{name}' appears twice");
                 long[] stored = Conv1DWeights.Any(target.EndsWith) ? [.. shape!.Reverse()] : shape!;
-                PrefixLabException.Check(entry.Shape.SequenceEqual(stored), $"'{file}': tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], config.json implies [{string.Join(", ", stored)}]");
-                PrefixLabException.Check(entry.Dtype is "F32" or "F16" or "BF16" or "F64", $"'{file}': tensor '{name}' has dtype {entry.Dtype}, not a float type");
+                PrefixLabException.Check(entry.Shape.SequenceEqual(stored), $"'{file.Path}': tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], config.json implies [{string.Join(", ", stored)}]");
+                PrefixLabException.Check(entry.Dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64, $"'{file.Path}': tensor '{name}' has dtype {entry.Dtype}, not a float type");
                 tensors.Add((name, target));
             }
-            plan.Add((file, header, tensors));
+            plan.Add((file, tensors));
         }
         var missing = expected.Keys.Where(k => !seen.Contains(k)).ToList();
         PrefixLabException.Check(missing.Count == 0, $"'{directory}' lacks {missing.Count} tensors of the model, e.g. '{missing.FirstOrDefault()}'");

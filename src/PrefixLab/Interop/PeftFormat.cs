@@ -31,6 +31,9 @@ public static class PeftFormat
     /// <summary>The adapter's tensors.</summary>
     public const string WeightsFile = "adapter_model.safetensors";
 
+    /// <summary>The adapter's tensors as older PEFT versions wrote them, with torch.save.</summary>
+    public const string PickledWeightsFile = "adapter_model.bin";
+
     private const string LoraPrefix = "base_model.model.";
     private const string PromptEmbeddings = "prompt_embeddings";
 
@@ -114,7 +117,7 @@ public static class PeftFormat
     {
         PrefixLabException.Check(IsPeftAdapter(directory), $"'{directory}' is not a PEFT adapter: it has no {ConfigFile}");
         var config = JsonFiles.ReadObject(Path.Combine(directory, ConfigFile));
-        var (tensors, _) = SafeTensors.Load(Path.Combine(directory, WeightsFile));
+        var tensors = ReadWeights(directory);
         string type = Get<string>(config, "peft_type", directory);
         var (name, settings, mine) = type switch
         {
@@ -135,6 +138,18 @@ public static class PeftFormat
         }
         // PEFT's prompts go in front of the tokens, where PrefixLab's soft prompt replaces padding rows.
         return (method, new AdapterInfo(name, settings, AdapterFile.Fingerprint(model), method.InputPadding(0), null, 0, KvPositions.AfterPrefix));
+    }
+
+    /// <summary>
+    /// The adapter's tensors: <c>adapter_model.safetensors</c>, or else PEFT's older pickled
+    /// <c>adapter_model.bin</c>, read by <see cref="TorchZipCheckpoint"/> without running its pickle.
+    /// </summary>
+    private static Dictionary<string, Tensor> ReadWeights(string directory)
+    {
+        string safetensors = Path.Combine(directory, WeightsFile);
+        string pickled = Path.Combine(directory, PickledWeightsFile);
+        PrefixLabException.Check(File.Exists(safetensors) || File.Exists(pickled), $"'{directory}' has no {WeightsFile} or {PickledWeightsFile}");
+        return TensorFiles.ReadAll(File.Exists(safetensors) ? safetensors : pickled);
     }
 
     private static (string, TuningSettings, Dictionary<string, Tensor>) LoraFromPeft(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)

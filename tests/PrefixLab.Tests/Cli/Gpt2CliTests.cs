@@ -58,7 +58,7 @@ public class Gpt2CliTests
     [Theory]
     [InlineData("generate --model nowhere --prompt hi", "file not found")]
     [InlineData("eval --model nowhere --task ascending --data x.csv", "either --task NAME or --data FILE")]
-    [InlineData("tune --model nowhere --method lora --task ascending --out o --format onnx", "--format must be prefixlab or peft")]
+    [InlineData("tune --model nowhere --method lora --task ascending --out o --format onnx", "--format must be prefixlab, peft or hf")]
     public void Bad_input_gives_one_line_and_exit_code_2(string args, string expected)
     {
         var (code, _, stderr) = CliTests.Run(args.Split(' '));

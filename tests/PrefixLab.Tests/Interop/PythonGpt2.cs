@@ -13,12 +13,19 @@ internal static class PythonGpt2
     private static readonly Lazy<string?> Interpreter = new(FindInterpreter);
     private static readonly Lazy<string> Small = new(() => Make("small"));
     private static readonly Lazy<string> Sharded = new(() => Make("sharded", "--shards", "3", "--bare", "--buffers", "--lm-head", "--f16", "--seed", "7"));
+    private static readonly Lazy<string> Pickled = new(() => Make("pickled", "--bin", "--buffers", "--lm-head"));
 
     /// <summary>A single-file checkpoint (2 layers, width 32, vocabulary 300) with reference outputs.</summary>
     public static string SmallCheckpoint => Small.Value;
 
     /// <summary>The same shape in float16, in three shards with an index, bare names, mask buffers and a stored lm_head.</summary>
     public static string ShardedCheckpoint => Sharded.Value;
+
+    /// <summary>
+    /// <see cref="SmallCheckpoint"/>'s weights and adapters saved by torch.save (<c>pytorch_model.bin</c>,
+    /// <c>adapter_model.bin</c>), with the mask buffers and a tied lm_head sharing the embedding's storage.
+    /// </summary>
+    public static string PickledCheckpoint => Pickled.Value;
 
     /// <summary>Skips the calling test unless Python with torch is available.</summary>
     public static void SkipUnlessAvailable() =>
@@ -50,6 +57,13 @@ internal static class PythonGpt2
         return (HuggingFaceGpt2Tests.Floats(root.GetProperty("logits")), HuggingFaceGpt2Tests.Ids(root.GetProperty("new")), margin);
     }
 
+    /// <summary>Runs the script with <paramref name="args"/> (a command and its options) and returns its output.</summary>
+    public static string Script(params string[] args)
+    {
+        SkipUnlessAvailable();
+        return Run(args);
+    }
+
     private static string Make(string name, params string[] options)
     {
         SkipUnlessAvailable();
@@ -61,7 +75,7 @@ internal static class PythonGpt2
     private static string Run(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(Interpreter.Value!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Script());
+        start.ArgumentList.Add(ScriptPath());
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -74,7 +88,7 @@ internal static class PythonGpt2
         return stdout;
     }
 
-    private static string Script() => TestModels.AboveTestBinaries(Path.Combine("tests", "python", "make_gpt2.py"), File.Exists);
+    private static string ScriptPath() => TestModels.AboveTestBinaries(Path.Combine("tests", "python", "make_gpt2.py"), File.Exists);
 
     /// <summary>
     /// PREFIXLAB_PYTHON, else Debian's /usr/bin/python3 (where python3-torch installs, even when another

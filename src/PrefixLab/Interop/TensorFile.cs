@@ -1,0 +1,91 @@
+using static TorchSharp.torch;
+
+namespace PrefixLab.Interop;
+
+/// <summary>One tensor of a <see cref="ITensorFile"/>: its element type and shape.</summary>
+/// <param name="Dtype">The element type.</param>
+/// <param name="Shape">The shape.</param>
+public sealed record TensorShape(ScalarType Dtype, long[] Shape);
+
+/// <summary>
+/// A checkpoint file whose tensors are listed before any is read, then read one at a time: a
+/// safetensors file or a PyTorch <c>torch.save</c> archive (<c>.bin</c>, <c>.pt</c>). Loaders check names
+/// and shapes against the list first, so a wrong file fails whole and fast, and hold at most one
+/// tensor besides their own weights.
+/// </summary>
+public interface ITensorFile : IDisposable
+{
+    /// <summary>The file, as given.</summary>
+    string Path { get; }
+
+    /// <summary>Every tensor's element type and shape, by name, in the file's order.</summary>
+    IReadOnlyDictionary<string, TensorShape> Tensors { get; }
+
+    /// <summary>Reads tensor <paramref name="name"/> into a new contiguous CPU tensor of its own type.</summary>
+    Tensor Read(string name);
+
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> into <paramref name="destination"/>, a contiguous tensor of
+    /// the same element count, straight into its memory where the file allows.
+    /// </summary>
+    void ReadInto(string name, Tensor destination);
+}
+
+/// <summary>Opens checkpoint files by their kind.</summary>
+public static class TensorFiles
+{
+    /// <summary>
+    /// Opens <paramref name="path"/>: a <c>.safetensors</c> file as safetensors, anything else as a
+    /// <c>torch.save</c> archive.
+    /// </summary>
+    public static ITensorFile Open(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
+        ? new SafeTensorsFile(path)
+        : TorchZipCheckpoint.Open(path);
+
+    /// <summary>Reads every tensor of <paramref name="path"/> into memory.</summary>
+    public static Dictionary<string, Tensor> ReadAll(string path)
+    {
+        using var file = Open(path);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var name in file.Tensors.Keys)
+            {
+                result[name] = file.Read(name);
+            }
+        }
+        catch
+        {
+            foreach (var tensor in result.Values)
+            {
+                tensor.Dispose();
+            }
+            throw;
+        }
+        return result;
+    }
+
+    private sealed class SafeTensorsFile : ITensorFile
+    {
+        private readonly SafeTensors.Header _header;
+        private readonly FileStream _stream;
+
+        public SafeTensorsFile(string path)
+        {
+            Path = path;
+            _header = SafeTensors.ReadHeader(path);
+            Tensors = _header.Tensors.ToDictionary(kv => kv.Key, kv => new TensorShape(SafeTensors.TorchType(kv.Value.Dtype), kv.Value.Shape), StringComparer.Ordinal);
+            _stream = File.OpenRead(path);
+        }
+
+        public string Path { get; }
+
+        public IReadOnlyDictionary<string, TensorShape> Tensors { get; }
+
+        public Tensor Read(string name) => SafeTensors.Read(_stream, _header, name);
+
+        public void ReadInto(string name, Tensor destination) => SafeTensors.ReadInto(_stream, _header, name, destination);
+
+        public void Dispose() => _stream.Dispose();
+    }
+}
