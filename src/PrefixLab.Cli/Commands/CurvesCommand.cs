@@ -26,8 +26,8 @@ internal sealed class CurvesCommand : ICommand
         var metric = args.Choice("metric", ("accuracy", CurveMetric.Accuracy), ("validation", CurveMetric.Validation), ("loss", CurveMetric.Loss));
         var labels = args.Optional("labels")?.Split(',');
         string? title = args.Optional("title");
-        args.EnsureAllUsed();
         var logs = args.Positional;
+        args.EnsureAllUsed();
         PrefixLabException.Check(logs.Count > 0, "curves needs at least one log file");
         PrefixLabException.Check(labels is null || labels.Length == logs.Count, $"--labels has {labels?.Length} entries for {logs.Count} log(s)");
 

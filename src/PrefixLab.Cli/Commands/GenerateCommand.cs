@@ -50,7 +50,7 @@ internal sealed class GenerateCommand : ICommand
         }
 
         string? text = args.Optional("text");
-        List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids) : [];
+        List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids, "--tokens") : [];
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         bool ascii = args.Flag("ascii") || text is not null;
         args.EnsureAllUsed();

@@ -29,6 +29,9 @@ public static class PeftFormat
     private const string LoraPrefix = "base_model.model.";
     private const string PromptEmbeddings = "prompt_embeddings";
 
+    /// <summary>The tuning methods whose adapters <see cref="Save"/> writes in PEFT's layout; a new one is one more name here.</summary>
+    public static IReadOnlyList<string> SavableMethods { get; } = ["lora", "prefix-kv"];
+
     /// <summary>Whether <paramref name="path"/> is a directory holding a PEFT adapter.</summary>
     public static bool IsPeftAdapter(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFile));
 
@@ -72,7 +75,7 @@ public static class PeftFormat
                 tensors = new() { [PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
                 break;
             default:
-                throw new PrefixLabException($"PEFT's format holds LoRA and prefix-tuning adapters; '{method.Name}' has no PEFT counterpart (use lora or prefix-kv)");
+                throw new PrefixLabException($"PEFT's format holds {string.Join(" and ", SavableMethods)} adapters; '{method.Name}' has no PEFT counterpart");
         }
         SafeTensors.Save(Path.Combine(directory, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
