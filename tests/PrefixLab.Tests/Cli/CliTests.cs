@@ -63,9 +63,12 @@ public class CliTests
         Assert.True(json.RootElement.TryGetProperty("correct", out _));
     }
 
-    internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    internal static (int Code, string Stdout, string Stderr) Run(params string[] args) => RunIn(null, args);
+
+    /// <summary>Runs the app in <paramref name="workingDirectory"/> (null: the tests' own).</summary>
+    internal static (int Code, string Stdout, string Stderr) RunIn(string? workingDirectory, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(workingDirectory, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
@@ -73,10 +76,12 @@ public class CliTests
     }
 
     /// <summary>Starts the app with <paramref name="args"/>, its output redirected.</summary>
-    internal static Process Start(params string[] args)
+    internal static Process Start(params string[] args) => Start(null, args);
+
+    private static Process Start(string? workingDirectory, string[] args)
     {
         string app = Path.Combine(AppContext.BaseDirectory, "PrefixLab.Cli.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
         start.ArgumentList.Add(app);
         foreach (var a in args)
         {
