@@ -26,8 +26,8 @@ internal sealed class GenerateCommand : ICommand
           --tokens "..."     the input as token ids (default: none)
           --text T           the input as printable ASCII (id = character - 32); prints text
           --ascii            print generated ids as printable ASCII
-          --max-new N        tokens to generate, 1 up to the model's positions left after the input
-                             (default 40; --new N is the same)
+          --max-new N        tokens to generate, 0 up to the model's positions left after the input
+                             (default 40; --new N is the same; 0 loads everything and generates nothing)
           --prefix-size P    token-id input: padding positions in front, 0 or more (default: the adapter's,
                              else the model's)
           --json             text prompts: print one JSON object (prompt_ids, new_ids, text)
@@ -38,7 +38,7 @@ internal sealed class GenerateCommand : ICommand
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
         PrefixLabException.Check(!(args.Has("new") && args.Has("max-new")), "give --max-new or --new, not both");
-        int maxNew = args.Has("new") ? args.Int("new", 40, 1, Ranges.MaxNewTokens) : args.Int("max-new", 40, 1, Ranges.MaxNewTokens);
+        int maxNew = args.Has("new") ? args.Int("new", 40, 0, Ranges.MaxNewTokens) : args.Int("max-new", 40, 0, Ranges.MaxNewTokens);
         string? prompt = args.Optional("prompt");
         if (prompt is not null)
         {
@@ -70,7 +70,8 @@ internal sealed class GenerateCommand : ICommand
             $"option --max-new {maxNew}: {padding} padding + {tokens.Count} input + {maxNew} new tokens exceed the model's {model.Config.BlockSize} positions");
         using var input = tensor([.. Enumerable.Repeat(0L, padding), .. tokens.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
         using var generated = Generation.Greedy(model, input, maxNew);
-        var output = generated.data<long>().ToArray();
+        // An empty tensor has no data to read: --max-new 0 prints an empty line.
+        long[] output = maxNew == 0 ? [] : generated.data<long>().ToArray();
         Console.WriteLine(ascii ? AsciiVocabulary.Decode(output) : string.Join(' ', output));
         return 0;
     }

@@ -20,12 +20,12 @@ public class BadFlagsCliTests
 
     [Theory]
     // The reproductions: a rank past the layers' widths aborted the process, a huge batch and
-    // a huge --match rank ended in exit code 1, --max-new 0 in exit code 1.
+    // a huge --match rank ended in exit code 1 (--max-new 0, once exit code 1, is a test of its own).
     [InlineData("tune --model M --method lora --task plus1 --iters 2 --rank 100000 --out O", "--rank 100000 is above 16")]
     [InlineData("tune --model M --method prefix --task plus1 --iters 2 --batch 100000000 --out O", "option --batch must be between 1 and 65536")]
     [InlineData("params --model M --method prefix --match lora:rank=1000000000", "option --match: setting 'rank=1000000000'")]
     [InlineData("params --model M --method prefix --match lora:rank=17", "--match rank 17 is above 16")]
-    [InlineData("generate --model M --tokens 1,2 --max-new 0", "option --max-new must be between 1 and")]
+    [InlineData("generate --model M --tokens 1,2 --max-new -1", "option --max-new must be between 0 and")]
     [InlineData("generate --model M --tokens 1,2 --max-new 30", "exceed the model's 20 positions")]
     [InlineData("eval --model M --task plus1 extra", "unexpected argument 'extra'")]
     [InlineData("pretrain --task plus1 --out O --eval-every 0", "option --eval-every must be between 1 and")]
@@ -74,5 +74,17 @@ public class BadFlagsCliTests
         var (code, stdout, stderr) = CliTests.Run(argv);
         OutputSafetyCliTests.AssertRefusedBeforeTraining(code, stdout, stderr, expected);
         Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Generate_max_new_0_loads_the_model_and_generates_nothing()
+    {
+        // Once exit code 1 (reading the data of an empty tensor); now defined: an empty continuation.
+        var (code, stdout, stderr) = CliTests.Run("generate", "--model", Model.Value, "--tokens", "1 2", "--max-new", "0");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("", stdout.Trim());
+        (code, stdout, stderr) = CliTests.Run("generate", "--model", Model.Value, "--tokens", "1 2", "--max-new", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(2, stdout.Trim().Split(' ').Length);
     }
 }
