@@ -13,7 +13,7 @@ internal sealed class ParamsCommand : ICommand
         prefixlab params --model FILE --method M [--prefix-size P] [--rank r] [--targets a,b] [--match METHOD[:rank=r|:prefix-size=P]]
           --match lora:rank=1   find the size of M (prefix size, or LoRA rank) whose count equals that configuration's;
                                 its rank and prefix size have the ranges of --rank and --prefix-size
-        """ + MethodSettings.Usage;
+        """ + "\n" + MethodSettings.Usage;
 
     public int Run(Arguments args)
     {

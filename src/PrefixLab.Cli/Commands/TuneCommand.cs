@@ -23,7 +23,7 @@ internal sealed class TuneCommand : ICommand
           --lr X              more than 0 and at most 10; default: the paper's per method (prefix, soft prompt
                               5e-5; LoRA 5e-3; full 5e-4)
           --weight-decay X    0-10; default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
-        """ + MethodSettings.Usage + """
+        """ + "\n" + MethodSettings.Usage + "\n" + """
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
           --keep-best         as for pretrain (--keep-best with --task only)
           --format F          prefixlab (default) or peft: a PEFT directory (adapter_config.json,
