@@ -10,8 +10,11 @@ namespace PrefixLab.Cli;
 /// </summary>
 internal sealed record AnalysisInputOptions(string? Task, PromptOptions Text, int Samples, ulong Seed)
 {
+    /// <summary>Largest <c>--samples</c>: each sample's attention is held for every layer and head.</summary>
+    public const int MaxSamples = 100_000;
+
     public static AnalysisInputOptions Read(Arguments args, int defaultSamples) =>
-        new(args.Optional("task"), PromptOptions.Read(args), args.Int("samples", defaultSamples, 1, 100_000), args.Seed("seed", 0));
+        new(args.Optional("task"), PromptOptions.Read(args), args.Int("samples", defaultSamples, 1, MaxSamples), args.Seed("seed", 0));
 
     /// <summary>The input lists and how many tokens to generate after each (the task's output length, else the input's length).</summary>
     public (IReadOnlyList<int[]> Inputs, int NewTokens) Resolve(string? trainedTask, string modelPath)

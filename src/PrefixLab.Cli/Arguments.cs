@@ -11,11 +11,20 @@ internal sealed class Arguments
 {
     private readonly Dictionary<string, string?> values = new(StringComparer.Ordinal);
     private readonly HashSet<string> used = new(StringComparer.Ordinal);
+    private readonly List<string> positional;
+    private bool positionalRead;
 
-    private Arguments(List<string> positional) => Positional = positional;
+    private Arguments(List<string> positional) => this.positional = positional;
 
-    /// <summary>Arguments that are not options, in order.</summary>
-    public IReadOnlyList<string> Positional { get; }
+    /// <summary>Arguments that are not options, in order; a command that never asks for them refuses any (<see cref="EnsureAllUsed"/>).</summary>
+    public IReadOnlyList<string> Positional
+    {
+        get
+        {
+            positionalRead = true;
+            return positional;
+        }
+    }
 
     public static Arguments Parse(IReadOnlyList<string> args)
     {
@@ -102,9 +111,16 @@ internal sealed class Arguments
             : value;
     }
 
+    /// <summary>The option as a whole number in [<paramref name="min"/>, <paramref name="max"/>], or null when it is absent.</summary>
+    public int? IntIfGiven(string name, int min, int max) => Has(name) ? Int(name, 0, min, max) : null;
+
     public ulong Seed(string name, ulong fallback) => (ulong)Long(name, (long)fallback, 0);
 
-    public double Double(string name, double fallback, double min = double.MinValue, double max = double.MaxValue)
+    /// <summary>
+    /// The option as a finite number in [<paramref name="min"/>, <paramref name="max"/>]; with
+    /// <paramref name="aboveMin"/> the number must be greater than <paramref name="min"/> (a rate of 0 trains nothing).
+    /// </summary>
+    public double Double(string name, double fallback, double min = double.MinValue, double max = double.MaxValue, bool aboveMin = false)
     {
         var text = Optional(name);
         if (text is null)
@@ -115,10 +131,17 @@ internal sealed class Arguments
         {
             throw new PrefixLabException($"option --{name} needs a number (got '{text}')");
         }
-        return value < min || value > max
-            ? throw new PrefixLabException($"option --{name} must be between {min} and {max} (got {value})")
-            : value;
+        bool low = aboveMin ? value <= min : value < min;
+        if (low || value > max)
+        {
+            string lower = aboveMin ? $"more than {Show(min)}" : $"at least {Show(min)}";
+            string range = max == double.MaxValue ? lower : $"{lower} and at most {Show(max)}";
+            throw new PrefixLabException($"option --{name} must be {range} (got {Show(value)})");
+        }
+        return value;
     }
+
+    private static string Show(double value) => value.ToString("G", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The value of the option's word among <paramref name="choices"/>, the first being the default when the
@@ -138,9 +161,13 @@ internal sealed class Arguments
         throw new PrefixLabException($"--{name} must be {string.Join(", ", words[..^1])} or {words[^1]} (got '{text}')");
     }
 
-    /// <summary>Fails on any option the command did not read.</summary>
+    /// <summary>Fails on any option the command did not read, and on words outside options when it reads none.</summary>
     public void EnsureAllUsed()
     {
+        if (!positionalRead && positional.Count > 0)
+        {
+            throw new PrefixLabException($"unexpected argument '{positional[0]}': this command takes only --options (quote a value that has spaces)");
+        }
         var unknown = values.Keys.Where(k => !used.Contains(k)).ToList();
         if (unknown.Count > 0)
         {

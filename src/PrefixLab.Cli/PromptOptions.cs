@@ -28,7 +28,7 @@ internal sealed record PromptOptions(string? Prompt, string? Input, string? Toke
         PrefixLabException.Check(Prompt is null || Input is null, "give --prompt TEXT or --input \"ids\", not both");
         if (Input is not null)
         {
-            return [.. MethodSettings.ParseTokens(Input)];
+            return [.. MethodSettings.ParseTokens(Input, "--input")];
         }
         if (Prompt is null)
         {

@@ -10,6 +10,22 @@ internal static class RunFiles
 
     public static string Log(string output) => Stem(output) + ".log.jsonl";
 
+    /// <summary>Adds the checkpoint and log of a run writing <paramref name="output"/> (named after <paramref name="flag"/>) to <paramref name="plan"/>.</summary>
+    public static OutputPlan AddTo(OutputPlan plan, string flag, string output) =>
+        output.Length == 0 ? plan : plan.File($"{flag}'s checkpoint", Checkpoint(output)).File($"{flag}'s log", Log(output));
+
+    /// <summary>
+    /// "N steps (loss X, T s)", or for a run resumed at its end, that there was nothing left to train
+    /// and the last loss its log holds.
+    /// </summary>
+    public static string Describe(TrainingResult result)
+    {
+        bool logged = !double.IsNaN(result.FinalLoss);
+        return result.ResumedFrom > 0 && result.Steps == result.ResumedFrom
+            ? string.Create(CultureInfo.InvariantCulture, $"{result.Steps} steps: the checkpoint already held them all, nothing left to train ({(logged ? $"last logged loss {result.FinalLoss:F4}" : "the log holds no loss")})")
+            : string.Create(CultureInfo.InvariantCulture, $"{result.Steps} steps ({(logged ? $"loss {result.FinalLoss:F4}" : "no loss logged")}, {result.Elapsed.TotalSeconds:F0} s)");
+    }
+
     /// <summary>Says which weights a run that kept its best ends with (nothing for other runs).</summary>
     public static void ReportKept(TrainingResult result)
     {
@@ -23,6 +39,8 @@ internal static class RunFiles
         }
     }
 
-    private static string Stem(string output) =>
+    private static string Stem(string output) => StemOf(Path.TrimEndingDirectorySeparator(output));
+
+    private static string StemOf(string output) =>
         output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? output[..^".safetensors".Length] : output;
 }

@@ -17,12 +17,14 @@ internal sealed class TaskSource
     private readonly ITask? digits;
     private readonly TextTask? text;
     private readonly Gpt2Tokenizer? tokenizer;
+    private readonly (string Flag, string Path)[] files;
 
-    private TaskSource(ITask? digits, TextTask? text, Gpt2Tokenizer? tokenizer)
+    private TaskSource(ITask? digits, TextTask? text, Gpt2Tokenizer? tokenizer, params (string, string)[] files)
     {
         this.digits = digits;
         this.text = text;
         this.tokenizer = tokenizer;
+        this.files = files;
     }
 
     public const string Usage = """
@@ -50,7 +52,33 @@ internal sealed class TaskSource
         }
         string dir = tokenizerDir ?? modelPath;
         PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt); name one with --tokenizer DIR");
-        return new TaskSource(null, TextTask.Load(data!, labelName), Gpt2Tokenizer.Load(dir));
+        return new TaskSource(null, TextTask.Load(data!, labelName), Gpt2Tokenizer.Load(dir), ("--data", data!), ("--tokenizer", dir));
+    }
+
+    /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
+    public OutputPlan AddInputsTo(OutputPlan plan)
+    {
+        foreach (var (flag, path) in files)
+        {
+            plan.Input(flag, path);
+        }
+        return plan;
+    }
+
+    /// <summary>
+    /// Positions one training sequence takes with <paramref name="paddingRows"/> in front (text tasks:
+    /// at least the padding and two tokens), after checking a digit task fits the model's positions.
+    /// </summary>
+    public int Positions(Gpt model, int paddingRows)
+    {
+        if (digits is null)
+        {
+            return paddingRows + 2;
+        }
+        var layout = SequenceLayout.For(digits, paddingRows);
+        PrefixLabException.Check(layout.ContextLength <= model.Config.BlockSize,
+            $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
+        return layout.ContextLength;
     }
 
     public TrainingJob Job(Gpt model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>

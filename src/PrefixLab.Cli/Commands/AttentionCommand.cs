@@ -18,8 +18,9 @@ internal sealed class AttentionCommand : ICommand
           --tokenizer DIR     where vocab.json and merges.txt are (default: the model directory)
           --task T            generate T's output length (default: as many tokens as the input has)
           --rescale-prefix    hide the prefix (and padding) columns and renormalise each row over the rest
-          --layer l, --head h draw only this layer, this head
+          --layer l, --head h draw only this layer, this head (from 0 to the model's layers, heads − 1)
           --csv FILE          also write the attention weights as CSV
+        --out and --csv must be two files, neither an input nor an existing device, pipe or folder.
         The continuation is generated greedily; one panel per layer (rows) and head (columns), queries
         down, keys across, the prefix, input and output regions separated by white lines. With a GPT-2
         tokenizer the axes show token strings, else token ids.
@@ -33,11 +34,13 @@ internal sealed class AttentionCommand : ICommand
         string? task = args.Optional("task");
         string output = args.Required("out");
         bool rescale = args.Flag("rescale-prefix");
-        int? layer = args.Has("layer") ? args.Int("layer", 0, 0) : null;
-        int? head = args.Has("head") ? args.Int("head", 0, 0) : null;
+        int? layer = args.IntIfGiven("layer", 0, 100_000);
+        int? head = args.IntIfGiven("head", 0, 100_000);
         string? csv = args.Optional("csv");
         args.EnsureAllUsed();
         PrefixLabException.Check(text.Given, "give --input \"2 6 0 1 4 6 3 0 1 2\" or --prompt TEXT");
+        var plan = new OutputPlan().File("--out", output).Input("--model", modelPath).Input("--adapter", adapterPath).Input("--tokenizer", text.TokenizerDir);
+        (csv is null ? plan : plan.File("--csv", csv)).Check();
 
         using var adapted = AdaptedModel.Load(modelPath, adapterPath);
         var geometry = PrefixGeometry.Of(adapted.Method);

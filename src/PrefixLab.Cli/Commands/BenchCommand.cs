@@ -32,8 +32,8 @@ internal sealed class BenchCommand : ICommand
 
     public string Usage => """
         prefixlab bench [--steps N] [--repeat R] [--json]
-          --steps N    timed training steps per model, after 5 warm-up steps (default 20)
-          --repeat R   run the whole benchmark R times in a row and report each run and the medians
+          --steps N    timed training steps per model, 1-10000, after 5 warm-up steps (default 20)
+          --repeat R   run the whole benchmark R times in a row, 1-100, and report each run and the medians
                        (default 1; on a shared machine one run can be 10-20% off the next)
           --json       print one JSON object: the measures (medians over the runs), and with R > 1
                        each run's measures under "runs"

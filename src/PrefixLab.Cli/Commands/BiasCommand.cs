@@ -18,8 +18,8 @@ internal sealed class BiasCommand : ICommand
           --task T         average over test inputs of T (default: the task the adapter was trained on)
           --input "..."    or over this one input list
           --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
-          --samples N      test inputs (default 64)
-          --seed S         which test inputs (default 0)
+          --samples N      test inputs, 1-100000 (default 64)
+          --seed S         which test inputs, 0 or more (default 0)
           --last-input     measure only the last input token's attention (as the paper's appendix does),
                            not every content query
           --json           print one JSON object, with the bias vectors

@@ -22,11 +22,11 @@ internal sealed class CompletionsCommand : ICommand
           --model PATH         a PrefixLab model file or a Hugging Face GPT-2 directory
           --adapters A1,A2     soft-prompt or prefix adapter files with one virtual token (P = 1)
           --virtual-from DIR   every *.safetensors adapter in DIR (without either: real tokens only)
-          --length k           tokens generated after the prompt (default 10)
+          --length k           tokens generated after the prompt, 1 up to the model's positions − the prompt (default 10)
           --prompt TEXT        text after the token, tokenized with GPT-2's BPE (default: none)
           --tokenizer DIR      where vocab.json and merges.txt are (default: the model directory)
           --input "ids"        or the prompt as token ids
-          --batch N            rows per generation (default 256)
+          --batch N            rows per generation, 1-65536 (default 256)
           --json               print one JSON object, with each virtual token's continuation
         Each of the V tokens t in turn: the model reads [t, prompt...] and continues greedily for k
         tokens. Each adapter: position 0 holds its vector(s) instead of a token. Counts the distinct
@@ -40,13 +40,14 @@ internal sealed class CompletionsCommand : ICommand
         string? folder = args.Optional("virtual-from");
         int length = args.Int("length", 10, 1, 100_000);
         var text = PromptOptions.Read(args);
-        int batch = args.Int("batch", 256, 1, 1_000_000);
+        int batch = args.Int("batch", 256, 1, Ranges.MaxBatch);
         bool json = args.Flag("json");
         args.EnsureAllUsed();
         PrefixLabException.Check(list is null || folder is null, "give --adapters or --virtual-from, not both");
         var adapterPaths = list is not null ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : folder is not null ? AdaptersIn(folder)
             : [];
+        PrefixLabException.Check(list is null || adapterPaths.Length > 0, "option --adapters names no file");
         // Every adapter file is checked before the long count over the vocabulary starts.
         foreach (string path in adapterPaths)
         {

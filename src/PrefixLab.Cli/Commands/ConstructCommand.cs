@@ -24,7 +24,10 @@ internal sealed class ConstructCommand : ICommand
                                               distinct length-N generations: single real tokens vs virtual tokens
           limits [--json]                     measure where each construction stops being exact
         Options: --dtype float32|float64 (default float32; pair-map: float64 when V > 8),
-                 --save DIR  writes DIR/model.safetensors and DIR/virtual.safetensors (a soft-prompt adapter)
+                 --save DIR  writes DIR/model.safetensors and DIR/virtual.safetensors (a soft-prompt adapter);
+                             DIR must be a folder or new, and those two names regular files or new
+        Ranges: pair-map --vocab 2-1000, capacity --vocab 2 up to what the dtype holds exactly, --length 1 up to
+        the widest construction built, --samples 1-10000000, --exhaustive-up-to 0-100000000, --seed 0 or more.
         """;
 
     public int Run(Arguments args)
@@ -48,7 +51,7 @@ internal sealed class ConstructCommand : ICommand
     private static int Unconditional(Arguments args)
     {
         var text = AsciiVocabulary.Encode(args.Required("text"));
-        var (dtype, save) = (DType(args, ScalarType.Float32), args.Optional("save"));
+        var (dtype, save) = (DType(args, ScalarType.Float32), SaveFolder(args));
         args.EnsureAllUsed();
         PrefixLabException.Check(text.Length >= 1, "--text needs at least one character");
         using var built = new Unconditional(AsciiVocabulary.Size, text.Length, dtype);
@@ -65,7 +68,7 @@ internal sealed class ConstructCommand : ICommand
         string? pairs = args.Optional("pairs");
         bool swap = args.Flag("swap-case");
         string? input = args.Optional("input");
-        var (dtype, save) = (DType(args, ScalarType.Float32), args.Optional("save"));
+        var (dtype, save) = (DType(args, ScalarType.Float32), SaveFolder(args));
         args.EnsureAllUsed();
         PrefixLabException.Check(pairs is null != !swap, "map needs exactly one of --pairs \"a:A,b:B\" and --swap-case");
         var map = swap ? AsciiVocabulary.SwapCase() : [.. Enumerable.Range(0, AsciiVocabulary.Size)];
@@ -94,7 +97,7 @@ internal sealed class ConstructCommand : ICommand
         PrefixLabException.Check(pairsText is null != !demo, "seq-map needs exactly one of --pairs \"A:lligator,B:ear\" and --animals-foods");
         var pairs = demo ? AsciiVocabulary.AnimalsAndFoods : ParsePairs(pairsText!);
         int length = args.Int("length", demo ? 10 : pairs.Max(p => p.Answer.Length), 1, ExactLimits.MaxWidth);
-        var (dtype, save) = (DType(args, ScalarType.Float32), args.Optional("save"));
+        var (dtype, save) = (DType(args, ScalarType.Float32), SaveFolder(args));
         args.EnsureAllUsed();
         var spaces = new int[length];
         var map = Enumerable.Range(0, AsciiVocabulary.Size).Select(_ => spaces).ToArray();
@@ -125,7 +128,7 @@ internal sealed class ConstructCommand : ICommand
         PrefixLabException.Check(args.Flag("random"), "pair-map builds a random table: give --random --vocab V [--seed S]");
         int vocab = args.Int("vocab", 10, 2, 1000);
         int seed = args.Int("seed", 0, 0);
-        var (dtype, save) = (DType(args, vocab <= ExactLimits.MaxPackedVocab(ScalarType.Float32) ? ScalarType.Float32 : ScalarType.Float64), args.Optional("save"));
+        var (dtype, save) = (DType(args, vocab <= ExactLimits.MaxPackedVocab(ScalarType.Float32) ? ScalarType.Float32 : ScalarType.Float64), SaveFolder(args));
         args.EnsureAllUsed();
         var random = new Random(seed);
         var table = Enumerable.Range(0, vocab).Select(_ => (IReadOnlyList<int>)[.. Enumerable.Range(0, vocab).Select(_ => random.Next(vocab))]).ToList();
@@ -201,6 +204,17 @@ internal sealed class ConstructCommand : ICommand
         var c = built.Model.Config;
         long weights = built.Model.parameters().Sum(p => p.numel());
         Console.WriteLine($"{built.Kind}: {size}; {c.Layers} layer(s), {c.Heads} head(s), width {c.Width}, ReLU MLP {c.MlpDepth}x{c.MlpWidth}, no LayerNorm, {weights:N0} weights set by hand ({ExactLimits.Name(built.DType)}); {built.VirtualTokens} virtual token(s)");
+    }
+
+    /// <summary>The folder of <c>--save</c>, checked before the construction is built.</summary>
+    private static string? SaveFolder(Arguments args)
+    {
+        string? directory = args.Optional("save");
+        if (directory is not null)
+        {
+            new OutputPlan().Directory("--save", directory, "model.safetensors", "virtual.safetensors").Check();
+        }
+        return directory;
     }
 
     private static void Save(Construction built, Tensor virtuals, string? directory, string input, int tokens)

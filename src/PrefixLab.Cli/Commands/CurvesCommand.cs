@@ -12,7 +12,7 @@ internal sealed class CurvesCommand : ICommand
     public string Usage => """
         prefixlab curves LOG [LOG ...] --out FILE.png [options]
           LOG               a run's log (X.log.jsonl, written beside the model or adapter X.safetensors)
-          --out FILE.png    the chart to write
+          --out FILE.png    the chart to write (not one of the logs, nor an existing device, pipe or folder)
           --metric M        accuracy (the test evaluations of --eval-every, default), validation (the
                             validation scores of --keep-best) or loss
           --labels a,b,...  legend entries, one per log (default: the file names)
@@ -26,10 +26,16 @@ internal sealed class CurvesCommand : ICommand
         var metric = args.Choice("metric", ("accuracy", CurveMetric.Accuracy), ("validation", CurveMetric.Validation), ("loss", CurveMetric.Loss));
         var labels = args.Optional("labels")?.Split(',');
         string? title = args.Optional("title");
-        args.EnsureAllUsed();
         var logs = args.Positional;
+        args.EnsureAllUsed();
         PrefixLabException.Check(logs.Count > 0, "curves needs at least one log file");
         PrefixLabException.Check(labels is null || labels.Length == logs.Count, $"--labels has {labels?.Length} entries for {logs.Count} log(s)");
+        var plan = new OutputPlan().File("--out", output);
+        foreach (string log in logs)
+        {
+            plan.Input("log", log);
+        }
+        plan.Check();
 
         var runs = logs.Select((path, i) => new CurveRun(labels?[i] ?? Path.GetFileName(path), RunLog.Read(path))).ToList();
         TrainingCurves.SavePng(output, runs, metric, title);

@@ -17,11 +17,11 @@ internal sealed class EvalCommand : ICommand
           --model FILE     a PrefixLab model file or a Hugging Face GPT-2 directory
           --adapter PATH   an adapter trained on that model (prefix, prompt, LoRA), a PEFT directory,
                            or a fully fine-tuned model
-          --samples N      test samples (default 3200; text tasks: the whole test split)
-          --seed S         which test samples (default 0)
+          --samples N      test samples, 1-1000000 (default 3200; text tasks: the whole test split)
+          --seed S         which test samples, 0 or more (default 0)
           --split S        test (default) or validation (the lists --keep-best held out; digit tasks)
-          --prefix-size P  padding positions (default: the adapter's, else the model's)
-          --batch N        samples decoded at once (default 256)
+          --prefix-size P  padding positions, 0 to the model's positions − 1 (default: the adapter's, else the model's)
+          --batch N        samples decoded at once, 1-65536 (default 256)
           --json           print one JSON object
         """ + "\n" + TaskSource.Usage;
 
@@ -30,16 +30,21 @@ internal sealed class EvalCommand : ICommand
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
         var task = TaskSource.Read(args, path);
-        int? samples = args.Has("samples") ? args.Int("samples", Evaluator.DefaultSamples, 1) : null;
+        int? samples = args.IntIfGiven("samples", 1, Ranges.MaxSamples);
         ulong seed = args.Seed("seed", 0);
-        int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
-        int batch = args.Int("batch", 256, 1);
+        int? prefixSize = args.IntIfGiven("prefix-size", 0, 100_000);
+        int batch = args.Int("batch", 256, 1, Ranges.MaxBatch);
         bool json = args.Flag("json");
         var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
         args.EnsureAllUsed();
         PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
 
         using var loaded = AdaptedModel.Load(path, adapterPath);
+        if (prefixSize is int p)
+        {
+            MethodSettings.CheckPrefixSize(loaded.Model, p, "option --prefix-size");
+        }
+        task.Positions(loaded.Model, prefixSize ?? loaded.PrefixSize);
         var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch, split);
         Console.WriteLine(json
             ? JsonSerializer.Serialize(result, ModelFile.Json)

@@ -26,8 +26,10 @@ internal sealed class GenerateCommand : ICommand
           --tokens "..."     the input as token ids (default: none)
           --text T           the input as printable ASCII (id = character - 32); prints text
           --ascii            print generated ids as printable ASCII
-          --max-new N        tokens to generate (default 40; --new N is the same)
-          --prefix-size P    token-id input: padding positions in front (default: the adapter's, else the model's)
+          --max-new N        tokens to generate, 0 up to the model's positions left after the input
+                             (default 40; --new N is the same; 0 loads everything and generates nothing)
+          --prefix-size P    token-id input: padding positions in front, 0 or more (default: the adapter's,
+                             else the model's)
           --json             text prompts: print one JSON object (prompt_ids, new_ids, text)
         """;
 
@@ -35,7 +37,8 @@ internal sealed class GenerateCommand : ICommand
     {
         string path = args.Required("model");
         string? adapterPath = args.Optional("adapter");
-        int maxNew = args.Has("new") ? args.Int("new", 40, 0, 1_000_000) : args.Int("max-new", 40, 0, 1_000_000);
+        PrefixLabException.Check(!(args.Has("new") && args.Has("max-new")), "give --max-new or --new, not both");
+        int maxNew = args.Has("new") ? args.Int("new", 40, 0, Ranges.MaxNewTokens) : args.Int("max-new", 40, 0, Ranges.MaxNewTokens);
         string? prompt = args.Optional("prompt");
         if (prompt is not null)
         {
@@ -50,8 +53,8 @@ internal sealed class GenerateCommand : ICommand
         }
 
         string? text = args.Optional("text");
-        List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids) : [];
-        int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
+        List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids, "--tokens") : [];
+        int? prefixSize = args.IntIfGiven("prefix-size", 0, 100_000);
         bool ascii = args.Flag("ascii") || text is not null;
         args.EnsureAllUsed();
 
@@ -62,9 +65,13 @@ internal sealed class GenerateCommand : ICommand
         {
             PrefixLabException.Check(t >= 0 && t < model.Config.VocabSize, $"token {t} is outside the model's vocabulary of {model.Config.VocabSize}");
         }
+        PrefixLabException.Check(padding + tokens.Count > 0, "nothing to continue: give --tokens, --text or a --prefix-size above 0");
+        PrefixLabException.Check(padding + tokens.Count + maxNew <= model.Config.BlockSize,
+            $"option --max-new {maxNew}: {padding} padding + {tokens.Count} input + {maxNew} new tokens exceed the model's {model.Config.BlockSize} positions");
         using var input = tensor([.. Enumerable.Repeat(0L, padding), .. tokens.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
         using var generated = Generation.Greedy(model, input, maxNew);
-        var output = generated.data<long>().ToArray();
+        // An empty tensor has no data to read: --max-new 0 prints an empty line.
+        long[] output = maxNew == 0 ? [] : generated.data<long>().ToArray();
         Console.WriteLine(ascii ? AsciiVocabulary.Decode(output) : string.Join(' ', output));
         return 0;
     }

@@ -11,15 +11,16 @@ internal sealed class ParamsCommand : ICommand
 
     public string Usage => """
         prefixlab params --model FILE --method M [--prefix-size P] [--rank r] [--targets a,b] [--match METHOD[:rank=r|:prefix-size=P]]
-          --match lora:rank=1   find the size of M (prefix size, or LoRA rank) whose count equals that configuration's
-        """;
+          --match lora:rank=1   find the size of M (prefix size, or LoRA rank) whose count equals that configuration's;
+                                its rank and prefix size have the ranges of --rank and --prefix-size
+        """ + "\n" + MethodSettings.Usage;
 
     public int Run(Arguments args)
     {
         var (model, info) = ModelFile.Load(args.Required("model"));
         using var _ = model;
         string method = args.Required("method");
-        var settings = MethodSettings.Read(args, info.PrefixSize);
+        var settings = MethodSettings.Read(args, model, info.PrefixSize);
         string? match = args.Optional("match");
         args.EnsureAllUsed();
 
@@ -29,6 +30,8 @@ internal sealed class ParamsCommand : ICommand
             return 0;
         }
         var (otherMethod, otherSettings) = ParseMatch(match, settings);
+        MethodSettings.CheckRank(model, otherSettings, "--match rank");
+        MethodSettings.CheckPrefixSize(model, otherSettings.PrefixSize, "--match prefix-size");
         long target = ParameterBudget.Count(model, otherMethod, otherSettings);
         var best = ParameterBudget.Match(model, method, settings, target);
         string size = method == "lora" ? $"rank {best.Settings.Rank}" : $"prefix size {best.Settings.PrefixSize}";
@@ -47,8 +50,9 @@ internal sealed class ParamsCommand : ICommand
             foreach (var pair in parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
                 var kv = pair.Split('=', 2);
-                PrefixLabException.Check(kv.Length == 2 && int.TryParse(kv[1], out int value) && value >= 1, $"--match setting '{pair}' must be name=positive whole number");
-                int parsed = int.Parse(kv[1], System.Globalization.CultureInfo.InvariantCulture);
+                int parsed = 0;
+                PrefixLabException.Check(kv.Length == 2 && int.TryParse(kv[1], System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed is >= 1 and <= 100_000,
+                    $"option --match: setting '{pair}' must be name=whole number from 1 to 100000");
                 other = kv[0] switch
                 {
                     "rank" => other with { Rank = parsed },

@@ -16,60 +16,67 @@ internal sealed class PretrainCommand : ICommand
     public string Usage => """
         prefixlab pretrain --task T --out FILE [options]
           --task T              ascending, descending, plus1, plus2, ascending-plus1, histogram, random
-          --out FILE            model file to write (safetensors)
-          --layers N            blocks (default 1)
-          --heads N             attention heads (default 1)
-          --width N             embedding width (default 96)
-          --prefix-size P       padding positions in front of each input (default 1)
+          --out FILE            model file to write (safetensors); FILE.ckpt.safetensors and FILE.log.jsonl
+                                go beside it. None of them may be an existing device, pipe or folder.
+          --layers N            blocks, 1-256 (default 1)
+          --heads N             attention heads, 1-1024, dividing --width (default 1)
+          --width N             embedding width, 1-16384 (default 96)
+          --prefix-size P       padding positions in front of each input, 0-1024 (default 1)
           --no-attn-layernorm   no LayerNorm before attention (notebook 02)
-          --dropout X           dropout (default 0.1)
-          --iters N             steps (default 20000)
-          --lr X                learning rate (default 5e-4)
-          --weight-decay X      on Linear weights (default 0.1)
-          --batch N             batch size (default 64)
-          --seed S              seed of initialisation, batches and dropout (default 1)
+          --dropout X           dropout, 0-0.99 (default 0.1)
+          --iters N             steps, 1-100000000 (default 20000)
+          --lr X                learning rate, more than 0 and at most 10 (default 5e-4)
+          --weight-decay X      on Linear weights, 0-10 (default 0.1)
+          --batch N             batch size, 1-65536 and what memory holds (default 64)
+          --seed S              seed of initialisation, batches and dropout, 0 or more (default 1)
           --checkpoint-every N  checkpoint to FILE.ckpt.safetensors every N steps (default 1000; 0: at the end only)
-          --resume              continue from that checkpoint
-          --log-every N         JSON-lines log FILE.log.jsonl every N steps (default 100)
-          --eval-samples N      after training, evaluate on N test samples of the task (default 0: skip)
-          --eval-every N        also evaluate every N steps (a multiple of --log-every), on --eval-samples
-                                samples (3200 if not given): shown with the progress and in the log
+          --resume              continue from that checkpoint (the log is cut back to its step)
+          --log-every N         JSON-lines log FILE.log.jsonl every N steps, 1 or more (default 100)
+          --eval-samples N      after training, evaluate on N test samples of the task, 0-1000000 (default 0: skip)
+          --eval-every N        also evaluate every N steps (a positive multiple of --log-every; leave it out
+                                for none), on --eval-samples samples (3200 if not given): shown with the
+                                progress and in the log
           --keep-best           hold the validation split (1 in 20 training inputs) out of training, score
                                 it at every --eval-every and save the weights that scored best there
+        Every option is checked before the first step; a bad one ends the command with one line and exit code 2.
         """;
 
     public int Run(Arguments args)
     {
         var task = TaskRegistry.Default.Get(args.Required("task"));
         string output = args.Required("out");
-        int prefixSize = args.Int("prefix-size", 1, 0, 4096);
+        int prefixSize = args.Int("prefix-size", 1, 0, 1024);
         ulong seed = args.Seed("seed", 1);
         var layout = SequenceLayout.For(task, prefixSize);
         var config = new GptConfig(
-            VocabSize: args.Int("vocab", DefaultVocab, 1, 1_000_000),
+            VocabSize: args.Int("vocab", DefaultVocab, task.MaxToken + 1, 1_000_000),
             BlockSize: layout.ContextLength,
-            Layers: args.Int("layers", 1, 1, 1024),
+            Layers: args.Int("layers", 1, 1, 256),
             Heads: args.Int("heads", 1, 1, 1024),
-            Width: args.Int("width", 96, 1, 1 << 16),
+            Width: args.Int("width", 96, 1, 16_384),
             Dropout: args.Double("dropout", 0.1, 0, 0.99),
-            AttnLayerNorm: !args.Flag("no-attn-layernorm")).Validate();
+            AttnLayerNorm: !args.Flag("no-attn-layernorm"));
+        PrefixLabException.Check(config.Width % config.Heads == 0, $"option --width {config.Width} must be a multiple of --heads {config.Heads}");
+        config.Validate();
         var options = new TrainOptions
         {
-            Iterations = args.Int("iters", 20_000, 0),
-            LearningRate = args.Double("lr", 5e-4, 0),
-            BatchSize = args.Int("batch", 64, 1),
+            Iterations = args.Int("iters", 20_000, 1, Ranges.MaxSteps),
+            LearningRate = args.Double("lr", 5e-4, 0, Ranges.MaxLearningRate, aboveMin: true),
+            BatchSize = args.Int("batch", 64, 1, Ranges.MaxBatch),
             Seed = seed,
-            CheckpointEvery = args.Int("checkpoint-every", 1000, 0),
+            CheckpointEvery = args.Int("checkpoint-every", 1000, 0, Ranges.MaxSteps),
             CheckpointPath = RunFiles.Checkpoint(output),
             Resume = args.Flag("resume"),
             LogPath = RunFiles.Log(output),
-            LogEvery = args.Int("log-every", 100, 1),
-            EvalEvery = args.Int("eval-every", 0, 0),
+            LogEvery = args.Int("log-every", 100, 1, Ranges.MaxSteps),
+            EvalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0,
             KeepBest = args.Flag("keep-best"),
         }.Validate();
-        double weightDecay = args.Double("weight-decay", 0.1, 0);
-        int evalSamples = args.Int("eval-samples", 0, 0);
+        double weightDecay = args.Double("weight-decay", 0.1, 0, Ranges.MaxWeightDecay);
+        int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
         args.EnsureAllUsed();
+        RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output).Check();
+        Ranges.CheckTrainingMemory(config, options.BatchSize, layout.ContextLength);
 
         using var model = new Gpt(config, (long)(seed >> 1));
         var job = TaskTraining.Full(model, task, layout, options, weightDecay);
@@ -84,7 +91,7 @@ internal sealed class PretrainCommand : ICommand
         }
         RunFiles.ReportKept(result);
         ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.WeightsStep, seed));
-        Console.WriteLine($"saved {output} after {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
+        Console.WriteLine($"saved {output} after {RunFiles.Describe(result)}");
         if (evalSamples > 0)
         {
             var eval = Evaluator.Evaluate(model, task, prefixSize, evalSamples);

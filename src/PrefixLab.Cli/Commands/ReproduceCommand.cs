@@ -14,9 +14,10 @@ internal sealed class ReproduceCommand : ICommand
         prefixlab reproduce [--profile smoke|quick|paper] [--seeds K] [--only NAME[,NAME]] [--out report/]
           --profile P    quick (default: scaled down to under 45 minutes here), paper (the paper's sizes),
                          smoke (a few minutes: checks the pipeline, decides nothing)
-          --seeds K      seeds per experiment; tables show mean ± std when K > 1 (default 1)
+          --seeds K      seeds per experiment, 1-100; tables show mean ± std when K > 1 (default 1)
           --only NAMES   run only these specs (comma-separated names)
-          --out DIR      where report.md, index.html, results.json and figures/ go (default report/)
+          --out DIR      where report.md, index.html, results.json and figures/ go (default report/); a folder
+                         or new, and those names not existing devices, pipes or folders
           --specs DIR    the specs (default: experiments/ here, else the copy beside the app)
           --cache DIR    trained models, adapters and finished results (default runs/reproduce/PROFILE)
           --gpt2 DIR --text-data FILE
@@ -38,7 +39,11 @@ internal sealed class ReproduceCommand : ICommand
         string? gpt2 = args.Optional("gpt2");
         string? textData = args.Optional("text-data");
         args.EnsureAllUsed();
+        PrefixLabException.Check(only is null || only.Length > 0, "option --only names no spec");
         PrefixLabException.Check((gpt2 is null) == (textData is null), "--gpt2 DIR and --text-data FILE go together");
+        new OutputPlan().Directory("--out", output, "report.md", "index.html", "results.json").Directory("--out's figures", Path.Combine(output, "figures"))
+            .Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Check();
+        new OutputPlan().Directory("--cache", cacheDirectory).Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Check();
 
         var specs = SpecLoader.LoadDirectory(specsDirectory);
         if (only is not null)

@@ -17,15 +17,13 @@ internal sealed class TuneCommand : ICommand
         prefixlab tune --model FILE|DIR --method M (--task T | --data FILE) --iters N --out FILE [options]
           --model FILE|DIR    a PrefixLab model file or a Hugging Face GPT-2 directory
           --method M          hard-prompt, soft-prompt, prefix, prefix-kv, lora, full
-          --lr X              default: the paper's per method (prefix, soft prompt 5e-5; LoRA 5e-3; full 5e-4)
-          --weight-decay X    default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
-          --prefix-size P     virtual tokens / prefix vectors (default: the model's padding positions)
-          --rank r            LoRA rank (default 1)
-          --alpha a           LoRA alpha; the update is scaled by alpha / r (default r)
-          --targets a,b       LoRA: Linear layers whose names contain these (default c_fc,c_proj)
-          --tokens "3 3 3"    hard-prompt tokens, one per prefix position
-          --projection H      prefix-kv: train through an MLP of width H (folded when saved)
-          --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
+          --iters N           steps, 1-100000000: required for every method but hard-prompt, which trains nothing
+          --out FILE          the adapter (or model, for full) to write; FILE.ckpt.safetensors and FILE.log.jsonl
+                              go beside it. None may be an input or an existing device, pipe or folder.
+          --lr X              more than 0 and at most 10; default: the paper's per method (prefix, soft prompt
+                              5e-5; LoRA 5e-3; full 5e-4)
+          --weight-decay X    0-10; default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
+        """ + "\n" + MethodSettings.Usage + "\n" + """
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
           --keep-best         as for pretrain (--keep-best with --task only)
           --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
@@ -34,7 +32,8 @@ internal sealed class TuneCommand : ICommand
           --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
                               (config.json, model.safetensors, the tokenizer files), which transformers loads
         """ + "\n" + TaskSource.Usage + "\n" + """
-        Context methods and LoRA save only their own tensors; full saves a model.
+        Context methods and LoRA save only their own tensors; full saves a model. Every option, output
+        and format is checked before the first step.
         """;
 
     public int Run(Arguments args)
@@ -47,30 +46,46 @@ internal sealed class TuneCommand : ICommand
         var task = TaskSource.Read(args, modelPath);
         var (model, info) = ModelFile.Load(modelPath);
         using var _ = model;
-        var settings = MethodSettings.Read(args, info.PrefixSize);
+        var settings = MethodSettings.Read(args, model, info.PrefixSize);
         ulong seed = args.Seed("seed", 1);
-        int iterations = args.Int("iters", methodName == "hard-prompt" ? 0 : 10_000, 0);
         var lrText = args.Optional("lr");
         var wdText = args.Optional("weight-decay");
-        int batch = args.Int("batch", 64, 1);
-        int checkpointEvery = args.Int("checkpoint-every", 1000, 0);
+        int batch = args.Int("batch", 64, 1, Ranges.MaxBatch);
+        int checkpointEvery = args.Int("checkpoint-every", 1000, 0, Ranges.MaxSteps);
         bool resume = args.Flag("resume");
-        int logEvery = args.Int("log-every", 100, 1);
-        int evalSamples = args.Int("eval-samples", 0, 0);
-        int evalEvery = args.Int("eval-every", 0, 0);
+        int logEvery = args.Int("log-every", 100, 1, Ranges.MaxSteps);
+        int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
+        int evalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0;
         bool keepBest = args.Flag("keep-best");
-        args.EnsureAllUsed();
         PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a digit task (--task): a --data file has no validation split");
+        var plan = format switch
+        {
+            SaveFormat.Peft => new OutputPlan().Directory("--out", output, PeftFormat.WeightsFile, PeftFormat.ConfigFile),
+            SaveFormat.HuggingFace => new OutputPlan().Directory("--out", output),
+            _ => new OutputPlan().File("--out", output),
+        };
+        task.AddInputsTo(RunFiles.AddTo(plan, "--out", output).Input("--model", modelPath)).Check();
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
+        // A method with nothing to train (hard-prompt) takes no steps; every other one needs --iters.
+        bool trains = method.Parameters.Count > 0;
+        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {method.Name} trains nothing (its tokens are fixed), leave --iters out");
+        PrefixLabException.Check(!trains || args.Has("iters"), $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {method.Name}");
+        int iterations = trains ? args.Int("iters", 0, 1, Ranges.MaxSteps) : 0;
+        args.EnsureAllUsed();
         // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads;
         // a key/value prefix takes the place of as many as it has positions.
         int layoutPrefix = method.InputPadding(info.PrefixSize);
+        int positions = task.Positions(model, layoutPrefix);
+        if (trains)
+        {
+            Ranges.CheckTrainingMemory(model.Config, batch, positions);
+        }
         var options = new TrainOptions
         {
             Iterations = iterations,
-            LearningRate = lrText is null ? Math.Max(method.DefaultLearningRate, 1e-12) : args.Double("lr", 0, 0),
+            LearningRate = lrText is null ? Math.Max(method.DefaultLearningRate, 1e-12) : args.Double("lr", 0, 0, Ranges.MaxLearningRate, aboveMin: true),
             BatchSize = batch,
             Seed = seed,
             CheckpointEvery = checkpointEvery,
@@ -81,7 +96,7 @@ internal sealed class TuneCommand : ICommand
             EvalEvery = evalEvery,
             KeepBest = keepBest,
         }.Validate();
-        double weightDecay = wdText is null ? method.DefaultWeightDecay : args.Double("weight-decay", 0, 0);
+        double weightDecay = wdText is null ? method.DefaultWeightDecay : args.Double("weight-decay", 0, 0, Ranges.MaxWeightDecay);
         Console.WriteLine($"tune {method.Name} on {task.Name}: {method.ParameterCount:N0} trainable parameters, lr {options.LearningRate:G3}, weight decay {weightDecay:G3}");
 
         long steps = 0;
@@ -94,7 +109,7 @@ internal sealed class TuneCommand : ICommand
                 () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64, DataSplit.Validation));
             RunFiles.ReportKept(result);
             steps = result.WeightsStep;
-            Console.WriteLine($"trained {result.Steps} steps (loss {result.FinalLoss:F4}, {result.Elapsed.TotalSeconds:F0} s)");
+            Console.WriteLine($"trained {RunFiles.Describe(result)}");
         }
         if (format == SaveFormat.Peft)
         {
@@ -134,6 +149,9 @@ internal sealed class TuneCommand : ICommand
             PrefixLabException.Check(methodName == "full", $"--format hf saves a whole model, so it goes with --method full (a {methodName} adapter goes to --format peft)");
             HuggingFaceGpt2Writer.CheckOutput(output);
         }
+        // Which methods PEFT holds is read from the format itself, so a format that learns a method needs no change here.
+        PrefixLabException.Check(format != SaveFormat.Peft || PeftFormat.SavableMethods.Contains(methodName, StringComparer.OrdinalIgnoreCase),
+            $"option --format peft holds {string.Join(", ", PeftFormat.SavableMethods)} adapters, not {methodName}: drop --format peft or use one of those methods");
     }
 
     private enum SaveFormat

@@ -19,10 +19,10 @@ internal sealed class VerifyCommand : ICommand
           --task T         run on test inputs of T (default: the task the adapter was trained on)
           --input "..."    run on this one input list
           --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
-          --samples N      test inputs (default 32)
-          --seed S         which test inputs (default 0)
+          --samples N      test inputs, 1-100000 (default 32)
+          --seed S         which test inputs, 0 or more (default 0)
           --double         run model and adapter in float64
-          --tolerance X    largest error that counts as rounding (default 1e-5 in float32, 1e-12 in float64)
+          --tolerance X    largest error that counts as rounding, 0-1 (default 1e-5 in float32, 1e-12 in float64)
           --json           print one JSON object
         Per layer and head: (a) max |renormalised content attention with − without the adapter| and on the
         layer's own inputs, (b) max |head output − (Σ_prefix A·v + (1 − α)·t̂)|, t̂ with against without,
@@ -35,7 +35,7 @@ internal sealed class VerifyCommand : ICommand
         string adapterPath = args.Required("adapter");
         var inputs = AnalysisInputOptions.Read(args, 32);
         bool float64 = args.Flag("double");
-        double tolerance = args.Double("tolerance", float64 ? 1e-12 : 1e-5, 0);
+        double tolerance = args.Double("tolerance", float64 ? 1e-12 : 1e-5, 0, 1);
         bool json = args.Flag("json");
         args.EnsureAllUsed();
 

@@ -186,7 +186,7 @@ public static class CompletionCount
         // The last generated token is never read back.
         int positions = 1 + prompt.Count + length - 1;
         PrefixLabException.Check(positions <= model.Config.BlockSize,
-            $"1 token + {prompt.Count} prompt + {length} new tokens need {positions} positions, the model has {model.Config.BlockSize}");
+            $"1 token + {prompt.Count} prompt + {length} new tokens (--length) need {positions} positions, the model has {model.Config.BlockSize}");
     }
 
     private static Tensor Rows(Tensor first, IReadOnlyList<int> prompt)

@@ -53,6 +53,9 @@ public static class PeftFormat
         ("monteclora_config", "Monte Carlo sampling of the adapters"),
     ];
 
+    /// <summary>The tuning methods whose adapters <see cref="Save"/> writes in PEFT's layout; a new one is one more name here.</summary>
+    public static IReadOnlyList<string> SavableMethods { get; } = ["lora", "prefix-kv", "soft-prompt", "hard-prompt"];
+
     /// <summary>Whether <paramref name="path"/> is a directory holding a PEFT adapter.</summary>
     public static bool IsPeftAdapter(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFile));
 
@@ -103,7 +106,7 @@ public static class PeftFormat
                 tensors = new() { [PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
                 break;
             default:
-                throw new PrefixLabException($"PEFT's format holds LoRA, prefix-tuning and prompt-tuning adapters; '{method.Name}' has no PEFT counterpart (use lora, prefix-kv or soft-prompt)");
+                throw new PrefixLabException($"PEFT's format holds {string.Join(" and ", SavableMethods)} adapters; '{method.Name}' has no PEFT counterpart (hard and soft prompts go to PEFT's prompt tuning)");
         }
         SafeTensors.Save(Path.Combine(directory, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

@@ -24,7 +24,7 @@ public static class TextGeneration
         PrefixLabException.Check(maxNew >= 0, $"new tokens must be 0 or more (got {maxNew})");
         int total = paddingRows + ids.Length + maxNew;
         PrefixLabException.Check(total <= model.SequenceCapacity,
-            $"{(model.PositionShift > 0 ? $"{model.PositionShift} prefix positions + " : "")}{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens exceed the model's {model.Config.BlockSize} positions");
+            $"{(model.PositionShift > 0 ? $"{model.PositionShift} prefix positions + " : "")}{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens (--max-new) exceed the model's {model.Config.BlockSize} positions");
         PrefixLabException.Check(ids.All(i => i < model.Config.VocabSize), $"the tokenizer makes ids beyond the model's vocabulary of {model.Config.VocabSize}");
         long[] input = [.. Enumerable.Repeat((long)Tasks.SequenceLayout.PadToken, paddingRows), .. ids.Select(i => (long)i)];
         var next = new List<int>();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using PrefixLab.Util;
 
 namespace PrefixLab.Training;
 
@@ -18,16 +19,41 @@ public sealed class RunLog : IDisposable
 
     private readonly StreamWriter? writer;
 
-    /// <summary>Opens <paramref name="path"/> for appending, or logs nothing when it is null.</summary>
-    public RunLog(string? path, bool append)
+    /// <summary>
+    /// Opens <paramref name="path"/> (nothing is logged when it is null) for a run that starts after
+    /// <paramref name="resumeStep"/> steps. A fresh run (0) starts the log afresh. A resumed run keeps
+    /// the lines up to its checkpoint's step and appends after them: the steps a killed run logged past
+    /// its last checkpoint are trained again, and would otherwise be in the log twice. The cut is written
+    /// atomically, so a kill during it leaves the old log or the cut one.
+    /// </summary>
+    public RunLog(string? path, long resumeStep)
     {
         if (path is null)
         {
             return;
         }
+        FileIdentity.CheckWritableFile(path, $"log '{path}'");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        bool append = resumeStep > 0 && File.Exists(path);
+        if (append)
+        {
+            var kept = new List<string>();
+            foreach (string line in File.ReadLines(path))
+            {
+                // A line cut short by a kill, or written after the checkpoint, is dropped.
+                if (TryParse(line) is { } entry && entry.Step <= resumeStep)
+                {
+                    kept.Add(line);
+                    LastLoss = entry.Loss;
+                }
+            }
+            AtomicFile.WriteText(path, string.Concat(kept.Select(l => l + "\n")));
+        }
         writer = new StreamWriter(path, append) { AutoFlush = true };
     }
+
+    /// <summary>The mean loss on the last line a resumed run kept (NaN when it kept none).</summary>
+    public double LastLoss { get; } = double.NaN;
 
     /// <summary>Appends one progress record.</summary>
     public void Write(TrainingProgress progress)
@@ -63,10 +89,7 @@ public sealed class RunLog : IDisposable
             }
             try
             {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                double loss = root.TryGetProperty("loss", out var l) ? l.GetDouble() : double.NaN;
-                entries.Add(new RunLogEntry(root.GetProperty("step").GetInt64(), loss, ReadEval(root, "eval"), ReadEval(root, "validation")));
+                entries.Add(Parse(line));
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -74,6 +97,26 @@ public sealed class RunLog : IDisposable
             }
         }
         return entries;
+    }
+
+    private static RunLogEntry Parse(string line)
+    {
+        using var json = JsonDocument.Parse(line);
+        var root = json.RootElement;
+        double loss = root.TryGetProperty("loss", out var l) ? l.GetDouble() : double.NaN;
+        return new RunLogEntry(root.GetProperty("step").GetInt64(), loss, ReadEval(root, "eval"), ReadEval(root, "validation"));
+    }
+
+    private static RunLogEntry? TryParse(string line)
+    {
+        try
+        {
+            return line.Length == 0 ? null : Parse(line);
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
     }
 
     private static Evaluation.EvalResult? ReadEval(JsonElement record, string name) =>

@@ -59,14 +59,14 @@ public sealed record TrainOptions
     /// <summary>Throws <see cref="PrefixLabException"/> for a value out of range.</summary>
     public TrainOptions Validate()
     {
-        PrefixLabException.Check(Iterations >= 0, $"iterations must be 0 or more (got {Iterations})");
-        PrefixLabException.Check(BatchSize >= 1, $"batch size must be at least 1 (got {BatchSize})");
-        PrefixLabException.Check(double.IsFinite(LearningRate) && LearningRate > 0, $"learning rate must be a positive number (got {LearningRate})");
+        PrefixLabException.Check(Iterations >= 0, $"iterations (--iters) must be 0 or more (got {Iterations})");
+        PrefixLabException.Check(BatchSize >= 1, $"batch size (--batch) must be at least 1 (got {BatchSize})");
+        PrefixLabException.Check(double.IsFinite(LearningRate) && LearningRate > 0, $"learning rate (--lr) must be a positive number (got {LearningRate})");
         PrefixLabException.Check(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"betas must be in [0, 1) (got {Beta1}, {Beta2})");
         PrefixLabException.Check(double.IsFinite(GradClip) && GradClip >= 0, $"gradient clip must be 0 or more (got {GradClip})");
-        PrefixLabException.Check(CheckpointEvery >= 0, $"checkpoint interval must be 0 or more (got {CheckpointEvery})");
-        PrefixLabException.Check(LogEvery >= 1, $"log interval must be at least 1 (got {LogEvery})");
-        PrefixLabException.Check(EvalEvery >= 0 && EvalEvery % LogEvery == 0, $"evaluation interval must be 0 or a multiple of the log interval {LogEvery} (got {EvalEvery})");
+        PrefixLabException.Check(CheckpointEvery >= 0, $"checkpoint interval (--checkpoint-every) must be 0 or more (got {CheckpointEvery})");
+        PrefixLabException.Check(LogEvery >= 1, $"log interval (--log-every) must be at least 1 (got {LogEvery})");
+        PrefixLabException.Check(EvalEvery >= 0 && EvalEvery % LogEvery == 0, $"evaluation interval (--eval-every) must be a multiple of the log interval (--log-every) {LogEvery} (got {EvalEvery})");
         PrefixLabException.Check(!KeepBest || EvalEvery > 0, "keeping the best weights needs an evaluation interval (--eval-every N)");
         return this;
     }

@@ -123,10 +123,11 @@ public static class Trainer
             session.Restore(resumePath);
         }
         long start = session.Step;
-        using var log = new RunLog(options.LogPath, append: start > 0);
+        using var log = new RunLog(options.LogPath, start);
         job.SetTraining?.Invoke(true);
         var clock = Stopwatch.StartNew();
-        double lossSum = 0, lastLoss = double.NaN, lastReport = 0;
+        // A run resumed at its end takes no step: its loss is the last one its log holds.
+        double lossSum = 0, lastLoss = log.LastLoss, lastReport = 0;
         int lossCount = 0;
         try
         {

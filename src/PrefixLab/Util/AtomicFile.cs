@@ -6,10 +6,15 @@ public static class AtomicFile
     /// <summary>
     /// Writes through <paramref name="write"/> into a temporary file beside <paramref name="path"/>, flushes
     /// it to disk, then renames it over <paramref name="path"/>. The directory is created if missing.
+    /// An existing <paramref name="path"/> that is not a regular file (a device such as <c>/dev/null</c>,
+    /// a pipe, a directory) is refused before anything is written: the rename would replace it.
     /// </summary>
     public static void Write(string path, Action<Stream> write)
     {
+        PrefixLabException.Check(path.Length > 0, "cannot write a file with an empty name");
+        PrefixLabException.Check(!Path.EndsInDirectorySeparator(path), $"'{path}' ends in a '/' and so names a directory, not a file");
         string full = Path.GetFullPath(path);
+        FileIdentity.CheckWritableFile(full, $"'{path}'");
         string directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
