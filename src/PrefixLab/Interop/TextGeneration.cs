@@ -19,13 +19,13 @@ public static class TextGeneration
     /// </summary>
     public static TextContinuation Greedy(Gpt model, Gpt2Tokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
     {
+        tokenizer.CheckFits(model.Config.VocabSize);
         var ids = tokenizer.Encode(prompt);
         PrefixLabException.Check(ids.Length > 0 || paddingRows > 0, "the prompt is empty");
         PrefixLabException.Check(maxNew >= 0, $"new tokens must be 0 or more (got {maxNew})");
         int total = paddingRows + ids.Length + maxNew;
         PrefixLabException.Check(total <= model.Config.BlockSize,
             $"{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens exceed the model's {model.Config.BlockSize} positions");
-        PrefixLabException.Check(ids.All(i => i < model.Config.VocabSize), $"the tokenizer makes ids beyond the model's vocabulary of {model.Config.VocabSize}");
         long[] input = [.. Enumerable.Repeat((long)Tasks.SequenceLayout.PadToken, paddingRows), .. ids.Select(i => (long)i)];
         var next = new List<int>();
         if (maxNew > 0)
