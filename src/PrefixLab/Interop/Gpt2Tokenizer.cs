@@ -165,41 +165,71 @@ public sealed class Gpt2Tokenizer
 
     /// <summary>
     /// GPT-2's BPE on one piece: start from its bytes; while some adjacent pair has a merge, take the
-    /// pair of lowest rank and merge every occurrence of it, left to right without overlaps.
+    /// pair of lowest rank and merge every occurrence of it, left to right without overlaps. Pairs wait
+    /// in a queue by (rank, position) instead of being searched for on each pass, so a long piece (a
+    /// DNA string, base64) costs n log n rather than n² (20,000 letters: 12 s before).
     /// </summary>
     private int[] Bpe(string piece)
     {
         var utf8 = Encoding.UTF8.GetBytes(piece);
-        var parts = new int[utf8.Length];
-        for (int i = 0; i < utf8.Length; i++)
+        int n = utf8.Length;
+        var ids = new int[n]; // -1: merged into the symbol on its left
+        var next = new int[n];
+        var previous = new int[n];
+        var queue = new PriorityQueue<int, long>();
+        for (int i = 0; i < n; i++)
         {
-            parts[i] = byteTokens[utf8[i]];
+            (ids[i], next[i], previous[i]) = (byteTokens[utf8[i]], i + 1, i - 1);
         }
-        int count = parts.Length;
-        while (count > 1)
+        for (int i = 0; i + 1 < n; i++)
         {
-            (int Rank, int Merged, int Left, int Right) best = (int.MaxValue, -1, -1, -1);
-            for (int i = 0; i + 1 < count; i++)
+            Enqueue(i);
+        }
+        var created = new List<int>();
+        while (queue.TryPeek(out _, out long head))
+        {
+            // One pass: every occurrence of the pair of this rank, by position. Pairs the pass creates
+            // wait for the next pass, as in GPT-2's loop.
+            int rank = (int)(head >> 32);
+            while (queue.TryPeek(out int left, out long key) && (int)(key >> 32) == rank)
             {
-                if (merges.TryGetValue(Pair(parts[i], parts[i + 1]), out var merge) && merge.Rank < best.Rank)
+                queue.Dequeue();
+                if (ids[left] < 0 || next[left] >= n || RankAt(left) is not (int r, int merged) || r != rank)
                 {
-                    best = (merge.Rank, merge.Merged, parts[i], parts[i + 1]);
+                    continue; // an occurrence that an earlier merge of this pass used up
+                }
+                int right = next[left];
+                (ids[left], ids[right], next[left]) = (merged, -1, next[right]);
+                if (next[left] < n)
+                {
+                    previous[next[left]] = left;
+                    created.Add(left);
+                }
+                if (previous[left] >= 0)
+                {
+                    created.Add(previous[left]);
                 }
             }
-            if (best.Merged < 0)
-            {
-                break;
-            }
-            int write = 0;
-            for (int read = 0; read < count; write++)
-            {
-                bool match = read + 1 < count && parts[read] == best.Left && parts[read + 1] == best.Right;
-                parts[write] = match ? best.Merged : parts[read];
-                read += match ? 2 : 1;
-            }
-            count = write;
+            created.ForEach(Enqueue);
+            created.Clear();
         }
-        return parts[..count];
+        var result = new List<int>();
+        for (int i = 0; i < n; i = next[i])
+        {
+            result.Add(ids[i]);
+        }
+        return [.. result];
+
+        (int Rank, int Merged)? RankAt(int left) =>
+            merges.TryGetValue(Pair(ids[left], ids[next[left]]), out var merge) ? merge : null;
+
+        void Enqueue(int left)
+        {
+            if (RankAt(left) is (int rank, _))
+            {
+                queue.Enqueue(left, ((long)rank << 32) | (uint)left);
+            }
+        }
     }
 
     private static long Pair(int left, int right) => ((long)left << 32) | (uint)right;

@@ -72,4 +72,22 @@ public class Gpt2TokenizerTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(expected, tokenizer.Encode(text));
         Assert.Equal(text, tokenizer.Decode(expected));
     }
+
+    /// <summary>Long pieces (no spaces to cut them), where BPE does thousands of merges in one piece.</summary>
+    [Fact]
+    public void Long_pieces_tokenize_as_the_independent_tokenizer_does()
+    {
+        var random = new Random(5);
+        string Draw(string alphabet, int length) => new([.. Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)])]);
+        string[] texts =
+        [
+            Draw("acgt", 3000), Draw("abcdefghijklmnopqrstuvwxyz", 3000), Draw("0123456789", 2000),
+            Draw("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 3000), new string('a', 2001),
+            Draw("éàüößñçø", 1000), Draw("!?.,;:-_=+*/\\|", 2000), string.Concat(Enumerable.Repeat("ab", 1000)),
+        ];
+        foreach (var text in texts)
+        {
+            Assert.Equal(RealGpt2Vocabulary.Reference.EncodeToIds(text), RealGpt2Vocabulary.Tokenizer.Encode(text));
+        }
+    }
 }
