@@ -6,7 +6,7 @@ ICommand[] commands =
 [
     new PretrainCommand(), new TuneCommand(), new EvalCommand(), new GenerateCommand(), new ParamsCommand(),
     new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new CompletionsCommand(), new ConstructCommand(),
-    new ReproduceCommand(), new BenchCommand(), new CurvesCommand(),
+    new ReproduceCommand(), new BenchCommand(), new CurvesCommand(), new TokenizeCommand(),
 ];
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")

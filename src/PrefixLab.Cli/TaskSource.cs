@@ -30,7 +30,7 @@ internal sealed class TaskSource
     public const string Usage = """
           --task T            a digit task by name, or
           --data FILE         a text task: JSON lines or CSV with text and label ("TEXT: … EMOTION: label")
-          --tokenizer DIR     with --data: where vocab.json and merges.txt are (default: the model directory)
+          --tokenizer DIR     with --data: where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
           --label-name WORD   with --data: the word before the label (default EMOTION)
         """;
 
@@ -51,7 +51,7 @@ internal sealed class TaskSource
             return new TaskSource(TaskRegistry.Default.Get(task), null, null);
         }
         string dir = tokenizerDir ?? modelPath;
-        PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt); name one with --tokenizer DIR");
+        PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
         return new TaskSource(null, TextTask.Load(data!, labelName), Gpt2Tokenizer.Load(dir), ("--data", data!), ("--tokenizer", dir));
     }
 

@@ -15,7 +15,7 @@ internal sealed class AttentionCommand : ICommand
           --model PATH        a PrefixLab model file or a Hugging Face GPT-2 directory
           --adapter PATH      an adapter trained on that model, or a fully fine-tuned model
           --prompt TEXT       the input as text, tokenized with GPT-2's BPE
-          --tokenizer DIR     where vocab.json and merges.txt are (default: the model directory)
+          --tokenizer DIR     where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
           --task T            generate T's output length (default: as many tokens as the input has)
           --rescale-prefix    hide the prefix (and padding) columns and renormalise each row over the rest
           --layer l, --head h draw only this layer, this head (from 0 to the model's layers, heads − 1)

@@ -24,7 +24,7 @@ internal sealed class CompletionsCommand : ICommand
           --virtual-from DIR   every *.safetensors adapter in DIR (without either: real tokens only)
           --length k           tokens generated after the prompt, 1 up to the model's positions − the prompt (default 10)
           --prompt TEXT        text after the token, tokenized with GPT-2's BPE (default: none)
-          --tokenizer DIR      where vocab.json and merges.txt are (default: the model directory)
+          --tokenizer DIR      where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
           --input "ids"        or the prompt as token ids
           --batch N            rows per generation, 1-65536 (default 256)
           --json               print one JSON object, with each virtual token's continuation

@@ -22,7 +22,7 @@ internal sealed class GenerateCommand : ICommand
           --model PATH       a PrefixLab model file or a Hugging Face GPT-2 directory
           --adapter PATH     a PrefixLab adapter file or a PEFT adapter directory
           --prompt TEXT      text to continue, tokenized with GPT-2's BPE; stops at <|endoftext|>
-          --tokenizer DIR    where vocab.json and merges.txt are (default: the model directory)
+          --tokenizer DIR    where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
           --tokens "..."     the input as token ids (default: none)
           --text T           the input as printable ASCII (id = character - 32); prints text
           --ascii            print generated ids as printable ASCII

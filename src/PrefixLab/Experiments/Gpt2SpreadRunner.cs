@@ -31,7 +31,7 @@ public sealed record Gpt2SpreadSetup(int PrefixSize, string? Method = null, Size
 /// (that over P), <c>layer-L/spread-share</c>, <c>prefix-mass</c> (mean attention on the prefix) and
 /// <c>accuracy</c> (percent of the test examples labelled right).
 /// </summary>
-/// <param name="modelDirectory">A Hugging Face GPT-2 directory (config.json, safetensors, vocab.json, merges.txt).</param>
+/// <param name="modelDirectory">A Hugging Face GPT-2 directory (config.json, safetensors, vocab.json and merges.txt or tokenizer.json).</param>
 /// <param name="dataPath">The labelled texts (.jsonl or .csv, as <c>tune --data</c> reads them).</param>
 public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : IExperimentRunner
 {
@@ -85,6 +85,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         using var _ = model;
         model.eval();
         var tokenizer = Gpt2Tokenizer.Load(modelDirectory);
+        tokenizer.CheckFits(model.Config.VocabSize);
         var settings = new TuningSettings { PrefixSize = setup.PrefixSize };
         int steps = setup.Steps?.For(context.Profile) ?? 0;
         double? lr = setup.Lr?.For(context.Profile); // null: the method's default

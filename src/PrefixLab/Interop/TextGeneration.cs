@@ -19,6 +19,7 @@ public static class TextGeneration
     /// </summary>
     public static TextContinuation Greedy(Gpt model, Gpt2Tokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
     {
+        tokenizer.CheckFits(model.Config.VocabSize);
         var ids = tokenizer.Encode(prompt);
         PrefixLabException.Check(ids.Length > 0 || paddingRows > 0, "the prompt is empty");
         PrefixLabException.Check(maxNew >= 0, $"new tokens must be 0 or more (got {maxNew})");

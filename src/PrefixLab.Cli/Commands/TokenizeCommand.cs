@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using PrefixLab.Interop;
+
+namespace PrefixLab.Cli.Commands;
+
+/// <summary>
+/// <c>prefixlab tokenize</c>: a checkpoint's GPT-2 tokenizer on its own, to see the ids a text gets (and
+/// compare them with another tool's), the text of ids, or the tokenizer's speed on a file.
+/// </summary>
+internal sealed class TokenizeCommand : ICommand
+{
+    public string Name => "tokenize";
+
+    public string Summary => "GPT-2 token ids of a text or file, the text of ids, or the tokenizer's speed";
+
+    public string Usage => """
+        prefixlab tokenize --tokenizer DIR (--text T | --file F | --ids "..") [--speed]
+          --tokenizer DIR   a Hugging Face GPT-2 directory: vocab.json and merges.txt, or tokenizer.json
+          --text T          prints the ids of T
+          --file F          prints the ids of a UTF-8 text file
+          --ids "15496 995" prints the text of the ids
+          --speed           with --file: prints the tokens, bytes and tokens per second instead of the ids
+        """;
+
+    public int Run(Arguments args)
+    {
+        string dir = args.Required("tokenizer");
+        string? text = args.Optional("text");
+        string? file = args.Optional("file");
+        string? ids = args.Optional("ids");
+        bool speed = args.Flag("speed");
+        args.EnsureAllUsed();
+        PrefixLabException.Check(new[] { text, file, ids }.Count(o => o is not null) == 1, "give one of --text T, --file F or --ids \"...\"");
+        PrefixLabException.Check(!speed || file is not null, "--speed needs --file F");
+        PrefixLabException.Check(file is null || File.Exists(file), $"--file: file not found: '{file}'");
+        var tokenizer = Gpt2Tokenizer.Load(dir);
+        if (ids is not null)
+        {
+            Console.WriteLine(tokenizer.Decode(MethodSettings.ParseTokens(ids)));
+            return 0;
+        }
+        string input = text ?? File.ReadAllText(file!, Encoding.UTF8);
+        var clock = Stopwatch.StartNew();
+        var tokens = tokenizer.Encode(input);
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (speed)
+        {
+            long bytes = Encoding.UTF8.GetByteCount(input);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{tokens.Length:N0} tokens from {bytes:N0} bytes in {seconds:F2} s: {tokens.Length / seconds:N0} tokens/s, {bytes / seconds / 1e6:F2} MB/s"));
+            return 0;
+        }
+        Console.WriteLine(string.Join(' ', tokens));
+        return 0;
+    }
+}
