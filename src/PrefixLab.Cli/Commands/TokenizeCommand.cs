@@ -38,7 +38,7 @@ internal sealed class TokenizeCommand : ICommand
         var tokenizer = Gpt2Tokenizer.Load(dir);
         if (ids is not null)
         {
-            Console.WriteLine(tokenizer.Decode(MethodSettings.ParseTokens(ids)));
+            Console.WriteLine(tokenizer.Decode(MethodSettings.ParseTokens(ids, "--ids")));
             return 0;
         }
         string input = text ?? File.ReadAllText(file!, Encoding.UTF8);
