@@ -29,7 +29,7 @@ internal sealed class GenerateCommand : ICommand
           --max-new N        tokens to generate (default 40; --new N is the same)
           --prefix-size P    token-id input: padding positions in front (default: the adapter's, else the model's)
           --json             text prompts: print one JSON object (prompt_ids, new_ids, text)
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
@@ -41,8 +41,9 @@ internal sealed class GenerateCommand : ICommand
         {
             string tokenizerDir = args.Optional("tokenizer") ?? path;
             bool json = args.Flag("json");
+            var load = LoadFlags.Read(args);
             args.EnsureAllUsed();
-            using var loaded = AdaptedModel.Load(path, adapterPath);
+            using var loaded = AdaptedModel.Load(path, adapterPath, load);
             var tokenizer = Gpt2Tokenizer.Load(tokenizerDir);
             var result = TextGeneration.Greedy(loaded.Model, tokenizer, prompt, maxNew, loaded.Method?.PaddingRows ?? 0);
             Console.WriteLine(json ? JsonSerializer.Serialize(result, ModelFile.Json) : prompt + result.Text);
@@ -53,9 +54,10 @@ internal sealed class GenerateCommand : ICommand
         List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids) : [];
         int? prefixSize = args.Has("prefix-size") ? args.Int("prefix-size", 0, 0) : null;
         bool ascii = args.Flag("ascii") || text is not null;
+        var loadOptions = LoadFlags.Read(args);
         args.EnsureAllUsed();
 
-        using var adapted = AdaptedModel.Load(path, adapterPath);
+        using var adapted = AdaptedModel.Load(path, adapterPath, loadOptions);
         var model = adapted.Model;
         int padding = prefixSize ?? adapted.PrefixSize;
         foreach (int t in tokens)

@@ -12,11 +12,11 @@ internal sealed class ParamsCommand : ICommand
     public string Usage => """
         prefixlab params --model FILE --method M [--prefix-size P] [--rank r] [--targets a,b] [--match METHOD[:rank=r|:prefix-size=P]]
           --match lora:rank=1   find the size of M (prefix size, or LoRA rank) whose count equals that configuration's
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
-        var (model, info) = ModelFile.Load(args.Required("model"));
+        var (model, info) = ModelFile.Load(args.Required("model"), LoadFlags.Read(args));
         using var _ = model;
         string method = args.Required("method");
         var settings = MethodSettings.Read(args, info.PrefixSize);

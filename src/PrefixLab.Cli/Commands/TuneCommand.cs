@@ -30,7 +30,7 @@ internal sealed class TuneCommand : ICommand
           --keep-best         as for pretrain (--keep-best with --task only)
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out
-        """ + "\n" + TaskSource.Usage + "\n" + """
+        """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage + "\n" + """
         Context methods and LoRA save only their own tensors; full saves a model.
         """;
 
@@ -41,7 +41,7 @@ internal sealed class TuneCommand : ICommand
         var task = TaskSource.Read(args, modelPath);
         string output = args.Required("out");
         bool peft = args.Choice("format", ("prefixlab", false), ("peft", true));
-        var (model, info) = ModelFile.Load(modelPath);
+        var (model, info) = ModelFile.Load(modelPath, LoadFlags.Read(args));
         using var _ = model;
         var settings = MethodSettings.Read(args, info.PrefixSize);
         ulong seed = args.Seed("seed", 1);

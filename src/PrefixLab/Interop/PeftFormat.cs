@@ -80,13 +80,14 @@ public static class PeftFormat
 
     /// <summary>
     /// Attaches the PEFT adapter in <paramref name="directory"/> to <paramref name="model"/>. PEFT files
-    /// carry no fingerprint of their base weights, so only the shapes are checked.
+    /// carry no fingerprint of their base weights, so only the shapes are checked. NaN or ±∞ values are
+    /// refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model, LoadOptions? options = null)
     {
         PrefixLabException.Check(IsPeftAdapter(directory), $"'{directory}' is not a PEFT adapter: it has no {ConfigFile}");
         var config = JsonFiles.ReadObject(Path.Combine(directory, ConfigFile));
-        var (tensors, _) = SafeTensors.Load(Path.Combine(directory, WeightsFile));
+        var (tensors, _) = SafeTensors.Load(Path.Combine(directory, WeightsFile), options);
         string type = Get<string>(config, "peft_type", directory);
         var (name, settings, mine) = type switch
         {
@@ -94,25 +95,16 @@ public static class PeftFormat
             "PREFIX_TUNING" => PrefixFromPeft(config, tensors, model, directory),
             _ => throw new PrefixLabException($"'{directory}': PEFT type '{type}' is not supported (LORA and PREFIX_TUNING are)"),
         };
-        var method = TuningMethods.Create(name, model, settings);
-        try
-        {
-            method.LoadTensors(mine);
-        }
-        catch
-        {
-            method.Dispose();
-            throw;
-        }
+        var method = AdapterFile.Attach(Path.Combine(directory, WeightsFile), name, settings, model, mine);
         return (method, new AdapterInfo(name, settings, AdapterFile.Fingerprint(model), 0, null, 0));
     }
 
     private static (string, TuningSettings, Dictionary<string, Tensor>) LoraFromPeft(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
     {
-        PrefixLabException.Check(!(config["use_rslora"]?.GetValue<bool>() ?? false), $"'{directory}': rank-stabilised LoRA (use_rslora) is not supported");
+        PrefixLabException.Check(!Get(config, "use_rslora", directory, false), $"'{directory}': rank-stabilised LoRA (use_rslora) is not supported");
         PrefixLabException.Check((config["rank_pattern"] as JsonObject ?? []).Count == 0 && (config["alpha_pattern"] as JsonObject ?? []).Count == 0,
             $"'{directory}': per-layer ranks or alphas (rank_pattern, alpha_pattern) are not supported");
-        PrefixLabException.Check((config["bias"]?.GetValue<string>() ?? "none") == "none", $"'{directory}': LoRA with trained biases is not supported");
+        PrefixLabException.Check(Get(config, "bias", directory, "none") == "none", $"'{directory}': LoRA with trained biases is not supported");
         int rank = Get<int>(config, "r", directory);
         double alpha = Get<double>(config, "lora_alpha", directory);
         var linears = model.named_modules().Where(m => m.module is Linear).Select(m => m.name).ToHashSet(StringComparer.Ordinal);
@@ -128,7 +120,7 @@ public static class PeftFormat
             }
             PrefixLabException.Check(linears.Contains(module) && (name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || name.EndsWith(".lora_B.weight", StringComparison.Ordinal)),
                 $"'{directory}': tensor '{key}' is not a LoRA weight of a layer of this model");
-            mine[module + name[name.LastIndexOf(".lora_", StringComparison.Ordinal)..]] = value;
+            PrefixLabException.Check(mine.TryAdd(module + name[name.LastIndexOf(".lora_", StringComparison.Ordinal)..], value), $"'{directory}': tensor '{key}' appears twice (with and without '.default')");
         }
         var modules = mine.Keys.Select(k => k[..k.LastIndexOf(".lora_", StringComparison.Ordinal)]).Distinct().Order(StringComparer.Ordinal).ToList();
         PrefixLabException.Check(modules.Count > 0, $"'{directory}' holds no LoRA weights");
@@ -143,8 +135,9 @@ public static class PeftFormat
         var (width, layers, heads) = (Get<int>(config, "token_dim", directory), Get<int>(config, "num_layers", directory), Get<int>(config, "num_attention_heads", directory));
         PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,
             $"'{directory}' is a prefix for {layers} layers × {heads} heads × width {width}; the model has {c.Layers} × {c.Heads} × {c.Width}");
-        PrefixLabException.Check((config["num_transformer_submodules"]?.GetValue<int>() ?? 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
+        PrefixLabException.Check(Get(config, "num_transformer_submodules", directory, 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
         PrefixLabException.Check(tensors.TryGetValue(PromptEmbeddings, out var embeddings), $"'{directory}' has no tensor '{PromptEmbeddings}'");
+        PrefixLabException.Check(tensors.Count == 1, $"'{directory}': a prefix adapter holds only '{PromptEmbeddings}', not '{tensors.Keys.FirstOrDefault(k => k != PromptEmbeddings)}'");
         long[] expected = [size, layers * 2L * width];
         PrefixLabException.Check(embeddings!.shape.SequenceEqual(expected),
             $"'{directory}': {PromptEmbeddings} has shape [{string.Join(", ", embeddings.shape)}], expected [{string.Join(", ", expected)}]");
@@ -164,13 +157,17 @@ public static class PeftFormat
         return matched.Order(StringComparer.Ordinal).SequenceEqual(adapted.Order(StringComparer.Ordinal)) ? shortNames : [.. adapted];
     }
 
+    /// <summary>The optional <paramref name="key"/>, <paramref name="fallback"/> when absent or null.</summary>
+    private static T Get<T>(JsonObject config, string key, string directory, T fallback) =>
+        config[key] is null ? fallback : Get<T>(config, key, directory);
+
     private static T Get<T>(JsonObject config, string key, string directory)
     {
         try
         {
             return config[key] is { } node ? node.GetValue<T>() : throw new PrefixLabException($"'{directory}/{ConfigFile}' lacks '{key}'");
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
         {
             throw new PrefixLabException($"'{directory}/{ConfigFile}': '{key}' has the wrong type");
         }
