@@ -38,7 +38,7 @@ public static class HuggingFaceGpt2
         {
             string type = json["model_type"]?.GetValue<string>() ?? "gpt2";
             PrefixLabException.Check(type == "gpt2", $"'{path}' describes a '{type}' model; PrefixLab loads GPT-2 checkpoints");
-            int width = Int(json, "n_embd");
+            int width = Int(json, path, "n_embd");
             int? inner = json["n_inner"]?.GetValue<int>();
             string activation = json["activation_function"]?.GetValue<string>() ?? "gelu_new";
             PrefixLabException.Check(activation is "gelu_new" or "gelu_pytorch_tanh", $"'{path}': activation '{activation}' is not GPT-2's tanh GELU (gelu_new)");
@@ -47,23 +47,19 @@ public static class HuggingFaceGpt2
             PrefixLabException.Check(json["scale_attn_weights"]?.GetValue<bool>() ?? true, $"'{path}': unscaled attention (scale_attn_weights false) is not supported");
             PrefixLabException.Check(!(json["scale_attn_by_inverse_layer_idx"]?.GetValue<bool>() ?? false), $"'{path}': scale_attn_by_inverse_layer_idx is not supported");
             var config = new GptConfig(
-                VocabSize: Int(json, "vocab_size"),
-                BlockSize: json["n_positions"] is not null ? Int(json, "n_positions") : Int(json, "n_ctx"),
-                Layers: Int(json, "n_layer"),
-                Heads: Int(json, "n_head"),
+                VocabSize: Int(json, path, "vocab_size"),
+                BlockSize: json["n_positions"] is not null ? Int(json, path, "n_positions") : Int(json, path, "n_ctx"),
+                Layers: Int(json, path, "n_layer"),
+                Heads: Int(json, path, "n_head"),
                 Width: width,
                 Dropout: json["resid_pdrop"]?.GetValue<double>() ?? 0.1,
                 TiedHead: json["tie_word_embeddings"]?.GetValue<bool>() ?? true);
             PrefixLabException.Check(inner is null || inner == 4L * width, $"'{path}': n_inner {inner} is not 4 × n_embd, which PrefixLab's MLP assumes");
-            return config.Validate();
+            return PrefixLabException.InFile(path, config.Validate);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
         {
             throw new PrefixLabException($"'{path}' has a field of the wrong type: {e.Message.Split('\n')[0]}");
-        }
-        catch (PrefixLabException e) when (!e.Message.Contains(path, StringComparison.Ordinal))
-        {
-            throw new PrefixLabException($"'{path}': {e.Message}");
         }
     }
 
@@ -185,6 +181,6 @@ public static class HuggingFaceGpt2
         return plan;
     }
 
-    private static int Int(JsonObject json, string key) =>
-        json[key]?.GetValue<int>() ?? throw new PrefixLabException($"config.json lacks '{key}'");
+    private static int Int(JsonObject json, string path, string key) =>
+        json[key]?.GetValue<int>() ?? throw new PrefixLabException($"'{path}' lacks '{key}'");
 }

@@ -268,11 +268,7 @@ public static class SafeTensors
     /// <param name="Tensors">Each tensor's dtype and shape, by name.</param>
     /// <param name="DataStart">Byte offset in the file where the tensor data begins.</param>
     /// <param name="Path">The file, for messages.</param>
-    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors, long DataStart = 0, string Path = "")
-    {
-        /// <summary>Bytes of tensor data of every tensor (the file's data section).</summary>
-        public long DataBytes => Tensors.Values.Sum(t => t.End - t.Start);
-    }
+    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors, long DataStart = 0, string Path = "");
 
     /// <summary>One tensor of a header.</summary>
     /// <param name="Dtype">The safetensors dtype, e.g. <c>F32</c>.</param>
