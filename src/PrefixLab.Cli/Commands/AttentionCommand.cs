@@ -24,7 +24,7 @@ internal sealed class AttentionCommand : ICommand
         The continuation is generated greedily; one panel per layer (rows) and head (columns), queries
         down, keys across, the prefix, input and output regions separated by white lines. With a GPT-2
         tokenizer the axes show token strings, else token ids.
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
@@ -37,12 +37,13 @@ internal sealed class AttentionCommand : ICommand
         int? layer = args.IntIfGiven("layer", 0, 100_000);
         int? head = args.IntIfGiven("head", 0, 100_000);
         string? csv = args.Optional("csv");
+        var load = LoadFlags.Read(args);
         args.EnsureAllUsed();
         PrefixLabException.Check(text.Given, "give --input \"2 6 0 1 4 6 3 0 1 2\" or --prompt TEXT");
         var plan = new OutputPlan().File("--out", output).Input("--model", modelPath).Input("--adapter", adapterPath).Input("--tokenizer", text.TokenizerDir);
         (csv is null ? plan : plan.File("--csv", csv)).Check();
 
-        using var adapted = AdaptedModel.Load(modelPath, adapterPath);
+        using var adapted = AdaptedModel.Load(modelPath, adapterPath, load);
         var geometry = PrefixGeometry.Of(adapted.Method);
         var (lists, newTokens) = new AnalysisInputOptions(task, text, 1, 0).Resolve(null, modelPath);
         var tokenizer = text.Tokenizer(modelPath);

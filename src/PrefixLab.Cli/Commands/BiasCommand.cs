@@ -26,7 +26,7 @@ internal sealed class BiasCommand : ICommand
         Per layer and head: the norms of the P bias vectors v(s_k), the singular values of their span and
         its effective dimension, the mean attention mass on the prefix, and the entropy and effective
         number of prefix positions that attention spreads over.
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
@@ -35,9 +35,10 @@ internal sealed class BiasCommand : ICommand
         var inputs = AnalysisInputOptions.Read(args, 64);
         bool lastInput = args.Flag("last-input");
         bool json = args.Flag("json");
+        var load = LoadFlags.Read(args);
         args.EnsureAllUsed();
 
-        using var adapted = AdaptedModel.Load(modelPath, adapterPath);
+        using var adapted = AdaptedModel.Load(modelPath, adapterPath, load);
         var geometry = PrefixGeometry.Of(adapted.Method);
         var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);

@@ -23,7 +23,7 @@ internal sealed class EvalCommand : ICommand
           --prefix-size P  padding positions, 0 to the model's positions − 1 (default: the adapter's, else the model's)
           --batch N        samples decoded at once, 1-65536 (default 256)
           --json           print one JSON object
-        """ + "\n" + TaskSource.Usage;
+        """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage;
 
     public int Run(Arguments args)
     {
@@ -36,10 +36,11 @@ internal sealed class EvalCommand : ICommand
         int batch = args.Int("batch", 256, 1, Ranges.MaxBatch);
         bool json = args.Flag("json");
         var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
+        var load = LoadFlags.Read(args);
         args.EnsureAllUsed();
         PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
 
-        using var loaded = AdaptedModel.Load(path, adapterPath);
+        using var loaded = AdaptedModel.Load(path, adapterPath, load);
         if (prefixSize is int p)
         {
             MethodSettings.CheckPrefixSize(loaded.Model, p, "option --prefix-size");

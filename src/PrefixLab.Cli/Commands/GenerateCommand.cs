@@ -31,7 +31,7 @@ internal sealed class GenerateCommand : ICommand
           --prefix-size P    token-id input: padding positions in front, 0 or more (default: the adapter's,
                              else the model's)
           --json             text prompts: print one JSON object (prompt_ids, new_ids, text)
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
@@ -44,8 +44,9 @@ internal sealed class GenerateCommand : ICommand
         {
             string tokenizerDir = args.Optional("tokenizer") ?? path;
             bool json = args.Flag("json");
+            var load = LoadFlags.Read(args);
             args.EnsureAllUsed();
-            using var loaded = AdaptedModel.Load(path, adapterPath);
+            using var loaded = AdaptedModel.Load(path, adapterPath, load);
             var tokenizer = Gpt2Tokenizer.Load(tokenizerDir);
             var result = TextGeneration.Greedy(loaded.Model, tokenizer, prompt, maxNew, loaded.Method?.PaddingRows ?? 0);
             Console.WriteLine(json ? JsonSerializer.Serialize(result, ModelFile.Json) : prompt + result.Text);
@@ -56,9 +57,10 @@ internal sealed class GenerateCommand : ICommand
         List<int> tokens = text is not null ? [.. AsciiVocabulary.Encode(text)] : args.Optional("tokens") is { } ids ? MethodSettings.ParseTokens(ids, "--tokens") : [];
         int? prefixSize = args.IntIfGiven("prefix-size", 0, 100_000);
         bool ascii = args.Flag("ascii") || text is not null;
+        var loadOptions = LoadFlags.Read(args);
         args.EnsureAllUsed();
 
-        using var adapted = AdaptedModel.Load(path, adapterPath);
+        using var adapted = AdaptedModel.Load(path, adapterPath, loadOptions);
         var model = adapted.Model;
         int padding = prefixSize ?? adapted.PrefixSize;
         foreach (int t in tokens)

@@ -13,11 +13,11 @@ internal sealed class ParamsCommand : ICommand
         prefixlab params --model FILE --method M [--prefix-size P] [--rank r] [--targets a,b] [--match METHOD[:rank=r|:prefix-size=P]]
           --match lora:rank=1   find the size of M (prefix size, or LoRA rank) whose count equals that configuration's;
                                 its rank and prefix size have the ranges of --rank and --prefix-size
-        """ + "\n" + MethodSettings.Usage;
+        """ + "\n" + MethodSettings.Usage + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
-        var (model, info) = ModelFile.Load(args.Required("model"));
+        var (model, info) = ModelFile.Load(args.Required("model"), LoadFlags.Read(args));
         using var _ = model;
         string method = args.Required("method");
         var settings = MethodSettings.Read(args, model, info.PrefixSize);

@@ -31,7 +31,7 @@ internal sealed class TuneCommand : ICommand
                               the base model as --model is typed
           --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
                               (config.json, model.safetensors, the tokenizer files), which transformers loads
-        """ + "\n" + TaskSource.Usage + "\n" + """
+        """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage + "\n" + """
         Context methods and LoRA save only their own tensors; full saves a model. Every option, output
         and format is checked before the first step.
         """;
@@ -44,7 +44,7 @@ internal sealed class TuneCommand : ICommand
         var format = args.Choice("format", ("prefixlab", SaveFormat.PrefixLab), ("peft", SaveFormat.Peft), ("hf", SaveFormat.HuggingFace));
         CheckFormat(format, modelPath, methodName, output);
         var task = TaskSource.Read(args, modelPath);
-        var (model, info) = ModelFile.Load(modelPath);
+        var (model, info) = ModelFile.Load(modelPath, LoadFlags.Read(args));
         using var _ = model;
         var settings = MethodSettings.Read(args, model, info.PrefixSize);
         ulong seed = args.Seed("seed", 1);

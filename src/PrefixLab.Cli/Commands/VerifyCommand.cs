@@ -27,7 +27,7 @@ internal sealed class VerifyCommand : ICommand
         Per layer and head: (a) max |renormalised content attention with − without the adapter| and on the
         layer's own inputs, (b) max |head output − (Σ_prefix A·v + (1 − α)·t̂)|, t̂ with against without,
         the range of α, and the shift of the content attention (KL(with ‖ without), total variation).
-        """;
+        """ + "\n" + LoadFlags.Usage;
 
     public int Run(Arguments args)
     {
@@ -37,10 +37,11 @@ internal sealed class VerifyCommand : ICommand
         bool float64 = args.Flag("double");
         double tolerance = args.Double("tolerance", float64 ? 1e-12 : 1e-5, 0, 1);
         bool json = args.Flag("json");
+        var load = LoadFlags.Read(args);
         args.EnsureAllUsed();
 
-        using var adapted = AdaptedModel.Load(modelPath, adapterPath);
-        using var plain = AdaptedModel.Load(modelPath, null);
+        using var adapted = AdaptedModel.Load(modelPath, adapterPath, load);
+        using var plain = AdaptedModel.Load(modelPath, null, load);
         if (float64)
         {
             adapted.ToFloat64();

@@ -45,25 +45,26 @@ public static class HuggingFaceGpt2
         {
             string type = json["model_type"]?.GetValue<string>() ?? "gpt2";
             PrefixLabException.Check(type == "gpt2", $"'{path}' describes a '{type}' model; PrefixLab loads GPT-2 checkpoints");
-            int width = Int(json, "n_embd");
+            int width = Int(json, path, "n_embd");
             int? inner = json["n_inner"]?.GetValue<int>();
-            PrefixLabException.Check(inner is null || inner == 4 * width, $"'{path}': n_inner {inner} is not 4 × n_embd, which PrefixLab's MLP assumes");
             string activation = json["activation_function"]?.GetValue<string>() ?? "gelu_new";
             PrefixLabException.Check(activation is "gelu_new" or "gelu_pytorch_tanh", $"'{path}': activation '{activation}' is not GPT-2's tanh GELU (gelu_new)");
             double eps = json["layer_norm_epsilon"]?.GetValue<double>() ?? 1e-5;
             PrefixLabException.Check(Math.Abs(eps - 1e-5) < 1e-12, $"'{path}': layer_norm_epsilon {eps} is not GPT-2's 1e-5");
             PrefixLabException.Check(json["scale_attn_weights"]?.GetValue<bool>() ?? true, $"'{path}': unscaled attention (scale_attn_weights false) is not supported");
             PrefixLabException.Check(!(json["scale_attn_by_inverse_layer_idx"]?.GetValue<bool>() ?? false), $"'{path}': scale_attn_by_inverse_layer_idx is not supported");
-            return new GptConfig(
-                VocabSize: Int(json, "vocab_size"),
-                BlockSize: json["n_positions"] is not null ? Int(json, "n_positions") : Int(json, "n_ctx"),
-                Layers: Int(json, "n_layer"),
-                Heads: Int(json, "n_head"),
+            var config = new GptConfig(
+                VocabSize: Int(json, path, "vocab_size"),
+                BlockSize: json["n_positions"] is not null ? Int(json, path, "n_positions") : Int(json, path, "n_ctx"),
+                Layers: Int(json, path, "n_layer"),
+                Heads: Int(json, path, "n_head"),
                 Width: width,
                 Dropout: json["resid_pdrop"]?.GetValue<double>() ?? 0.1,
-                TiedHead: json["tie_word_embeddings"]?.GetValue<bool>() ?? true).Validate();
+                TiedHead: json["tie_word_embeddings"]?.GetValue<bool>() ?? true);
+            PrefixLabException.Check(inner is null || inner == 4L * width, $"'{path}': n_inner {inner} is not 4 × n_embd, which PrefixLab's MLP assumes");
+            return PrefixLabException.InFile(path, config.Validate);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
         {
             throw new PrefixLabException($"'{path}' has a field of the wrong type: {e.Message.Split('\n')[0]}");
         }
@@ -73,13 +74,18 @@ public static class HuggingFaceGpt2
     /// Loads the checkpoint in <paramref name="directory"/>. The model comes back in evaluation mode,
     /// with no padding positions (<see cref="ModelInfo.PrefixSize"/> 0).
     /// </summary>
-    public static (Gpt Model, ModelInfo Info) Load(string directory)
+    /// <remarks>
+    /// Every tensor's name, shape and dtype is checked against <c>config.json</c> before the model is
+    /// built; NaN or ±∞ weights are refused unless <paramref name="options"/> allow them.
+    /// </remarks>
+    public static (Gpt Model, ModelInfo Info) Load(string directory, LoadOptions? options = null)
     {
         var config = ReadConfig(directory);
-        var files = WeightFiles(directory).Select(TensorFiles.Open).ToList();
+        var (paths, map) = WeightFiles(directory);
+        var files = paths.Select(TensorFiles.Open).ToList();
         try
         {
-            var plan = Plan(directory, config, files);
+            var plan = Plan(directory, config, files, map);
             var model = Gpt.ForLoading(config);
             try
             {
@@ -89,7 +95,7 @@ public static class HuggingFaceGpt2
                 {
                     foreach (var (source, target) in tensors)
                     {
-                        Copy(file, source, state[target], transpose: Conv1DWeights.Any(target.EndsWith));
+                        Copy(file, source, state[target], transpose: Conv1DWeights.Any(target.EndsWith), options);
                     }
                 }
             }
@@ -122,44 +128,52 @@ public static class HuggingFaceGpt2
         return "transformer." + bare;
     }
 
-    private static void Copy(ITensorFile file, string source, Tensor target, bool transpose)
+    private static void Copy(ITensorFile file, string source, Tensor target, bool transpose, LoadOptions? options)
     {
         if (!transpose && file.Tensors[source].Dtype == target.dtype)
         {
             file.ReadInto(source, target);
-            return;
         }
-        // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
-        // and with every Conv1D weight that would be a second copy of most of the model.
-        using var scope = NewDisposeScope();
-        var read = file.Read(source);
-        target.copy_(transpose ? read.t() : read);
+        else
+        {
+            // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
+            // and with every Conv1D weight that would be a second copy of most of the model.
+            using var scope = NewDisposeScope();
+            var read = file.Read(source);
+            target.copy_(transpose ? read.t() : read);
+        }
+        (options ?? new LoadOptions()).CheckFinite(file.Path, source, target);
     }
 
     /// <summary>
     /// The weight files, safetensors first: a shard index, a single file, then the same for PyTorch's
-    /// pickled <c>pytorch_model.bin</c>, which is read without running its pickle.
+    /// pickled <c>pytorch_model.bin</c>, which is read without running its pickle; and the index's
+    /// tensor-to-file map when it is sharded. Shards must be plain file names inside the directory: an
+    /// index is a user's file, and may not send PrefixLab to read elsewhere (<c>../x</c>, <c>/etc/passwd</c>).
     /// </summary>
-    private static List<string> WeightFiles(string directory)
+    private static (List<string> Files, Dictionary<string, string>? Map) WeightFiles(string directory)
     {
-        foreach (var (single, index) in WeightLayouts)
+        foreach (var (single, indexName) in WeightLayouts)
         {
-            string indexPath = Path.Combine(directory, index);
-            if (File.Exists(indexPath))
+            string index = Path.Combine(directory, indexName);
+            if (File.Exists(index))
             {
-                try
+                var weightMap = JsonFiles.ReadObject(index)["weight_map"] as JsonObject ?? throw new PrefixLabException($"'{index}' has no weight_map object");
+                var map = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (tensor, node) in weightMap)
                 {
-                    var map = JsonFiles.ReadObject(indexPath)["weight_map"]!.AsObject();
-                    return [.. map.Select(kv => Path.Combine(directory, kv.Value!.GetValue<string>())).Distinct(StringComparer.Ordinal)];
+                    string file = node is JsonValue value && value.TryGetValue(out string? name) ? name : throw new PrefixLabException($"'{index}': weight_map entry '{tensor}' is not a file name");
+                    PrefixLabException.Check(file.Length > 0 && file is not ("." or "..") && file.IndexOfAny(['/', '\\', '\0']) < 0 && !Path.IsPathRooted(file),
+                        $"'{index}': shard '{file}' of tensor '{tensor}' is not a plain file name in the model directory");
+                    PrefixLabException.Check(File.Exists(Path.Combine(directory, file)), $"'{index}' names shard '{file}', which is not in '{directory}'");
+                    map[tensor] = file;
                 }
-                catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
-                {
-                    throw new PrefixLabException($"'{indexPath}' has no readable weight_map: {e.Message.Split('\n')[0]}");
-                }
+                PrefixLabException.Check(map.Count > 0, $"'{index}' has an empty weight_map");
+                return ([.. map.Values.Distinct(StringComparer.Ordinal).Select(f => Path.Combine(directory, f))], map);
             }
             if (File.Exists(Path.Combine(directory, single)))
             {
-                return [Path.Combine(directory, single)];
+                return ([Path.Combine(directory, single)], null);
             }
         }
         throw new PrefixLabException($"'{directory}' has no model.safetensors or pytorch_model.bin (nor a shard index of either)");
@@ -169,9 +183,9 @@ public static class HuggingFaceGpt2
     /// Matches every checkpoint tensor to a parameter and checks names and shapes before any weight is
     /// read, so a wrong checkpoint fails fast and whole.
     /// </summary>
-    private static List<(ITensorFile File, List<(string Source, string Target)> Tensors)> Plan(string directory, GptConfig config, List<ITensorFile> files)
+    private static List<(ITensorFile File, List<(string Source, string Target)> Tensors)> Plan(string directory, GptConfig config, List<ITensorFile> files, Dictionary<string, string>? map)
     {
-        var expected = ExpectedShapes(config);
+        var expected = config.ParameterShapes();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var plan = new List<(ITensorFile, List<(string, string)>)>();
         foreach (var file in files)
@@ -179,6 +193,8 @@ public static class HuggingFaceGpt2
             var tensors = new List<(string, string)>();
             foreach (var (name, entry) in file.Tensors)
             {
+                PrefixLabException.Check(map is null || (map.Remove(name, out var listed) && listed == Path.GetFileName(file.Path)),
+                    $"'{file.Path}' holds tensor '{name}', which its index does not list in this shard");
                 if (TargetName(name, config) is not { } target)
                 {
                     continue;
@@ -192,39 +208,12 @@ public static class HuggingFaceGpt2
             }
             plan.Add((file, tensors));
         }
+        PrefixLabException.Check(map is null || map.Count == 0, $"'{directory}': the shard index lists tensor '{map?.Keys.FirstOrDefault()}' in a shard that does not hold it");
         var missing = expected.Keys.Where(k => !seen.Contains(k)).ToList();
         PrefixLabException.Check(missing.Count == 0, $"'{directory}' lacks {missing.Count} tensors of the model, e.g. '{missing.FirstOrDefault()}'");
         return plan;
     }
 
-    /// <summary>Every parameter's name and shape, from a one-block model (blocks are all alike).</summary>
-    private static Dictionary<string, long[]> ExpectedShapes(GptConfig config)
-    {
-        using var oneBlock = Gpt.ForLoading(config with { Layers = 1, VocabSize = 1, BlockSize = 1 });
-        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in oneBlock.state_dict())
-        {
-            long[] shape = name switch
-            {
-                "transformer.wte.weight" or "lm_head.weight" => [config.VocabSize, config.Width],
-                "transformer.wpe.weight" => [config.BlockSize, config.Width],
-                _ => tensor.shape,
-            };
-            if (name.StartsWith("transformer.h.0.", StringComparison.Ordinal))
-            {
-                for (int layer = 0; layer < config.Layers; layer++)
-                {
-                    result[$"transformer.h.{layer}.{name["transformer.h.0.".Length..]}"] = shape;
-                }
-            }
-            else
-            {
-                result[name] = shape;
-            }
-        }
-        return result;
-    }
-
-    private static int Int(JsonObject json, string key) =>
-        json[key]?.GetValue<int>() ?? throw new PrefixLabException($"config.json lacks '{key}'");
+    private static int Int(JsonObject json, string path, string key) =>
+        json[key]?.GetValue<int>() ?? throw new PrefixLabException($"'{path}' lacks '{key}'");
 }

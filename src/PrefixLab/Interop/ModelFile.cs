@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using PrefixLab.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -29,17 +32,52 @@ public static class ModelFile
         WriteIndented = false,
     };
 
+    /// <summary>
+    /// The options metadata is read with: besides <see cref="Json"/>'s names, unknown keys, duplicate
+    /// keys, nulls where the type has none and missing required values are refused.
+    /// </summary>
+    internal static readonly JsonSerializerOptions StrictJson = new(Json)
+    {
+        AllowDuplicateProperties = false,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
     public static void Save(string path, Gpt model, ModelInfo info)
     {
         var tensors = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        SafeTensors.Save(path, tensors, new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["kind"] = "model",
-            ["model"] = JsonSerializer.Serialize(info, Json),
-        });
+        SafeTensors.Save(path, tensors, Sealed("model", JsonSerializer.Serialize(info, Json)));
     }
+
+    /// <summary>
+    /// Metadata of a PrefixLab file of <paramref name="kind"/> whose description is
+    /// <paramref name="json"/>, sealed by its SHA-256 (<c>{kind}_sha256</c>): some of what the
+    /// description says (heads, activation, attention scale, LoRA alpha) cannot be checked against the
+    /// tensors, so an edit or corruption of it is caught by the seal instead.
+    /// </summary>
+    internal static Dictionary<string, string> Sealed(string kind, string json) => new()
+    {
+        ["format"] = Format,
+        ["kind"] = kind,
+        [kind] = json,
+        [kind + "_sha256"] = Seal(json),
+    };
+
+    /// <summary>
+    /// Refuses <paramref name="path"/> when its metadata's seal of <paramref name="kind"/> does not match
+    /// the description. Files written before seals existed have none and are read without it.
+    /// </summary>
+    internal static void CheckSeal(string path, IReadOnlyDictionary<string, string> metadata, string kind)
+    {
+        if (metadata.TryGetValue(kind + "_sha256", out var seal) && seal != Seal(metadata[kind]))
+        {
+            throw new PrefixLabException($"'{path}': its {kind} description was changed after saving ({kind}_sha256 does not match it); its settings cannot all be checked against the tensors, so the file is refused");
+        }
+    }
+
+    private static string Seal(string json) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
 
     /// <summary>Reads the <see cref="ModelInfo"/> of a model file (or Hugging Face GPT-2 directory) without its weights.</summary>
     public static ModelInfo ReadInfo(string path) => Directory.Exists(path)
@@ -50,48 +88,88 @@ public static class ModelFile
     /// Loads a model file, or a Hugging Face GPT-2 checkpoint when <paramref name="path"/> is a directory.
     /// The model comes back in evaluation mode.
     /// </summary>
-    public static (Gpt Model, ModelInfo Info) Load(string path)
+    /// <remarks>
+    /// The file's architecture is checked against its tensors (names, shapes, dtypes) before the model is
+    /// built, so no number in the metadata sizes an allocation the file's data does not back; then each
+    /// tensor is read straight into its parameter. <paramref name="options"/> say whether NaN or ±∞
+    /// weights are refused (the default).
+    /// </remarks>
+    public static (Gpt Model, ModelInfo Info) Load(string path, LoadOptions? options = null)
     {
         if (Directory.Exists(path))
         {
-            return HuggingFaceGpt2.Load(path);
+            return HuggingFaceGpt2.Load(path, options);
         }
-        var (tensors, metadata) = SafeTensors.Load(path);
-        var info = ParseInfo(path, metadata);
+        var header = SafeTensors.ReadHeader(path);
+        var info = ParseInfo(path, header.Metadata);
+        string dtype = CheckTensors(path, header, info.Config.ParameterShapes());
         var model = new Gpt(info.Config);
-        if (tensors.Values.FirstOrDefault()?.dtype == ScalarType.Float64)
+        try
         {
-            model.to(ScalarType.Float64); // a float64 file (a construction) keeps its precision
+            if (dtype == "F64")
+            {
+                model.to(ScalarType.Float64); // a float64 file (a construction) keeps its precision
+            }
+            using var stream = File.OpenRead(path);
+            foreach (var (name, target) in model.state_dict())
+            {
+                ReadParameter(stream, header, name, target, transpose: false, options);
+            }
         }
-        LoadWeights(path, model, tensors);
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         model.eval();
         return (model, info);
     }
 
     /// <summary>
-    /// Copies <paramref name="tensors"/> into <paramref name="model"/>'s parameters, which must match
-    /// them name for name and shape for shape.
+    /// Copies tensor <paramref name="name"/> of <paramref name="header"/>'s file into
+    /// <paramref name="target"/>, transposed when asked (GPT-2's Conv1D), converting its float type when
+    /// it differs from the target's.
     /// </summary>
-    public static void LoadWeights(string path, nn.Module model, IReadOnlyDictionary<string, Tensor> tensors)
+    internal static void ReadParameter(Stream stream, SafeTensors.Header header, string name, Tensor target, bool transpose, LoadOptions? options)
     {
-        var state = model.state_dict();
-        var missing = state.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
-        var extra = tensors.Keys.Where(k => !state.ContainsKey(k)).ToList();
+        using var noGrad = no_grad();
+        if (!transpose && SafeTensors.TorchType(header.Tensors[name].Dtype) == target.dtype)
+        {
+            SafeTensors.ReadInto(stream, header, name, target, options);
+            return;
+        }
+        // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
+        // and with every Conv1D weight that would be a second copy of most of the model.
+        using var scope = NewDisposeScope();
+        var read = SafeTensors.Read(stream, header, name, options);
+        target.copy_(transpose ? read.t() : read);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="header"/>'s tensors are exactly <paramref name="expected"/>: the same
+    /// names, the same shapes, all of one float dtype, which it returns.
+    /// </summary>
+    private static string CheckTensors(string path, SafeTensors.Header header, IReadOnlyDictionary<string, long[]> expected)
+    {
+        var missing = expected.Keys.Where(k => !header.Tensors.ContainsKey(k)).ToList();
+        var extra = header.Tensors.Keys.Where(k => !expected.ContainsKey(k)).ToList();
         if (missing.Count > 0 || extra.Count > 0)
         {
             throw new PrefixLabException($"'{path}' does not match its model: missing [{string.Join(", ", missing.Take(3))}], unexpected [{string.Join(", ", extra.Take(3))}]");
         }
-        using var noGrad = no_grad();
-        foreach (var (name, target) in state)
+        foreach (var (name, shape) in expected)
         {
-            var source = tensors[name];
-            if (!source.shape.SequenceEqual(target.shape))
-            {
-                throw new PrefixLabException($"'{path}': tensor '{name}' has shape [{string.Join(", ", source.shape)}], the model needs [{string.Join(", ", target.shape)}]");
-            }
-            target.copy_(source);
+            var entry = header.Tensors[name];
+            PrefixLabException.Check(entry.Shape.SequenceEqual(shape), $"'{path}': tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model needs [{string.Join(", ", shape)}]");
+            PrefixLabException.Check(IsFloat(entry.Dtype), $"'{path}': tensor '{name}' has dtype {entry.Dtype}, not a float type");
         }
+        var dtypes = header.Tensors.Values.Select(t => t.Dtype).Distinct().ToList();
+        PrefixLabException.Check(dtypes.Count == 1, $"'{path}' stores its weights in {string.Join(" and ", dtypes)}; a model file holds one float type");
+        return dtypes[0];
     }
+
+    /// <summary>Whether a safetensors dtype is one of the float types weights can be loaded from.</summary>
+    internal static bool IsFloat(string dtype) => dtype is "F32" or "F16" or "BF16" or "F64";
 
     private static ModelInfo ParseInfo(string path, IReadOnlyDictionary<string, string> metadata)
     {
@@ -104,21 +182,31 @@ public static class ModelFile
             throw new PrefixLabException($"'{path}' is a PrefixLab {kind}, not a model");
         }
         var info = ParseJson<ModelInfo>(path, json, "model config");
-        // JSON without a "config" leaves the non-nullable property null.
-        PrefixLabException.Check(info.Config is not null, $"'{path}' has an unreadable model config: no architecture");
-        info.Config!.Validate();
+        try
+        {
+            info.Config.Validate();
+        }
+        catch (PrefixLabException e)
+        {
+            throw new PrefixLabException($"'{path}' has an impossible model config: {e.Message}");
+        }
+        PrefixLabException.Check(info.PrefixSize >= 0 && info.PrefixSize <= info.Config.BlockSize, $"'{path}': prefix size must be between 0 and the block size {info.Config.BlockSize} (got {info.PrefixSize})");
+        PrefixLabException.Check(info.Steps >= 0, $"'{path}': steps must be at least 0 (got {info.Steps})");
+        CheckSeal(path, metadata, "model");
         return info;
     }
 
     /// <summary>
-    /// Deserialises a JSON metadata value of <paramref name="path"/>; a malformed one is a one-line
-    /// <see cref="PrefixLabException"/> naming <paramref name="what"/>.
+    /// Deserialises a JSON metadata value of <paramref name="path"/> strictly (<see cref="StrictJson"/>,
+    /// <see cref="JsonFiles"/>); a malformed one is a one-line <see cref="PrefixLabException"/> naming
+    /// <paramref name="what"/>.
     /// </summary>
     internal static T ParseJson<T>(string path, string json, string what)
     {
+        JsonFiles.CheckObject(json, $"'{path}' has an unreadable {what}");
         try
         {
-            return JsonSerializer.Deserialize<T>(json, Json) ?? throw new JsonException("null");
+            return JsonSerializer.Deserialize<T>(json, StrictJson) ?? throw new JsonException("null");
         }
         catch (JsonException e)
         {

@@ -114,13 +114,14 @@ public static class PeftFormat
 
     /// <summary>
     /// Attaches the PEFT adapter in <paramref name="directory"/> to <paramref name="model"/>. PEFT files
-    /// carry no fingerprint of their base weights, so only the shapes are checked.
+    /// carry no fingerprint of their base weights, so only the shapes are checked. NaN or ±∞ values are
+    /// refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model, LoadOptions? options = null)
     {
         PrefixLabException.Check(IsPeftAdapter(directory), $"'{directory}' is not a PEFT adapter: it has no {ConfigFile}");
         var config = JsonFiles.ReadObject(Path.Combine(directory, ConfigFile));
-        var tensors = ReadWeights(directory);
+        var tensors = ReadWeights(directory, options);
         string type = Get<string>(config, "peft_type", directory);
         var (name, settings, mine) = type switch
         {
@@ -129,16 +130,7 @@ public static class PeftFormat
             "PROMPT_TUNING" => PromptFromPeft(config, tensors, model, directory),
             _ => throw new PrefixLabException($"'{directory}': PEFT type '{type}' is not supported (LORA, PREFIX_TUNING and PROMPT_TUNING are)"),
         };
-        var method = TuningMethods.Create(name, model, settings);
-        try
-        {
-            method.LoadTensors(mine);
-        }
-        catch
-        {
-            method.Dispose();
-            throw;
-        }
+        var method = AdapterFile.Attach(directory, name, settings, model, mine);
         // PEFT's prompts go in front of the tokens, where PrefixLab's soft prompt replaces padding rows.
         return (method, new AdapterInfo(name, settings, AdapterFile.Fingerprint(model), method.InputPadding(0), null, 0, KvPositions.AfterPrefix));
     }
@@ -147,12 +139,18 @@ public static class PeftFormat
     /// The adapter's tensors: <c>adapter_model.safetensors</c>, or else PEFT's older pickled
     /// <c>adapter_model.bin</c>, read by <see cref="TorchZipCheckpoint"/> without running its pickle.
     /// </summary>
-    private static Dictionary<string, Tensor> ReadWeights(string directory)
+    private static Dictionary<string, Tensor> ReadWeights(string directory, LoadOptions? options)
     {
         string safetensors = Path.Combine(directory, WeightsFile);
         string pickled = Path.Combine(directory, PickledWeightsFile);
         PrefixLabException.Check(File.Exists(safetensors) || File.Exists(pickled), $"'{directory}' has no {WeightsFile} or {PickledWeightsFile}");
-        return TensorFiles.ReadAll(File.Exists(safetensors) ? safetensors : pickled);
+        string path = File.Exists(safetensors) ? safetensors : pickled;
+        var tensors = TensorFiles.ReadAll(path);
+        foreach (var (name, tensor) in tensors)
+        {
+            (options ?? new LoadOptions()).CheckFinite(path, name, tensor);
+        }
+        return tensors;
     }
 
     private static (string, TuningSettings, Dictionary<string, Tensor>) LoraFromPeft(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
@@ -182,7 +180,7 @@ public static class PeftFormat
                 module = "transformer." + module; // adapters made on GPT2Model rather than GPT2LMHeadModel
             }
             PrefixLabException.Check(linears.Contains(module), $"'{directory}': tensor '{key}' adapts '{module}', which is not a Linear layer of this model");
-            mine[module + name[name.LastIndexOf(".lora_", StringComparison.Ordinal)..]] = value;
+            PrefixLabException.Check(mine.TryAdd(module + name[name.LastIndexOf(".lora_", StringComparison.Ordinal)..], value), $"'{directory}': tensor '{key}' appears twice (with and without '.default')");
         }
         var modules = mine.Keys.Select(k => k[..k.LastIndexOf(".lora_", StringComparison.Ordinal)]).Distinct().Order(StringComparer.Ordinal).ToList();
         PrefixLabException.Check(modules.Count > 0, $"'{directory}' holds no LoRA weights");
@@ -237,8 +235,9 @@ public static class PeftFormat
         var (width, layers, heads) = (Get<int>(config, "token_dim", directory), Get<int>(config, "num_layers", directory), Get<int>(config, "num_attention_heads", directory));
         PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,
             $"'{directory}' is a prefix for {layers} layers × {heads} heads × width {width}; the model has {c.Layers} × {c.Heads} × {c.Width}");
-        PrefixLabException.Check((config["num_transformer_submodules"]?.GetValue<int>() ?? 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
+        PrefixLabException.Check(Get(config, "num_transformer_submodules", directory, 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
         PrefixLabException.Check(tensors.TryGetValue(PromptEmbeddings, out var embeddings), $"'{directory}' has no tensor '{PromptEmbeddings}'");
+        PrefixLabException.Check(tensors.Count == 1, $"'{directory}': a prefix adapter holds only '{PromptEmbeddings}', not '{tensors.Keys.FirstOrDefault(k => k != PromptEmbeddings)}'");
         long[] expected = [size, layers * 2L * width];
         PrefixLabException.Check(embeddings!.shape.SequenceEqual(expected),
             $"'{directory}': {PromptEmbeddings} has shape [{string.Join(", ", embeddings.shape)}], expected [{string.Join(", ", expected)}]");
@@ -301,13 +300,17 @@ public static class PeftFormat
         return matched.Order(StringComparer.Ordinal).SequenceEqual(adapted.Order(StringComparer.Ordinal)) ? shortNames : [.. adapted];
     }
 
+    /// <summary>The optional <paramref name="key"/>, <paramref name="fallback"/> when absent or null.</summary>
+    private static T Get<T>(JsonObject config, string key, string directory, T fallback) =>
+        config[key] is null ? fallback : Get<T>(config, key, directory);
+
     private static T Get<T>(JsonObject config, string key, string directory)
     {
         try
         {
             return config[key] is { } node ? node.GetValue<T>() : throw new PrefixLabException($"'{directory}/{ConfigFile}' lacks '{key}'");
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
         {
             throw new PrefixLabException($"'{directory}/{ConfigFile}': '{key}' has the wrong type");
         }

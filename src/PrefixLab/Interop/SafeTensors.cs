@@ -59,23 +59,28 @@ public static class SafeTensors
     /// <summary>Reads the header's metadata without decoding the tensors.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => ReadHeader(path).Metadata;
 
-    /// <summary>Reads every tensor and the metadata of <paramref name="path"/>.</summary>
-    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Load(string path)
+    /// <summary>
+    /// Reads every tensor and the metadata of <paramref name="path"/>, after the header's checks; a
+    /// floating-point tensor holding NaN or ±∞ is refused unless <paramref name="options"/> allow it.
+    /// </summary>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Load(string path, LoadOptions? options = null)
     {
         var header = ReadHeader(path);
-        try
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var stream = File.OpenRead(path);
+        foreach (var name in header.Tensors.Keys)
         {
-            using var stream = File.OpenRead(path);
-            var tensors = TorchSharp.PyBridge.Safetensors.LoadStateDict(stream);
-            return (tensors, header.Metadata);
+            tensors[name] = Read(stream, header, name, options);
         }
-        catch (Exception e) when (e is not PrefixLabException)
-        {
-            throw new PrefixLabException($"cannot read '{path}': {e.Message}", e);
-        }
+        return (tensors, header.Metadata);
     }
 
-    /// <summary>The validated header: metadata and each tensor's dtype and shape.</summary>
+    /// <summary>
+    /// The validated header: metadata and each tensor's dtype and shape. Every check of the format is
+    /// here, before any tensor is allocated: strict JSON, known dtypes, shapes whose byte size (computed
+    /// with overflow checks) is their offsets' span, and offsets that tile the data section exactly
+    /// (from 0 to its end, no gaps, no overlaps), as the safetensors format specifies.
+    /// </summary>
     public static Header ReadHeader(string path)
     {
         if (!File.Exists(path))
@@ -96,41 +101,45 @@ public static class SafeTensors
         }
         var headerBytes = new byte[headerLength];
         stream.ReadExactly(headerBytes);
-        JsonObject json;
-        try
-        {
-            json = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new JsonException("empty header");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
-        {
-            throw Malformed(path, $"header is not a JSON object ({e.Message.Split('\n')[0]})");
-        }
-        return ParseHeader(path, json, fileLength - 8 - headerLength) with { DataStart = 8 + headerLength };
+        var json = JsonFiles.ParseObject(headerBytes, $"'{path}' is not a valid safetensors file: its header is not strict JSON");
+        return ParseHeader(path, json, fileLength - 8 - headerLength) with { Path = path, DataStart = 8 + headerLength };
     }
 
     /// <summary>
     /// Reads tensor <paramref name="name"/> of <paramref name="header"/>'s file, open as
     /// <paramref name="stream"/>, straight into <paramref name="destination"/>'s memory, which must be a
     /// contiguous CPU tensor of the same element type and count. Loading a checkpoint this way holds no
-    /// second copy of it.
+    /// second copy of it. NaN or ±∞ values are refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static void ReadInto(Stream stream, Header header, string name, Tensor destination)
+    public static void ReadInto(Stream stream, Header header, string name, Tensor destination, LoadOptions? options = null)
     {
         var entry = header.Tensors[name];
-        if (TorchType(entry.Dtype) != destination.dtype || entry.Shape.Aggregate(1L, (a, d) => a * d) != destination.numel() || !destination.is_contiguous())
+        if (TorchType(entry.Dtype) != destination.dtype || entry.Elements != destination.numel() || !destination.is_contiguous())
         {
             throw new PrefixLabException($"tensor '{name}' ({entry.Dtype} [{string.Join(", ", entry.Shape)}]) cannot be read into a {destination.dtype} tensor of {destination.numel()} values");
         }
         stream.Seek(header.DataStart + entry.Start, SeekOrigin.Begin);
         stream.ReadExactly(destination.bytes);
+        if (destination.is_floating_point() && !isfinite(destination).all().item<bool>())
+        {
+            (options ?? new LoadOptions()).NonFinite(header.Path, name);
+        }
     }
 
     /// <summary>Reads tensor <paramref name="name"/> into a new tensor of its own dtype and shape.</summary>
-    public static Tensor Read(Stream stream, Header header, string name)
+    public static Tensor Read(Stream stream, Header header, string name, LoadOptions? options = null)
     {
         var entry = header.Tensors[name];
         var result = empty(entry.Shape, TorchType(entry.Dtype));
-        ReadInto(stream, header, name, result);
+        try
+        {
+            ReadInto(stream, header, name, result, options);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
         return result;
     }
 
@@ -154,49 +163,87 @@ public static class SafeTensors
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var entries = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
-        long end = 0;
         foreach (var (name, node) in json)
         {
-            try
+            if (name == "__metadata__")
             {
-                if (name == "__metadata__")
+                foreach (var (key, value) in node as JsonObject ?? throw Malformed(path, "__metadata__ is not an object"))
                 {
-                    foreach (var (key, value) in node!.AsObject())
-                    {
-                        metadata[key] = value!.GetValue<string>();
-                    }
-                    continue;
+                    metadata[key] = value is JsonValue v && v.TryGetValue(out string? text) ? text : throw Malformed(path, $"metadata '{key}' is not a string");
                 }
-                var entry = node!.AsObject();
-                string dtype = entry["dtype"]!.GetValue<string>();
-                long[] shape = [.. entry["shape"]!.AsArray().Select(d => d!.GetValue<long>())];
-                long[] offsets = [.. entry["data_offsets"]!.AsArray().Select(d => d!.GetValue<long>())];
-                if (!DtypeSizes.TryGetValue(dtype, out int size))
-                {
-                    throw Malformed(path, $"tensor '{name}' has unknown dtype '{dtype}'");
-                }
-                long bytes = shape.Aggregate(1L, (a, d) => d < 0 ? -1 : a * d) * size;
-                if (offsets.Length != 2 || bytes < 0 || offsets[0] < 0 || offsets[1] - offsets[0] != bytes)
-                {
-                    throw Malformed(path, $"tensor '{name}' has offsets that do not match its shape");
-                }
-                if (offsets[1] > dataLength)
-                {
-                    throw Malformed(path, $"tensor '{name}' ends at byte {offsets[1]} but the file holds {dataLength} bytes of data (truncated?)");
-                }
-                end = Math.Max(end, offsets[1]);
-                entries[name] = new TensorEntry(dtype, shape, offsets[0]);
+                continue;
             }
-            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException)
+            entries[name] = ParseEntry(path, name, node);
+        }
+        // The offsets must tile [0, data length): sorted by start, each tensor begins where the one before ends.
+        long end = 0;
+        foreach (var (name, entry) in entries.OrderBy(e => e.Value.Start).ThenBy(e => e.Value.End))
+        {
+            if (entry.Start != end)
             {
-                throw Malformed(path, $"header entry '{name}' is malformed");
+                throw Malformed(path, $"tensor '{name}' starts at byte {entry.Start} of the data, where {end} was next ({(entry.Start < end ? "it overlaps another tensor" : "a gap")})");
             }
+            end = entry.End;
         }
         if (end != dataLength)
         {
-            throw Malformed(path, $"tensor data is {dataLength} bytes but the header describes {end}");
+            throw Malformed(path, end > dataLength
+                ? $"its tensors need {end} bytes of data but the file holds {dataLength} (truncated?)"
+                : $"its tensors describe {end} bytes of data but the file holds {dataLength}");
         }
         return new Header(metadata, entries);
+    }
+
+    private static TensorEntry ParseEntry(string path, string name, JsonNode? node)
+    {
+        if (node is not JsonObject entry || entry.Count != 3
+            || entry["dtype"] is not JsonValue dtypeNode || !dtypeNode.TryGetValue(out string? dtype)
+            || entry["shape"] is not JsonArray shapeNode || entry["data_offsets"] is not JsonArray offsetNode)
+        {
+            throw Malformed(path, $"tensor '{name}' is not {{\"dtype\", \"shape\", \"data_offsets\"}}");
+        }
+        if (!DtypeSizes.TryGetValue(dtype, out int size))
+        {
+            throw Malformed(path, $"tensor '{name}' has unknown dtype '{dtype}'");
+        }
+        long[] shape = Integers(path, name, "shape", shapeNode);
+        long[] offsets = Integers(path, name, "data_offsets", offsetNode);
+        if (shape.Any(d => d < 0) || offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
+        {
+            throw Malformed(path, $"tensor '{name}' has shape [{string.Join(", ", shape)}] and offsets [{string.Join(", ", offsets)}]: sizes must be at least 0 and offsets a [begin, end] pair");
+        }
+        long elements = 1, bytes;
+        try
+        {
+            foreach (long d in shape)
+            {
+                elements = checked(elements * d);
+            }
+            bytes = checked(elements * size);
+        }
+        catch (OverflowException)
+        {
+            throw Malformed(path, $"tensor '{name}' has shape [{string.Join(", ", shape)}], more bytes than any file holds");
+        }
+        if (offsets[1] - offsets[0] != bytes)
+        {
+            throw Malformed(path, $"tensor '{name}' ({dtype} [{string.Join(", ", shape)}]) is {bytes} bytes but its offsets span {offsets[1] - offsets[0]}");
+        }
+        return new TensorEntry(dtype, shape, offsets[0]) { Elements = elements, End = offsets[1] };
+    }
+
+    private static long[] Integers(string path, string name, string field, JsonArray array)
+    {
+        var result = new long[array.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (array[i] is not JsonValue value || !value.TryGetValue(out long n))
+            {
+                throw Malformed(path, $"tensor '{name}' has a {field} entry that is not a whole number");
+            }
+            result[i] = n;
+        }
+        return result;
     }
 
     private static void WriteFile(Stream stream, JsonObject header, byte[] data)
@@ -220,11 +267,19 @@ public static class SafeTensors
     /// <param name="Metadata">The <c>__metadata__</c> strings.</param>
     /// <param name="Tensors">Each tensor's dtype and shape, by name.</param>
     /// <param name="DataStart">Byte offset in the file where the tensor data begins.</param>
-    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors, long DataStart = 0);
+    /// <param name="Path">The file, for messages.</param>
+    public sealed record Header(IReadOnlyDictionary<string, string> Metadata, IReadOnlyDictionary<string, TensorEntry> Tensors, long DataStart = 0, string Path = "");
 
     /// <summary>One tensor of a header.</summary>
     /// <param name="Dtype">The safetensors dtype, e.g. <c>F32</c>.</param>
     /// <param name="Shape">The tensor's shape.</param>
     /// <param name="Start">Byte offset of its data from the start of the data section.</param>
-    public sealed record TensorEntry(string Dtype, long[] Shape, long Start = 0);
+    public sealed record TensorEntry(string Dtype, long[] Shape, long Start = 0)
+    {
+        /// <summary>Number of values (the product of the shape).</summary>
+        public long Elements { get; init; } = Shape.Aggregate(1L, (a, d) => checked(a * d));
+
+        /// <summary>Byte offset just past its data.</summary>
+        public long End { get; init; }
+    }
 }

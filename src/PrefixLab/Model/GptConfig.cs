@@ -59,18 +59,90 @@ public sealed record GptConfig(
     [JsonIgnore]
     public int MlpWidth => MlpHidden ?? 4 * Width;
 
-    /// <summary>Throws <see cref="PrefixLabException"/> when the configuration cannot build a model.</summary>
+    /// <summary>Largest vocabulary: 2^24 ids.</summary>
+    public const int MaxVocabSize = 1 << 24;
+
+    /// <summary>Largest block size: 2^20 positions.</summary>
+    public const int MaxBlockSize = 1 << 20;
+
+    /// <summary>Largest number of blocks, and of MLP hidden layers.</summary>
+    public const int MaxLayers = 4096;
+
+    /// <summary>Largest width E, and the largest MLP hidden width is 16 E at most 2^20.</summary>
+    public const int MaxWidth = 1 << 16;
+
+    /// <summary>
+    /// Throws <see cref="PrefixLabException"/> when the configuration cannot build a model. The ranges
+    /// (docs/reliability.md lists them) keep every size PrefixLab derives from them (3E, 4E, layer
+    /// counts) inside an int; whether a file's weights fit them is checked against its tensors
+    /// (<see cref="ParameterShapes"/>) before any model is built.
+    /// </summary>
     public GptConfig Validate()
     {
-        PrefixLabException.Check(VocabSize >= 1, $"vocab size must be at least 1 (got {VocabSize})");
-        PrefixLabException.Check(BlockSize >= 1, $"block size must be at least 1 (got {BlockSize})");
-        PrefixLabException.Check(Layers >= 1, $"layers must be at least 1 (got {Layers})");
-        PrefixLabException.Check(Heads >= 1, $"heads must be at least 1 (got {Heads})");
-        PrefixLabException.Check(Width >= 1 && Width % Heads == 0, $"width {Width} must be a positive multiple of heads {Heads}");
+        PrefixLabException.Check(VocabSize is >= 1 and <= MaxVocabSize, $"vocab size must be between 1 and {MaxVocabSize} (got {VocabSize})");
+        PrefixLabException.Check(BlockSize is >= 1 and <= MaxBlockSize, $"block size must be between 1 and {MaxBlockSize} (got {BlockSize})");
+        PrefixLabException.Check(Layers is >= 1 and <= MaxLayers, $"layers must be between 1 and {MaxLayers} (got {Layers})");
+        PrefixLabException.Check(Width is >= 1 and <= MaxWidth, $"width must be between 1 and {MaxWidth} (got {Width})");
+        PrefixLabException.Check(Heads >= 1 && Heads <= Width && Width % Heads == 0, $"heads must divide the width {Width} (got {Heads})");
         PrefixLabException.Check(Dropout is >= 0 and < 1, $"dropout must be in [0, 1) (got {Dropout})");
-        PrefixLabException.Check(MlpWidth >= 1, $"MLP hidden width must be at least 1 (got {MlpWidth})");
-        PrefixLabException.Check(MlpDepth >= 1, $"MLP depth must be at least 1 (got {MlpDepth})");
-        PrefixLabException.Check(AttnScale is null || double.IsFinite(AttnScale.Value), $"attention scale must be finite (got {AttnScale})");
+        PrefixLabException.Check(Enum.IsDefined(Activation), $"activation must be {string.Join(" or ", Enum.GetNames<MlpActivation>())} (got {(int)Activation})");
+        PrefixLabException.Check(MlpHidden is null or (>= 1 and <= 16 * MaxWidth), $"MLP hidden width must be between 1 and {16 * MaxWidth} (got {MlpHidden})");
+        PrefixLabException.Check(MlpDepth is >= 1 and <= MaxLayers, $"MLP depth must be between 1 and {MaxLayers} (got {MlpDepth})");
+        PrefixLabException.Check(AttnScale is null || (double.IsFinite(AttnScale.Value) && AttnScale.Value > 0), $"attention scale must be a positive finite number (got {AttnScale})");
         return this;
+    }
+
+    /// <summary>
+    /// The name and shape of every weight a <see cref="Gpt"/> of this configuration has (its state
+    /// dict), worked out without building it, so that a file's tensors can be checked against its
+    /// declared architecture before a single weight is allocated.
+    /// </summary>
+    public IReadOnlyDictionary<string, long[]> ParameterShapes()
+    {
+        long v = VocabSize, e = Width, m = MlpWidth;
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal)
+        {
+            ["transformer.wte.weight"] = [v, e],
+            ["transformer.wpe.weight"] = [BlockSize, e],
+        };
+        void Linear(string name, long inputs, long outputs)
+        {
+            shapes[name + ".weight"] = [outputs, inputs];
+            shapes[name + ".bias"] = [outputs];
+        }
+        void Norm(string name)
+        {
+            shapes[name + ".weight"] = [e];
+            shapes[name + ".bias"] = [e];
+        }
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            string block = $"transformer.h.{layer}.";
+            if (AttnLayerNorm && LayerNorms)
+            {
+                Norm(block + "ln_1");
+            }
+            Linear(block + "attn.c_attn", e, 3 * e);
+            Linear(block + "attn.c_proj", e, e);
+            if (LayerNorms)
+            {
+                Norm(block + "ln_2");
+            }
+            Linear(block + "mlp.c_fc", e, m);
+            for (int hidden = 0; hidden < MlpDepth - 1; hidden++)
+            {
+                Linear($"{block}mlp.c_mid.{hidden}", m, m);
+            }
+            Linear(block + "mlp.c_proj", m, e);
+        }
+        if (LayerNorms)
+        {
+            Norm("transformer.ln_f");
+        }
+        if (!TiedHead)
+        {
+            shapes["lm_head.weight"] = [v, e];
+        }
+        return shapes;
     }
 }

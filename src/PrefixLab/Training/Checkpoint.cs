@@ -48,7 +48,8 @@ public static class Checkpoint
     /// </summary>
     public static long Restore(string path, string fingerprint, IReadOnlyDictionary<string, Tensor> state, OptimizerHelper optimizer, BestWeights? best = null)
     {
-        var (tensors, metadata) = SafeTensors.Load(path);
+        // A run's own snapshot: one that diverged to NaN resumes as it was, as before loads refused NaN.
+        var (tensors, metadata) = SafeTensors.Load(path, new LoadOptions { AllowNonFinite = true });
         if (!metadata.TryGetValue("kind", out var kind) || kind != "checkpoint"
             || !metadata.TryGetValue("step", out var stepText) || !long.TryParse(stepText, CultureInfo.InvariantCulture, out long step)
             || !tensors.TryGetValue(OptimizerKey, out var optimizerBytes))

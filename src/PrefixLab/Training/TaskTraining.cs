@@ -71,7 +71,8 @@ public static class TaskTraining
             State = method.TrainsBase
                 ? model.state_dict()
                 : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
-            Fingerprint = Fingerprint(method.Name, model.Config, taskName, prefixSize, options, Tuning.TuningMethods.Identity(new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint }, method.Name, method.Settings)),
+            // The base enters as its legacy 16-digit fingerprint, so runs keep the identity (and checkpoints) they had before fingerprints grew to 64.
+            Fingerprint = Fingerprint(method.Name, model.Config, taskName, prefixSize, options, Tuning.TuningMethods.Identity(new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint[..Math.Min(baseFingerprint.Length, Tuning.AdapterFile.LegacyFingerprintLength)] }, method.Name, method.Settings)),
             Reseed = model.Dropout.Reseed,
             SetTraining = training => model.train(training && method.TrainsBase),
         };

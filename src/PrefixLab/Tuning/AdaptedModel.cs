@@ -40,10 +40,13 @@ public sealed class AdaptedModel : IDisposable
     /// <summary>The task the adapter (else the model) was last trained on, if its file says.</summary>
     public string? Task { get; }
 
-    /// <summary>Loads <paramref name="modelPath"/> and, when given, the adapter or fine-tuned model at <paramref name="adapterPath"/>.</summary>
-    public static AdaptedModel Load(string modelPath, string? adapterPath)
+    /// <summary>
+    /// Loads <paramref name="modelPath"/> and, when given, the adapter or fine-tuned model at
+    /// <paramref name="adapterPath"/>; <paramref name="options"/> say whether NaN or ±∞ weights are refused (the default).
+    /// </summary>
+    public static AdaptedModel Load(string modelPath, string? adapterPath, LoadOptions? options = null)
     {
-        var (model, info) = ModelFile.Load(modelPath);
+        var (model, info) = ModelFile.Load(modelPath, options);
         if (adapterPath is null)
         {
             return new AdaptedModel(model, info, null, null, info.PrefixSize, info.Task);
@@ -52,7 +55,7 @@ public sealed class AdaptedModel : IDisposable
         {
             if (File.Exists(adapterPath) && SafeTensors.ReadMetadata(adapterPath).TryGetValue("kind", out var kind) && kind == "model")
             {
-                var (tuned, tunedInfo) = ModelFile.Load(adapterPath);
+                var (tuned, tunedInfo) = ModelFile.Load(adapterPath, options);
                 if (tuned.Config != model.Config)
                 {
                     tuned.Dispose();
@@ -61,7 +64,7 @@ public sealed class AdaptedModel : IDisposable
                 model.Dispose();
                 return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize, tunedInfo.Task);
             }
-            var (method, adapterInfo) = AdapterFile.Load(adapterPath, model);
+            var (method, adapterInfo) = AdapterFile.Load(adapterPath, model, options: options);
             // A PEFT folder does not say how the inputs were padded: as the method pads this model's inputs.
             int padding = Directory.Exists(adapterPath) ? method.InputPadding(info.PrefixSize) : adapterInfo.PrefixSize;
             return new AdaptedModel(model, info, method, adapterInfo.Method, padding, adapterInfo.Task ?? info.Task);

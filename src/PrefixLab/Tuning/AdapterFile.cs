@@ -30,20 +30,17 @@ public sealed record AdapterInfo(string Method, TuningSettings Settings, string 
 public static class AdapterFile
 {
     /// <summary>
-    /// Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/>
-    /// atomically; the position convention recorded is the method's own.
+    /// Length of the base fingerprints that files written before full SHA-256 fingerprints hold (the
+    /// first 16 hex digits); such a file is matched on those digits.
     /// </summary>
-    public static void Save(string path, ITuningMethod method, AdapterInfo info)
-    {
-        SafeTensors.Save(path, method.SaveTensors(), new Dictionary<string, string>
-        {
-            ["format"] = ModelFile.Format,
-            ["kind"] = "adapter",
-            ["adapter"] = JsonSerializer.Serialize(info with { Positions = method.Settings.KvPositions }, ModelFile.Json),
-        });
-    }
+    public const int LegacyFingerprintLength = 16;
 
-    /// <summary>Reads an adapter file's description.</summary>
+    /// <summary>Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/> atomically.</summary>
+    /// <remarks>The position convention recorded is the method's own.</remarks>
+    public static void Save(string path, ITuningMethod method, AdapterInfo info) =>
+        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed("adapter", JsonSerializer.Serialize(info with { Positions = method.Settings.KvPositions }, ModelFile.Json)));
+
+    /// <summary>Reads an adapter file's description, refusing one that cannot describe an adapter.</summary>
     public static AdapterInfo ReadInfo(string path)
     {
         var metadata = SafeTensors.ReadMetadata(path);
@@ -51,7 +48,13 @@ public static class AdapterFile
         {
             throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
         }
-        return ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
+        var info = ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
+        PrefixLabException.Check(TuningMethods.Names.Contains(info.Method, StringComparer.OrdinalIgnoreCase), $"'{path}': unknown method '{info.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
+        PrefixLabException.Check(info.BaseFingerprint.Length is 64 or LegacyFingerprintLength && info.BaseFingerprint.All(char.IsAsciiHexDigitLower),
+            $"'{path}': base fingerprint '{info.BaseFingerprint}' is not 64 lowercase hex digits (or 16, in older files)");
+        PrefixLabException.Check(info.PrefixSize >= 0 && info.Steps >= 0, $"'{path}': prefix size and steps must be at least 0 (got {info.PrefixSize} and {info.Steps})");
+        ModelFile.CheckSeal(path, metadata, "adapter");
+        return info;
     }
 
     /// <summary>
@@ -59,38 +62,78 @@ public static class AdapterFile
     /// it was trained on (same weights fingerprint). A directory is read as a PEFT adapter
     /// (<see cref="PeftFormat"/>), which carries no fingerprint. <paramref name="fingerprint"/> is the
     /// model's <see cref="Fingerprint"/> when the caller has it already (it hashes every weight).
+    /// NaN or ±∞ values are refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model, string? fingerprint = null)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model, string? fingerprint = null, LoadOptions? options = null)
     {
         if (Directory.Exists(path))
         {
-            return PeftFormat.Load(path, model);
+            return PeftFormat.Load(path, model, options);
         }
         var info = ReadInfo(path);
         fingerprint ??= Fingerprint(model);
-        if (info.BaseFingerprint != fingerprint)
+        if (!SameBase(info.BaseFingerprint, fingerprint))
         {
             throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");
         }
-        var (tensors, _) = SafeTensors.Load(path);
+        PrefixLabException.Check(info.PrefixSize <= model.Config.BlockSize, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Config.BlockSize}");
+        var (tensors, _) = SafeTensors.Load(path, options);
         // A file without the field predates the convention: its key/value prefix left the content at 0.
         info = info with { Settings = info.Settings with { KvPositions = info.Positions ?? KvPositions.FromZero } };
-        var method = TuningMethods.Create(info.Method, model, info.Settings);
         try
         {
-            method.LoadTensors(tensors);
+            return (Attach(path, info.Method, info.Settings, model, tensors), info);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+            {
+                tensor.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Attaches method <paramref name="name"/> with <paramref name="settings"/> (read from
+    /// <paramref name="path"/>) to <paramref name="model"/> and sets its tensors from
+    /// <paramref name="tensors"/>, which must be exactly the method's: no tensor missing, none extra
+    /// (whatever its name), each of the method's shape and kind of dtype. The settings are checked
+    /// against the model first, so that none sizes an allocation beyond the model's scale.
+    /// </summary>
+    internal static ITuningMethod Attach(string path, string name, TuningSettings settings, Gpt model, IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var method = PrefixLabException.InFile(path, () => TuningMethods.Create(name, model, settings.ValidateFor(model.Config)));
+        try
+        {
+            var expected = method.SaveTensors();
+            var extra = tensors.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+            PrefixLabException.Check(extra.Count == 0, $"'{path}' holds {extra.Count} tensor(s) a {method.Name} adapter does not have, e.g. '{extra.FirstOrDefault()}'");
+            foreach (var (key, target) in expected)
+            {
+                PrefixLabException.Check(tensors.TryGetValue(key, out var source), $"'{path}': the {method.Name} adapter lacks tensor '{key}'");
+                PrefixLabException.Check(source!.shape.SequenceEqual(target.shape), $"'{path}': tensor '{key}' has shape [{string.Join(", ", source.shape)}], expected [{string.Join(", ", target.shape)}]");
+                PrefixLabException.Check(source.dtype == target.dtype || (source.is_floating_point() && target.is_floating_point()), $"'{path}': tensor '{key}' is {source.dtype}, expected {target.dtype}");
+            }
+            PrefixLabException.InFile(path, () => method.LoadTensors(tensors));
+            return method;
         }
         catch
         {
             method.Dispose();
             throw;
         }
-        return (method, info);
     }
 
     /// <summary>
-    /// A short hash of a model's weights (SHA-256 over names, shapes and bytes, in name order): equal for
-    /// the same weights, different when any weight differs.
+    /// Whether a stored base fingerprint names the model whose <see cref="Fingerprint"/> is
+    /// <paramref name="actual"/>: equal, or for a legacy 16-digit one, its first 16 digits.
+    /// </summary>
+    public static bool SameBase(string stored, string actual) =>
+        stored.Length == LegacyFingerprintLength ? actual.StartsWith(stored, StringComparison.Ordinal) : stored == actual;
+
+    /// <summary>
+    /// The SHA-256 of a model's weights (over names, shapes and bytes, in name order) as 64 hex digits:
+    /// equal for the same weights, different when any weight differs.
     /// </summary>
     public static string Fingerprint(nn.Module model)
     {
@@ -101,6 +144,6 @@ public static class AdapterFile
             using var contiguous = value.detach().cpu().contiguous();
             hash.AppendData(contiguous.bytes);
         }
-        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 }

@@ -71,6 +71,27 @@ public sealed record TuningSettings
     /// </summary>
     [JsonIgnore]
     public KvPositions KvPositions { get; init; }
+
+    /// <summary>
+    /// Throws <see cref="PrefixLabException"/> unless these settings, read from a file, can describe an
+    /// adapter of a model of <paramref name="config"/>. The bounds (docs/reliability.md) keep what a
+    /// method allocates when it attaches within a small multiple of the model's own weights: a prefix
+    /// no longer than the block size, a rank no larger than the model's larger width.
+    /// </summary>
+    public TuningSettings ValidateFor(GptConfig config)
+    {
+        int maxRank = Math.Max(config.Width, config.MlpWidth);
+        PrefixLabException.Check(PrefixSize >= 0 && PrefixSize <= config.BlockSize, $"prefix size must be between 0 and the model's block size {config.BlockSize} (got {PrefixSize})");
+        PrefixLabException.Check(Rank >= 1 && Rank <= maxRank, $"LoRA rank must be between 1 and {maxRank}, the model's larger width (got {Rank})");
+        PrefixLabException.Check(RankPattern is null || RankPattern.Values.All(r => r >= 1 && r <= maxRank), $"LoRA rank_pattern ranks must be between 1 and {maxRank}, the model's larger width");
+        PrefixLabException.Check(AlphaPattern is null || AlphaPattern.Values.All(double.IsFinite), "LoRA alpha_pattern values must be finite numbers");
+        PrefixLabException.Check(Alpha is null || double.IsFinite(Alpha.Value), $"LoRA alpha must be a finite number (got {Alpha})");
+        PrefixLabException.Check(Targets.Count > 0 && Targets.All(t => !string.IsNullOrEmpty(t)), "LoRA targets must be a non-empty list of names");
+        PrefixLabException.Check(Tokens is null || Tokens.Count == PrefixSize, $"hard-prompt has {Tokens?.Count} tokens for {PrefixSize} prefix positions");
+        PrefixLabException.Check(ProjectionHidden is null, "a saved prefix-kv adapter holds its keys and values without the projection (projection_hidden must be null)");
+        PrefixLabException.Check(double.IsFinite(InitStd) && InitStd >= 0, $"init std must be a finite number at least 0 (got {InitStd})");
+        return this;
+    }
 }
 
 /// <summary>

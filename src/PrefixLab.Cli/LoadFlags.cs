@@ -1,0 +1,20 @@
+using PrefixLab.Interop;
+
+namespace PrefixLab.Cli;
+
+/// <summary>
+/// <c>--allow-nonfinite</c>, shared by the commands that load a model or an adapter: weights holding
+/// NaN or ±∞ are refused (exit 2) unless it is given; with it they load and one warning goes to stderr.
+/// </summary>
+internal static class LoadFlags
+{
+    /// <summary>The option's line for a command's usage text.</summary>
+    public const string Usage = "  --allow-nonfinite  load weights holding NaN or ±∞ (one warning) instead of refusing the file";
+
+    /// <summary>The load options the command line asks for.</summary>
+    public static LoadOptions Read(Arguments args) => new()
+    {
+        AllowNonFinite = args.Flag("allow-nonfinite"),
+        Warn = message => Console.Error.WriteLine($"prefixlab: warning: {message}"),
+    };
+}

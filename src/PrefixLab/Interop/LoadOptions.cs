@@ -1,0 +1,39 @@
+using static TorchSharp.torch;
+
+namespace PrefixLab.Interop;
+
+/// <summary>
+/// How strict loading a model or adapter is about its values. By default a weight that is NaN or ±∞
+/// is refused: such a model evaluates to 0% without any other sign. <see cref="AllowNonFinite"/> loads
+/// it anyway (to inspect a diverged run) and reports it once through <see cref="Warn"/>.
+/// </summary>
+public sealed class LoadOptions
+{
+    private bool warned;
+
+    /// <summary>Load weights holding NaN or ±∞ instead of refusing the file.</summary>
+    public bool AllowNonFinite { get; init; }
+
+    /// <summary>Where the one warning about non-finite weights goes (the command line: stderr).</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>Refuses, or warns about (only the first time), <paramref name="tensor"/> if it holds NaN or ±∞.</summary>
+    internal void CheckFinite(string path, string name, Tensor tensor)
+    {
+        if (tensor.is_floating_point() && !isfinite(tensor).all().item<bool>())
+        {
+            NonFinite(path, name);
+        }
+    }
+
+    /// <summary>Refuses, or warns about (only the first time), tensor <paramref name="name"/> of <paramref name="path"/> holding NaN or ±∞.</summary>
+    internal void NonFinite(string path, string name)
+    {
+        PrefixLabException.Check(AllowNonFinite, $"'{path}': tensor '{name}' holds NaN or infinite values (--allow-nonfinite loads it anyway)");
+        if (!warned)
+        {
+            warned = true;
+            Warn?.Invoke($"'{path}': tensor '{name}' holds NaN or infinite values; loaded anyway (--allow-nonfinite)");
+        }
+    }
+}
