@@ -19,7 +19,8 @@ internal sealed class EvalCommand : ICommand
                            or a fully fine-tuned model
           --samples N      test samples (default 3200; text tasks: the whole test split)
           --seed S         which test samples (default 0)
-          --split S        test (default) or validation (the lists --keep-best held out; digit tasks)
+          --split S        test (default) or validation (digit tasks: the lists --keep-best held out;
+                           text data: its validation split)
           --prefix-size P  padding positions (default: the adapter's, else the model's)
           --batch N        samples decoded at once (default 256)
           --json           print one JSON object
@@ -37,7 +38,7 @@ internal sealed class EvalCommand : ICommand
         bool json = args.Flag("json");
         var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
         args.EnsureAllUsed();
-        PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
+        PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task) or --data with a validation split");
 
         using var loaded = AdaptedModel.Load(path, adapterPath);
         var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch, split);

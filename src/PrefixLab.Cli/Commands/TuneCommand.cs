@@ -27,7 +27,7 @@ internal sealed class TuneCommand : ICommand
           --projection H      prefix-kv: train through an MLP of width H (folded when saved)
           --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
-          --keep-best         as for pretrain (--keep-best with --task only)
+          --keep-best         as for pretrain (with --data: needs a validation split)
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out
         """ + "\n" + TaskSource.Usage + "\n" + """
@@ -56,7 +56,7 @@ internal sealed class TuneCommand : ICommand
         int evalEvery = args.Int("eval-every", 0, 0);
         bool keepBest = args.Flag("keep-best");
         args.EnsureAllUsed();
-        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a digit task (--task): a --data file has no validation split");
+        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
