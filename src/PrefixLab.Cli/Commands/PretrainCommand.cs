@@ -31,6 +31,8 @@ internal sealed class PretrainCommand : ICommand
           --checkpoint-every N  checkpoint to FILE.ckpt.safetensors every N steps (default 1000; 0: at the end only)
           --resume              continue from that checkpoint
           --log-every N         JSON-lines log FILE.log.jsonl every N steps (default 100)
+          --log-dir DIR         TensorBoard event files of the same numbers in DIR (default FILE.tb/)
+          --no-tensorboard      no event files
           --eval-samples N      after training, evaluate on N test samples of the task (default 0: skip)
           --eval-every N        also evaluate every N steps (a multiple of --log-every), on --eval-samples
                                 samples (3200 if not given): shown with the progress and in the log
@@ -53,6 +55,7 @@ internal sealed class PretrainCommand : ICommand
             Width: args.Int("width", 96, 1, 1 << 16),
             Dropout: args.Double("dropout", 0.1, 0, 0.99),
             AttnLayerNorm: !args.Flag("no-attn-layernorm")).Validate();
+        string? tensorBoard = RunFiles.TensorBoard(args, output);
         var options = new TrainOptions
         {
             Iterations = args.Int("iters", 20_000, 0),
@@ -64,6 +67,7 @@ internal sealed class PretrainCommand : ICommand
             Resume = args.Flag("resume"),
             LogPath = RunFiles.Log(output),
             LogEvery = args.Int("log-every", 100, 1),
+            TensorBoardDir = tensorBoard,
             EvalEvery = args.Int("eval-every", 0, 0),
             KeepBest = args.Flag("keep-best"),
         }.Validate();

@@ -27,7 +27,8 @@ internal sealed class TuneCommand : ICommand
           --projection H      prefix-kv: train through an MLP of width H (folded when saved)
           --init-std X        std of the initial prefix / soft-prompt vectors (default 1, the paper's N(0, 1))
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
-          --keep-best         as for pretrain (with --data: needs a validation split)
+          --keep-best, --log-dir DIR, --no-tensorboard
+                              as for pretrain (--keep-best with --data: needs a validation split)
           --format peft       save a lora or prefix-kv adapter as a PEFT directory (adapter_config.json,
                               adapter_model.safetensors) at --out
         """ + "\n" + TaskSource.Usage + "\n" + """
@@ -55,6 +56,7 @@ internal sealed class TuneCommand : ICommand
         int evalSamples = args.Int("eval-samples", 0, 0);
         int evalEvery = args.Int("eval-every", 0, 0);
         bool keepBest = args.Flag("keep-best");
+        string? tensorBoard = RunFiles.TensorBoard(args, output);
         args.EnsureAllUsed();
         PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
 
@@ -73,6 +75,7 @@ internal sealed class TuneCommand : ICommand
             Resume = resume,
             LogPath = RunFiles.Log(output),
             LogEvery = logEvery,
+            TensorBoardDir = tensorBoard,
             EvalEvery = evalEvery,
             KeepBest = keepBest,
         }.Validate();

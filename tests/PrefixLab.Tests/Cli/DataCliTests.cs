@@ -20,6 +20,7 @@ public class DataCliTests
             "--iters", "4", "--batch", "4", "--log-every", "2", "--eval-every", "2", "--keep-best", "--out", adapter);
         Assert.True(code == 0, stderr);
         Assert.Contains("kept the weights of step", stdout);
+        Assert.Single(Directory.GetFiles(Path.Combine(work, "kv.tb")));
         var log = File.ReadAllLines(Path.Combine(work, "kv.log.jsonl"));
         Assert.Equal(2, log.Length);
         using (var line = JsonDocument.Parse(log[^1]))
@@ -38,8 +39,9 @@ public class DataCliTests
 
         // One file of the dataset, named by its split, trains too.
         string train = Path.Combine(data, "data", "train-00000-of-00001.parquet");
-        (code, _, stderr) = CliTests.Run("tune", "--model", model, "--data", train, "--method", "soft-prompt", "--prefix-size", "1", "--iters", "2", "--batch", "2", "--out", Path.Combine(work, "sp.safetensors"));
+        (code, _, stderr) = CliTests.Run("tune", "--model", model, "--data", train, "--method", "soft-prompt", "--prefix-size", "1", "--iters", "2", "--batch", "2", "--no-tensorboard", "--out", Path.Combine(work, "sp.safetensors"));
         Assert.True(code == 0, stderr);
+        Assert.False(Directory.Exists(Path.Combine(work, "sp.tb")));
     }
 
     [SkippableFact]
