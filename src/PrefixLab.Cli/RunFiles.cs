@@ -10,9 +10,18 @@ internal static class RunFiles
 
     public static string Log(string output) => Stem(output) + ".log.jsonl";
 
-    /// <summary>Adds the checkpoint and log of a run writing <paramref name="output"/> (named after <paramref name="flag"/>) to <paramref name="plan"/>.</summary>
-    public static OutputPlan AddTo(OutputPlan plan, string flag, string output) =>
-        output.Length == 0 ? plan : plan.File($"{flag}'s checkpoint", Checkpoint(output)).File($"{flag}'s log", Log(output));
+    /// <summary>
+    /// Adds the checkpoint and log of a run writing <paramref name="output"/> (named after
+    /// <paramref name="flag"/>), and its TensorBoard folder when it has one, to <paramref name="plan"/>.
+    /// </summary>
+    public static OutputPlan AddTo(OutputPlan plan, string flag, string output, string? tensorBoard = null)
+    {
+        if (output.Length > 0)
+        {
+            plan.File($"{flag}'s checkpoint", Checkpoint(output)).File($"{flag}'s log", Log(output));
+        }
+        return tensorBoard is null ? plan : plan.Directory("--log-dir", tensorBoard);
+    }
 
     /// <summary>
     /// "N steps (loss X, T s)", or for a run resumed at its end, that there was nothing left to train
@@ -24,6 +33,15 @@ internal static class RunFiles
         return result.ResumedFrom > 0 && result.Steps == result.ResumedFrom
             ? string.Create(CultureInfo.InvariantCulture, $"{result.Steps} steps: the checkpoint already held them all, nothing left to train ({(logged ? $"last logged loss {result.FinalLoss:F4}" : "the log holds no loss")})")
             : string.Create(CultureInfo.InvariantCulture, $"{result.Steps} steps ({(logged ? $"loss {result.FinalLoss:F4}" : "no loss logged")}, {result.Elapsed.TotalSeconds:F0} s)");
+    }
+
+    /// <summary>The TensorBoard folder: <c>--log-dir DIR</c>, else <c>model.tb/</c> beside the output; null with <c>--no-tensorboard</c>.</summary>
+    public static string? TensorBoard(Arguments args, string output)
+    {
+        string? dir = args.Optional("log-dir");
+        bool off = args.Flag("no-tensorboard");
+        PrefixLabException.Check(!(off && dir is not null), "--log-dir and --no-tensorboard exclude each other");
+        return off ? null : dir ?? Stem(output) + ".tb";
     }
 
     /// <summary>Says which weights a run that kept its best ends with (nothing for other runs).</summary>

@@ -29,15 +29,18 @@ internal sealed class TaskSource
 
     public const string Usage = """
           --task T            a digit task by name, or
-          --data FILE         a text task: JSON lines or CSV with text and label ("TEXT: … EMOTION: label")
+          --data FILE|DIR     a text task: JSON lines, CSV or Parquet with text and label ("TEXT: … EMOTION: label");
+                              a folder: its .parquet files (or data/*.parquet), split by file name (train-*,
+                              validation-*, test-*); integer labels named by the dataset's ClassLabel
+          --label-names a,b   with --data: names of integer labels 0, 1, … (overrides the dataset's own)
           --tokenizer DIR     with --data: where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
           --label-name WORD   with --data: the word before the label (default EMOTION)
         """;
 
     public string Name => digits?.Name ?? text!.Name;
 
-    /// <summary>Whether the task has a validation split to keep the best weights by (digit tasks do; text files only train and test).</summary>
-    public bool HasValidation => digits is not null;
+    /// <summary>Whether the task has a validation split to keep the best weights by (digit tasks do; text data when it names one).</summary>
+    public bool HasValidation => digits is not null || text!.Examples.Any(e => e.Split == DataSplit.Validation);
 
     public static TaskSource Read(Arguments args, string modelPath)
     {
@@ -45,14 +48,16 @@ internal sealed class TaskSource
         string? task = args.Optional("task");
         string? tokenizerDir = args.Optional("tokenizer");
         string labelName = args.Optional("label-name") ?? "EMOTION";
+        string? labelNames = args.Optional("label-names");
         PrefixLabException.Check((data is null) != (task is null), "give either --task NAME or --data FILE");
+        PrefixLabException.Check(labelNames is null || data is not null, "--label-names goes with --data FILE");
         if (task is not null)
         {
             return new TaskSource(TaskRegistry.Default.Get(task), null, null);
         }
         string dir = tokenizerDir ?? modelPath;
         PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
-        return new TaskSource(null, TextTask.Load(data!, labelName), Gpt2Tokenizer.Load(dir), ("--data", data!), ("--tokenizer", dir));
+        return new TaskSource(null, TextTask.Load(data!, labelName, labelNames?.Split(',')), Gpt2Tokenizer.Load(dir), ("--data", data!), ("--tokenizer", dir));
     }
 
     /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
@@ -87,13 +92,13 @@ internal sealed class TaskSource
             : TextTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
 
     /// <summary>
-    /// Scores the model on the test split (or a digit task's validation split); <paramref name="samples"/>
+    /// Scores the model on the test split (or the validation split); <paramref name="samples"/>
     /// null means 3,200 digit samples or the whole text test split.
     /// </summary>
     public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
         digits is not null
             ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? Evaluator.DefaultSamples, seed, batch, split)
-            : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch);
+            : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch, split);
 
     private TextSamples Samples(int paddingRows) => TextSamples.Encode(text!, tokenizer!.Encode, paddingRows);
 }

@@ -19,7 +19,8 @@ internal sealed class EvalCommand : ICommand
                            or a fully fine-tuned model
           --samples N      test samples, 1-1000000 (default 3200; text tasks: the whole test split)
           --seed S         which test samples, 0 or more (default 0)
-          --split S        test (default) or validation (the lists --keep-best held out; digit tasks)
+          --split S        test (default) or validation (digit tasks: the lists --keep-best held out;
+                           text data: its validation split)
           --prefix-size P  padding positions, 0 to the model's positions − 1 (default: the adapter's, else the model's)
           --batch N        samples decoded at once, 1-65536 (default 256)
           --json           print one JSON object
@@ -38,7 +39,7 @@ internal sealed class EvalCommand : ICommand
         var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
         var load = LoadFlags.Read(args);
         args.EnsureAllUsed();
-        PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task): a --data file has only train and test");
+        PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task) or --data with a validation split");
 
         using var loaded = AdaptedModel.Load(path, adapterPath, load);
         if (prefixSize is int p)

@@ -32,6 +32,8 @@ internal sealed class PretrainCommand : ICommand
           --checkpoint-every N  checkpoint to FILE.ckpt.safetensors every N steps (default 1000; 0: at the end only)
           --resume              continue from that checkpoint (the log is cut back to its step)
           --log-every N         JSON-lines log FILE.log.jsonl every N steps, 1 or more (default 100)
+          --log-dir DIR         TensorBoard event files of the same numbers in DIR (default FILE.tb/)
+          --no-tensorboard      no event files
           --eval-samples N      after training, evaluate on N test samples of the task, 0-1000000 (default 0: skip)
           --eval-every N        also evaluate every N steps (a positive multiple of --log-every; leave it out
                                 for none), on --eval-samples samples (3200 if not given): shown with the
@@ -58,6 +60,7 @@ internal sealed class PretrainCommand : ICommand
             AttnLayerNorm: !args.Flag("no-attn-layernorm"));
         PrefixLabException.Check(config.Width % config.Heads == 0, $"option --width {config.Width} must be a multiple of --heads {config.Heads}");
         config.Validate();
+        string? tensorBoard = RunFiles.TensorBoard(args, output);
         var options = new TrainOptions
         {
             Iterations = args.Int("iters", 20_000, 1, Ranges.MaxSteps),
@@ -70,12 +73,13 @@ internal sealed class PretrainCommand : ICommand
             LogPath = RunFiles.Log(output),
             LogEvery = args.Int("log-every", 100, 1, Ranges.MaxSteps),
             EvalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0,
+            TensorBoardDir = tensorBoard,
             KeepBest = args.Flag("keep-best"),
         }.Validate();
         double weightDecay = args.Double("weight-decay", 0.1, 0, Ranges.MaxWeightDecay);
         int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
         args.EnsureAllUsed();
-        RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output).Check();
+        RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output, tensorBoard).Check();
         Ranges.CheckTrainingMemory(config, options.BatchSize, layout.ContextLength);
 
         using var model = new Gpt(config, (long)(seed >> 1));

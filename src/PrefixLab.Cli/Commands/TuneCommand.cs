@@ -25,7 +25,8 @@ internal sealed class TuneCommand : ICommand
           --weight-decay X    0-10; default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
         """ + "\n" + MethodSettings.Usage + "\n" + """
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
-          --keep-best         as for pretrain (--keep-best with --task only)
+          --keep-best, --log-dir DIR, --no-tensorboard
+                              as for pretrain (--keep-best with --data: needs a validation split)
           --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
                               (adapter_config.json, adapter_model.safetensors) at --out; the config names
                               the base model as --model is typed
@@ -57,14 +58,15 @@ internal sealed class TuneCommand : ICommand
         int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
         int evalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0;
         bool keepBest = args.Flag("keep-best");
-        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a digit task (--task): a --data file has no validation split");
+        string? tensorBoard = RunFiles.TensorBoard(args, output);
+        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
         var plan = format switch
         {
             SaveFormat.Peft => new OutputPlan().Directory("--out", output, PeftFormat.WeightsFile, PeftFormat.ConfigFile),
             SaveFormat.HuggingFace => new OutputPlan().Directory("--out", output),
             _ => new OutputPlan().File("--out", output),
         };
-        task.AddInputsTo(RunFiles.AddTo(plan, "--out", output).Input("--model", modelPath)).Check();
+        task.AddInputsTo(RunFiles.AddTo(plan, "--out", output, tensorBoard).Input("--model", modelPath)).Check();
 
         string baseFingerprint = AdapterFile.Fingerprint(model);
         using var method = TuningMethods.Create(methodName, model, settings, seed);
@@ -93,6 +95,7 @@ internal sealed class TuneCommand : ICommand
             Resume = resume,
             LogPath = RunFiles.Log(output),
             LogEvery = logEvery,
+            TensorBoardDir = tensorBoard,
             EvalEvery = evalEvery,
             KeepBest = keepBest,
         }.Validate();

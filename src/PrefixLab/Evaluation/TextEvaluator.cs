@@ -9,15 +9,16 @@ public static class TextEvaluator
 {
     /// <summary>
     /// Scores <paramref name="model"/> (with whatever is attached to it) on the test split of
-    /// <paramref name="samples"/>, or its first <paramref name="limit"/> examples. Prompts of one length
+    /// <paramref name="samples"/> (or <paramref name="split"/>), or its first <paramref name="limit"/> examples. Prompts of one length
     /// are decoded together (no padding, so no attention mask is needed), as many tokens as the longest
     /// answer among them has.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, TextSamples samples, int? limit = null, int batchSize = 64)
+    public static EvalResult Evaluate(Gpt model, TextSamples samples, int? limit = null, int batchSize = 64, DataSplit split = DataSplit.Test)
     {
         TextTraining.CheckFits(model, samples);
-        var test = samples.Test.Take(limit ?? int.MaxValue).ToList();
-        PrefixLabException.Check(test.Count > 0, $"text task '{samples.Task.Name}' has no test examples (give some 'split': 'test', or more examples)");
+        var test = samples.Of(split).Take(limit ?? int.MaxValue).ToList();
+        string splitName = split.ToString().ToLowerInvariant();
+        PrefixLabException.Check(test.Count > 0, $"text task '{samples.Task.Name}' has no {splitName} examples (give some 'split': '{splitName}', or more examples)");
         int correct = 0;
         foreach (var group in test.GroupBy(s => s.Prompt.Length))
         {

@@ -16,12 +16,13 @@ public sealed record TextSample(int[] Prompt, int[] Answer);
 /// </summary>
 public sealed class TextSamples
 {
-    private TextSamples(TextTask task, int paddingRows, IReadOnlyList<TextSample> train, IReadOnlyList<TextSample> test)
+    private TextSamples(TextTask task, int paddingRows, IReadOnlyList<TextSample> train, IReadOnlyList<TextSample> test, IReadOnlyList<TextSample> validation)
     {
         Task = task;
         PaddingRows = paddingRows;
         Train = train;
         Test = test;
+        Validation = validation;
     }
 
     /// <summary>The task.</summary>
@@ -36,25 +37,38 @@ public sealed class TextSamples
     /// <summary>Test examples.</summary>
     public IReadOnlyList<TextSample> Test { get; }
 
+    /// <summary>Validation examples: those the file puts in a <c>validation</c> split (never drawn for training).</summary>
+    public IReadOnlyList<TextSample> Validation { get; }
+
+    /// <summary>Every example: training, test, then validation.</summary>
+    public IEnumerable<TextSample> All => Train.Concat(Test).Concat(Validation);
+
+    /// <summary>The examples of <paramref name="split"/>.</summary>
+    public IReadOnlyList<TextSample> Of(DataSplit split) => split switch
+    {
+        DataSplit.Train => Train,
+        DataSplit.Test => Test,
+        _ => Validation,
+    };
+
     /// <summary>Positions of the longest sequence the model reads (padding, prompt, answer but its last token).</summary>
-    public int LongestContext => PaddingRows + Train.Concat(Test).Max(s => s.Prompt.Length + s.Answer.Length) - 1;
+    public int LongestContext => PaddingRows + All.Max(s => s.Prompt.Length + s.Answer.Length) - 1;
 
     /// <summary>
     /// Tokenises <paramref name="task"/> with <paramref name="encode"/>. An example goes to the split its
-    /// file names, otherwise to the one a hash of its prompt's ids picks (a quarter are test).
+    /// file names, otherwise to the one a hash of its prompt's ids picks (a quarter are test, the rest train).
     /// </summary>
     public static TextSamples Encode(TextTask task, Func<string, int[]> encode, int paddingRows)
     {
         PrefixLabException.Check(paddingRows >= 0, $"padding rows must be 0 or more (got {paddingRows})");
-        var train = new List<TextSample>();
-        var test = new List<TextSample>();
+        var splits = new Dictionary<DataSplit, List<TextSample>> { [DataSplit.Train] = [], [DataSplit.Test] = [], [DataSplit.Validation] = [] };
         foreach (var example in task.Examples)
         {
             var sample = new TextSample(encode(task.Prompt(example.Text)), encode(TextTask.Answer(example.Label)));
             PrefixLabException.Check(sample.Answer.Length > 0, $"label '{example.Label}' has no tokens");
-            (((example.Split ?? Splits.Of(sample.Prompt)) == DataSplit.Test) ? test : train).Add(sample);
+            splits[example.Split ?? Splits.Of(sample.Prompt)].Add(sample);
         }
-        return new TextSamples(task, paddingRows, train, test);
+        return new TextSamples(task, paddingRows, splits[DataSplit.Train], splits[DataSplit.Test], splits[DataSplit.Validation]);
     }
 
     /// <summary>

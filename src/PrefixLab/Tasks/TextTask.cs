@@ -6,15 +6,17 @@ namespace PrefixLab.Tasks;
 /// <summary>One labelled text.</summary>
 /// <param name="Text">The text.</param>
 /// <param name="Label">Its class.</param>
-/// <param name="Split">The split the file assigns it to, if it names one (<c>train</c> or <c>test</c>).</param>
+/// <param name="Split">The split the file assigns it to, if it names one (<c>train</c>, <c>validation</c> or <c>test</c>).</param>
 public sealed record TextExample(string Text, string Label, DataSplit? Split = null);
 
 /// <summary>
 /// Text classification from a user's file, laid out as the companion code lays out emotion
 /// classification for GPT-2: the prompt <c>TEXT: {text} EMOTION:</c> and the answer <c> {label}</c>,
-/// which the model must produce greedily. The file is JSON lines (<c>{"text": …, "label": …}</c>) or
-/// CSV with a header naming <c>text</c> and <c>label</c> columns; an optional <c>split</c> field
-/// (<c>train</c>/<c>test</c>) fixes the split, otherwise a hash of the text decides it.
+/// which the model must produce greedily. The file is JSON lines (<c>{"text": …, "label": …}</c>),
+/// CSV with a header naming <c>text</c> and <c>label</c> columns, or Parquet as Hugging Face publishes
+/// datasets (<see cref="ParquetTexts"/>: integer labels named by the dataset's <c>ClassLabel</c>); an
+/// optional <c>split</c> field (<c>train</c>/<c>validation</c>/<c>test</c>) or a Parquet file named after
+/// its split fixes the split, otherwise a hash of the text decides between train and test.
 /// </summary>
 public sealed class TextTask
 {
@@ -37,20 +39,40 @@ public sealed class TextTask
     /// <summary>The distinct labels, sorted.</summary>
     public IReadOnlyList<string> Labels => [.. Examples.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal)];
 
-    /// <summary>Reads a JSON-lines (<c>.jsonl</c>) or CSV (<c>.csv</c>) file of texts and labels.</summary>
-    public static TextTask Load(string path, string labelName = "EMOTION")
+    /// <summary>
+    /// Reads a JSON-lines (<c>.jsonl</c>), CSV (<c>.csv</c>) or Parquet (<c>.parquet</c>, or a folder of
+    /// them) file of texts and labels. <paramref name="labelNames"/> names integer labels by position
+    /// (label <c>i</c> is <c>labelNames[i]</c>), before any names the dataset gives.
+    /// </summary>
+    public static TextTask Load(string path, string labelName = "EMOTION", IReadOnlyList<string>? labelNames = null)
     {
-        PrefixLabException.Check(File.Exists(path), $"file not found: '{path}'");
+        PrefixLabException.Check(File.Exists(path) || Directory.Exists(path), $"file not found: '{path}'");
+        PrefixLabException.Check(labelNames is null || (labelNames.Count > 0 && labelNames.All(n => n.Trim().Length > 0)), "--label-names must name every label (got an empty name)");
         string extension = Path.GetExtension(path).ToLowerInvariant();
-        var examples = extension switch
+        var examples = Directory.Exists(path) ? ParquetTexts.Read(ParquetTexts.Files(path), labelNames) : extension switch
         {
-            ".jsonl" or ".json" => ReadJsonLines(path),
-            ".csv" => ReadCsv(path),
-            _ => throw new PrefixLabException($"'{path}': text tasks are read from .jsonl or .csv files"),
+            ".jsonl" or ".json" => ReadJsonLines(path, labelNames),
+            ".csv" => ReadCsv(path, labelNames),
+            ".parquet" => ParquetTexts.Read([path], labelNames),
+            _ => throw new PrefixLabException($"'{path}': text tasks are read from .jsonl, .csv or .parquet files (or a folder of .parquet files)"),
         };
         PrefixLabException.Check(examples.Count > 0, $"'{path}' holds no examples");
-        return new TextTask(Path.GetFileNameWithoutExtension(path), examples, labelName);
+        string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
+        return new TextTask(name, examples, labelName);
     }
+
+    /// <summary>The split <paramref name="name"/> names: <c>train</c>, <c>validation</c> or <c>test</c>; else an error naming <paramref name="where"/>.</summary>
+    internal static DataSplit ParseSplit(string name, string where) =>
+        SplitNamed(name) ?? throw new PrefixLabException($"{where}: split '{name}' is none of 'train', 'validation', 'test'");
+
+    /// <summary>The split <paramref name="name"/> names, or null when it names none.</summary>
+    internal static DataSplit? SplitNamed(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "train" => DataSplit.Train,
+        "validation" => DataSplit.Validation,
+        "test" => DataSplit.Test,
+        _ => null,
+    };
 
     /// <summary>The prompt the model continues.</summary>
     public string Prompt(string text) => $"TEXT: {text} {LabelName}:";
@@ -58,7 +80,7 @@ public sealed class TextTask
     /// <summary>The continuation that counts as right.</summary>
     public static string Answer(string label) => " " + label;
 
-    private static List<TextExample> ReadJsonLines(string path)
+    private static List<TextExample> ReadJsonLines(string path, IReadOnlyList<string>? labelNames)
     {
         var examples = new List<TextExample>();
         int number = 0;
@@ -73,7 +95,7 @@ public sealed class TextTask
             {
                 using var json = JsonDocument.Parse(line);
                 var fields = json.RootElement.EnumerateObject().ToDictionary(p => p.Name.ToLowerInvariant(), p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
-                examples.Add(Example(fields, $"'{path}' line {number}"));
+                examples.Add(Example(fields, $"'{path}' line {number}", labelNames));
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException)
             {
@@ -83,7 +105,7 @@ public sealed class TextTask
         return examples;
     }
 
-    private static List<TextExample> ReadCsv(string path)
+    private static List<TextExample> ReadCsv(string path, IReadOnlyList<string>? labelNames)
     {
         var rows = CsvRows(File.ReadAllText(path), path).ToList();
         PrefixLabException.Check(rows.Count > 0, $"'{path}' is empty");
@@ -96,26 +118,26 @@ public sealed class TextTask
                 continue; // blank line
             }
             PrefixLabException.Check(rows[r].Count == header.Count, $"'{path}' row {r + 1} has {rows[r].Count} fields, the header {header.Count}");
-            examples.Add(Example(header.Zip(rows[r]).ToDictionary(p => p.First, p => p.Second), $"'{path}' row {r + 1}"));
+            examples.Add(Example(header.Zip(rows[r]).ToDictionary(p => p.First, p => p.Second), $"'{path}' row {r + 1}", labelNames));
         }
         return examples;
     }
 
-    private static TextExample Example(Dictionary<string, string> fields, string where)
+    private static TextExample Example(Dictionary<string, string> fields, string where, IReadOnlyList<string>? labelNames)
     {
         if (!fields.TryGetValue("text", out var text) || !fields.TryGetValue("label", out var label))
         {
             throw new PrefixLabException($"{where} lacks a 'text' or a 'label' field");
         }
         PrefixLabException.Check(!string.IsNullOrWhiteSpace(label), $"{where} has an empty label");
-        DataSplit? split = fields.TryGetValue("split", out var s) && s.Length > 0
-            ? s.Trim().ToLowerInvariant() switch
-            {
-                "train" => DataSplit.Train,
-                "test" => DataSplit.Test,
-                _ => throw new PrefixLabException($"{where}: split '{s}' is neither 'train' nor 'test'"),
-            }
-            : null;
+        if (labelNames is not null)
+        {
+            // Integer labels in a text file, named by the user as a Parquet file's are by its ClassLabel.
+            PrefixLabException.Check(int.TryParse(label.Trim(), System.Globalization.CultureInfo.InvariantCulture, out int id) && id >= 0 && id < labelNames.Count,
+                $"{where} has label '{label.Trim()}', not one of the {labelNames.Count} label numbers 0..{labelNames.Count - 1} that --label-names names");
+            label = labelNames[id];
+        }
+        DataSplit? split = fields.TryGetValue("split", out var s) && s.Length > 0 ? ParseSplit(s, where) : null;
         return new TextExample(text, label.Trim(), split);
     }
 

@@ -4,7 +4,11 @@ using PrefixLab.Util;
 
 namespace PrefixLab.Training;
 
-/// <summary>A JSON-lines log of a run: one object per logged interval, appended (a resumed run continues it).</summary>
+/// <summary>
+/// A JSON-lines log of a run: one object per logged interval. A resumed run continues it, after
+/// dropping the lines of steps past the one it resumes from (they are trained again) and any line a
+/// killed run left half-written.
+/// </summary>
 public sealed class RunLog : IDisposable
 {
     // One mapping for writing and reading: snake_case names, no "eval" on lines without one, and an
@@ -55,19 +59,21 @@ public sealed class RunLog : IDisposable
     /// <summary>The mean loss on the last line a resumed run kept (NaN when it kept none).</summary>
     public double LastLoss { get; } = double.NaN;
 
-    /// <summary>Appends one progress record.</summary>
-    public void Write(TrainingProgress progress)
+    /// <summary>Appends one record.</summary>
+    public void Write(RunLogRecord record)
     {
         writer?.WriteLine(JsonSerializer.Serialize(new
         {
-            step = progress.Step,
-            total = progress.Total,
-            loss = Math.Round(progress.Loss, 6),
-            steps_per_s = Math.Round(progress.StepsPerSecond, 3),
-            elapsed_s = Math.Round(progress.Elapsed.TotalSeconds, 2),
+            step = record.Step,
+            total = record.Total,
+            loss = record.Loss,
+            lr = record.LearningRate,
+            grad_norm = record.GradNorm,
+            steps_per_s = record.StepsPerSecond,
+            elapsed_s = record.ElapsedSeconds,
             time = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-            eval = progress.Eval,
-            validation = progress.Validation,
+            eval = record.Eval,
+            validation = record.Validation,
         }, Options));
     }
 
@@ -132,3 +138,42 @@ public sealed class RunLog : IDisposable
 /// <param name="Eval">The evaluation at this step, if one was taken.</param>
 /// <param name="Validation">The validation score at this step, in a run that keeps its best weights.</param>
 public sealed record RunLogEntry(long Step, double Loss, Evaluation.EvalResult? Eval, Evaluation.EvalResult? Validation = null);
+
+/// <summary>
+/// The numbers of one log line, rounded as the JSON-lines log keeps them; the TensorBoard events repeat
+/// exactly these.
+/// </summary>
+/// <param name="Step">Steps done.</param>
+/// <param name="Total">Steps the run goes to.</param>
+/// <param name="Loss">Mean training loss since the previous line.</param>
+/// <param name="LearningRate">The learning rate of these steps.</param>
+/// <param name="GradNorm">Mean gradient norm (before clipping) over these steps.</param>
+/// <param name="StepsPerSecond">Rate of this session.</param>
+/// <param name="ElapsedSeconds">Time of this session.</param>
+/// <param name="Eval">The evaluation at this step, if one was taken.</param>
+/// <param name="Validation">The validation score at this step, in a run that keeps its best weights.</param>
+public sealed record RunLogRecord(long Step, long Total, double Loss, double? LearningRate, double? GradNorm, double StepsPerSecond, double ElapsedSeconds, Evaluation.EvalResult? Eval, Evaluation.EvalResult? Validation)
+{
+    /// <summary>The record of a progress report.</summary>
+    public static RunLogRecord Of(TrainingProgress progress) => new(
+        progress.Step,
+        progress.Total,
+        Math.Round(progress.Loss, 6),
+        double.IsFinite(progress.LearningRate) ? progress.LearningRate : null,
+        double.IsFinite(progress.GradNorm) ? Math.Round(progress.GradNorm, 6) : null,
+        Math.Round(progress.StepsPerSecond, 3),
+        Math.Round(progress.Elapsed.TotalSeconds, 2),
+        progress.Eval,
+        progress.Validation);
+
+    /// <summary>A field by its name in the log (<c>loss</c>, <c>lr</c>, <c>grad_norm</c>, <c>eval.accuracy</c>, <c>validation.accuracy</c>), or null.</summary>
+    public double? Value(string field) => field switch
+    {
+        "loss" => Loss,
+        "lr" => LearningRate,
+        "grad_norm" => GradNorm,
+        "eval.accuracy" => Eval?.Accuracy,
+        "validation.accuracy" => Validation?.Accuracy,
+        _ => throw new ArgumentException($"no log field '{field}'", nameof(field)),
+    };
+}

@@ -37,14 +37,15 @@ public static class TextTraining
         int longest = samples.LongestContext + 1;
         PrefixLabException.Check(longest <= model.SequenceCapacity,
             $"text task '{samples.Task.Name}' has a sequence of {longest} tokens (with {samples.PaddingRows} padding{(model.PositionShift > 0 ? $", after {model.PositionShift} prefix positions" : "")}), the model has {model.Config.BlockSize} positions");
-        int maxId = samples.Train.Concat(samples.Test).SelectMany(s => s.Prompt.Concat(s.Answer)).Max();
+        int maxId = samples.All.SelectMany(s => s.Prompt.Concat(s.Answer)).Max();
         PrefixLabException.Check(maxId < model.Config.VocabSize, $"text task '{samples.Task.Name}' has token {maxId}, beyond the model's vocabulary of {model.Config.VocabSize}");
     }
 
     private static string ContentHash(TextSamples samples)
     {
         ulong h = 14695981039346656037UL;
-        foreach (var sample in samples.Train.Concat(samples.Test))
+        // Validation examples come last, so a file without them hashes (and fingerprints its runs) as before they existed.
+        foreach (var sample in samples.All)
         {
             foreach (int id in sample.Prompt.Append(-1).Concat(sample.Answer).Append(-2))
             {

@@ -39,6 +39,11 @@ public sealed record TrainOptions
     /// <summary>JSON-lines log of the run's progress; null for none.</summary>
     public string? LogPath { get; init; }
 
+    /// <summary>
+    /// Folder of TensorBoard event files repeating the log's numbers (<see cref="TensorBoardLog"/>); null for none.
+    /// </summary>
+    public string? TensorBoardDir { get; init; }
+
     /// <summary>Steps between log lines (and the loss they average over).</summary>
     public int LogEvery { get; init; } = 100;
 

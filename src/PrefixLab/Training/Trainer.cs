@@ -42,6 +42,9 @@ public sealed class TrainingSession : IDisposable
     /// <summary>Steps taken so far (including those restored from a checkpoint).</summary>
     public long Step { get; private set; }
 
+    /// <summary>The gradient norm of the last step, before clipping.</summary>
+    public double LastGradNorm { get; private set; }
+
     /// <summary>Where the last step's time went (for the benchmark; two clock reads per phase).</summary>
     public StepPhases LastPhases { get; private set; } = new(0, 0, 0, 0);
 
@@ -65,16 +68,21 @@ public sealed class TrainingSession : IDisposable
         long t1 = Stopwatch.GetTimestamp();
         loss.backward();
         long t2 = Stopwatch.GetTimestamp();
-        if (options.GradClip > 0)
-        {
-            nn.utils.clip_grad_norm_(parameters, options.GradClip);
-        }
+        // Clipping measures the norm anyway; without clipping it is measured apart, leaving the gradients untouched.
+        LastGradNorm = options.GradClip > 0 ? nn.utils.clip_grad_norm_(parameters, options.GradClip) : GradNorm(parameters);
         long t3 = Stopwatch.GetTimestamp();
         optimizer.step();
         long t4 = Stopwatch.GetTimestamp();
         LastPhases = new StepPhases(Ms(t0, t1), Ms(t1, t2), Ms(t2, t3), Ms(t3, t4));
         Step++;
         return loss.item<float>();
+    }
+
+    /// <summary>The 2-norm of all gradients together, as clipping computes it.</summary>
+    private static double GradNorm(IEnumerable<Parameter> parameters)
+    {
+        var norms = parameters.Where(p => p.grad is not null).Select(p => linalg.vector_norm(p.grad!)).ToArray();
+        return norms.Length == 0 ? 0 : linalg.vector_norm(stack(norms)).item<float>();
     }
 
     private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
@@ -124,16 +132,18 @@ public static class Trainer
         }
         long start = session.Step;
         using var log = new RunLog(options.LogPath, start);
+        using var board = options.TensorBoardDir is { } boardDir ? new TensorBoardLog(boardDir, job.Fingerprint, start, TensorBoardLog.Hyperparameters(job, options)) : null;
         job.SetTraining?.Invoke(true);
         var clock = Stopwatch.StartNew();
         // A run resumed at its end takes no step: its loss is the last one its log holds.
-        double lossSum = 0, lastLoss = log.LastLoss, lastReport = 0;
+        double lossSum = 0, gradNormSum = 0, lastLoss = log.LastLoss, lastReport = 0;
         int lossCount = 0;
         try
         {
             while (session.Step < options.Iterations)
             {
                 lossSum += session.TakeStep();
+                gradNormSum += session.LastGradNorm;
                 lossCount++;
                 long done = session.Step;
                 bool logDue = done % options.LogEvery == 0 || done == options.Iterations;
@@ -146,14 +156,23 @@ public static class Trainer
                 }
                 if (logDue || clock.Elapsed.TotalSeconds - lastReport >= ReportSeconds)
                 {
-                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed) with { Eval = eval, Validation = validation };
+                    var report = Report(done, start, options.Iterations, lossSum / lossCount, clock.Elapsed) with
+                    {
+                        Eval = eval,
+                        Validation = validation,
+                        GradNorm = gradNormSum / lossCount,
+                        LearningRate = options.LearningRate,
+                    };
                     progress?.Invoke(report);
                     lastReport = clock.Elapsed.TotalSeconds;
                     if (logDue)
                     {
-                        log.Write(report);
+                        var record = RunLogRecord.Of(report);
+                        log.Write(record);
+                        board?.Write(record);
                         lastLoss = report.Loss;
                         lossSum = 0;
+                        gradNormSum = 0;
                         lossCount = 0;
                     }
                 }

@@ -45,7 +45,9 @@ public sealed class TrainingJob
 /// <param name="Remaining">Estimated time left.</param>
 /// <param name="Eval">The evaluation taken at this step, on steps where one is due.</param>
 /// <param name="Validation">The validation score taken at this step, in a run that keeps its best weights.</param>
-public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining, Evaluation.EvalResult? Eval = null, Evaluation.EvalResult? Validation = null);
+/// <param name="GradNorm">Mean gradient norm before clipping over the steps since the previous report (NaN when unknown).</param>
+/// <param name="LearningRate">The learning rate of those steps (NaN when unknown).</param>
+public sealed record TrainingProgress(long Step, long Total, double Loss, double StepsPerSecond, TimeSpan Elapsed, TimeSpan Remaining, Evaluation.EvalResult? Eval = null, Evaluation.EvalResult? Validation = null, double GradNorm = double.NaN, double LearningRate = double.NaN);
 
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Steps">Steps done in all, resumed ones included.</param>

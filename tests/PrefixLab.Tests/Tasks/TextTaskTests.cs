@@ -39,7 +39,7 @@ public class TextTaskTests
     [InlineData("a.csv", "text,label\n\"open,joy\n", "ends inside a quoted field")]
     [InlineData("a.csv", "text,label\nx,y,z\n", "row 2 has 3 fields")]
     [InlineData("a.csv", "text,label,split\nx,y,dev\n", "split 'dev'")]
-    [InlineData("a.txt", "x", ".jsonl or .csv")]
+    [InlineData("a.txt", "x", ".jsonl, .csv or .parquet")]
     public void Bad_files_are_refused_with_one_line(string name, string content, string expected)
     {
         var e = Assert.Throws<PrefixLabException>(() => TextTask.Load(Write(name, content)));
