@@ -158,9 +158,13 @@ public static class PeftFormat
         string file = $"{directory}/{ConfigFile}";
         foreach (var (field, what) in UnsupportedLora)
         {
+            if (field.StartsWith("use_", StringComparison.Ordinal))
+            {
+                Get(config, field, directory, false); // PEFT's switches are booleans: anything else is a malformed config
+            }
             PrefixLabException.Check(!IsSet(config[field]), $"'{file}': {field} is set ({what}); PrefixLab's LoRA does not support it");
         }
-        string bias = config["bias"] is JsonValue b && b.TryGetValue(out string? text) ? text : "none";
+        string bias = Get(config, "bias", directory, "none");
         PrefixLabException.Check(bias == "none", $"'{file}': bias is '{bias}' (trained biases); PrefixLab's LoRA supports only \"none\"");
         int rank = Get<int>(config, "r", directory);
         double alpha = Get<double>(config, "lora_alpha", directory);

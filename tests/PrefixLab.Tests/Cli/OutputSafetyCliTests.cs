@@ -79,7 +79,7 @@ public class OutputSafetyCliTests
     [Theory]
     [InlineData("", "prefix", "prefixlab", "--out is empty")]
     [InlineData("dir/", "prefix", "prefixlab", "ends in '/', so it names a folder")]
-    [InlineData("sp", "soft-prompt", "peft", "--format peft holds lora and prefix-kv adapters, not soft-prompt")]
+    [InlineData("sp", "soft-prompt", "peft", "is a PrefixLab model, which has no Hugging Face counterpart")]
     [InlineData("model.safetensors/x.safetensors", "lora", "prefixlab", "which is a regular file, not a folder")]
     public void A_bad_output_name_or_format_is_refused_before_the_first_step(string output, string method, string format, string expected)
     {

@@ -264,7 +264,7 @@ public sealed class LoadingHardeningTests : IDisposable
         var (tensors, metadata) = SafeTensors.Load(weights);
         tensors["base_model.model.../../etc/passwd"] = zeros(1);
         SafeTensors.Save(weights, tensors, metadata);
-        ExpectRefusal("is not a LoRA weight of a layer of this model", "generate", "--model", fx.Gpt2Dir, "--adapter", folder, "--tokens", "1", "--max-new", "1");
+        ExpectRefusal("which PrefixLab's LoRA does not support", "generate", "--model", fx.Gpt2Dir, "--adapter", folder, "--tokens", "1", "--max-new", "1");
     }
 
     // ---- The architecture check rests on ParameterShapes: it must be what Gpt builds.
