@@ -73,7 +73,7 @@ public class LoaderFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void A_sample_of_mutated_files_through_the_cli_exits_2_with_one_line_or_0()
     {
-        const int Cases = 80;
+        const int Cases = 240;
         const int Seed = 91_000;
         using var fx = new LoaderFixtures();
         var runs = new List<(int Index, Target Target, Mutation Mutation, string[] Args)>();
