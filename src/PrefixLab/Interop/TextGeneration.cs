@@ -26,7 +26,6 @@ public static class TextGeneration
         int total = paddingRows + ids.Length + maxNew;
         PrefixLabException.Check(total <= model.SequenceCapacity,
             $"{(model.PositionShift > 0 ? $"{model.PositionShift} prefix positions + " : "")}{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens (--max-new) exceed the model's {model.Config.BlockSize} positions");
-        PrefixLabException.Check(ids.All(i => i < model.Config.VocabSize), $"the tokenizer makes ids beyond the model's vocabulary of {model.Config.VocabSize}");
         long[] input = [.. Enumerable.Repeat((long)Tasks.SequenceLayout.PadToken, paddingRows), .. ids.Select(i => (long)i)];
         var next = new List<int>();
         if (maxNew > 0)
