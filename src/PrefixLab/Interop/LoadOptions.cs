@@ -27,7 +27,7 @@ public sealed class LoadOptions
     }
 
     /// <summary>Refuses, or warns about (only the first time), tensor <paramref name="name"/> of <paramref name="path"/> holding NaN or ±∞.</summary>
-    internal void NonFinite(string path, string name)
+    private void NonFinite(string path, string name)
     {
         PrefixLabException.Check(AllowNonFinite, $"'{path}': tensor '{name}' holds NaN or infinite values (--allow-nonfinite loads it anyway)");
         if (!warned)

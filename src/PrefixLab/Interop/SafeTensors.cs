@@ -120,10 +120,7 @@ public static class SafeTensors
         }
         stream.Seek(header.DataStart + entry.Start, SeekOrigin.Begin);
         stream.ReadExactly(destination.bytes);
-        if (destination.is_floating_point() && !isfinite(destination).all().item<bool>())
-        {
-            (options ?? new LoadOptions()).NonFinite(header.Path, name);
-        }
+        (options ?? new LoadOptions()).CheckFinite(header.Path, name, destination);
     }
 
     /// <summary>Reads tensor <paramref name="name"/> into a new tensor of its own dtype and shape.</summary>
