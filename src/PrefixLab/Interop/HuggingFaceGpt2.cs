@@ -95,7 +95,7 @@ public static class HuggingFaceGpt2
                 {
                     foreach (var (source, target) in tensors)
                     {
-                        Copy(file, source, state[target], transpose: Conv1DWeights.Any(target.EndsWith), options);
+                        file.CopyInto(source, state[target], transpose: Conv1DWeights.Any(target.EndsWith), options);
                     }
                 }
             }
@@ -126,23 +126,6 @@ public static class HuggingFaceGpt2
             return config.TiedHead ? null : bare; // a tied head is the token embedding, saved twice by some writers
         }
         return "transformer." + bare;
-    }
-
-    private static void Copy(ITensorFile file, string source, Tensor target, bool transpose, LoadOptions? options)
-    {
-        if (!transpose && file.Tensors[source].Dtype == target.dtype)
-        {
-            file.ReadInto(source, target);
-        }
-        else
-        {
-            // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
-            // and with every Conv1D weight that would be a second copy of most of the model.
-            using var scope = NewDisposeScope();
-            var read = file.Read(source);
-            target.copy_(transpose ? read.t() : read);
-        }
-        (options ?? new LoadOptions()).CheckFinite(file.Path, source, target);
     }
 
     /// <summary>

@@ -11,6 +11,9 @@ public sealed class LoadOptions
 {
     private bool warned;
 
+    /// <summary>Reads values as stored, silently: for readers whose caller checks the values itself.</summary>
+    internal static LoadOptions AsStored { get; } = new() { AllowNonFinite = true };
+
     /// <summary>Load weights holding NaN or ±∞ instead of refusing the file.</summary>
     public bool AllowNonFinite { get; init; }
 

@@ -110,10 +110,10 @@ public static class ModelFile
             {
                 model.to(ScalarType.Float64); // a float64 file (a construction) keeps its precision
             }
-            using var stream = File.OpenRead(path);
+            using var file = TensorFiles.Open(header);
             foreach (var (name, target) in model.state_dict())
             {
-                ReadParameter(stream, header, name, target, transpose: false, options);
+                file.CopyInto(name, target, transpose: false, options);
             }
         }
         catch
@@ -123,26 +123,6 @@ public static class ModelFile
         }
         model.eval();
         return (model, info);
-    }
-
-    /// <summary>
-    /// Copies tensor <paramref name="name"/> of <paramref name="header"/>'s file into
-    /// <paramref name="target"/>, transposed when asked (GPT-2's Conv1D), converting its float type when
-    /// it differs from the target's.
-    /// </summary>
-    internal static void ReadParameter(Stream stream, SafeTensors.Header header, string name, Tensor target, bool transpose, LoadOptions? options)
-    {
-        using var noGrad = no_grad();
-        if (!transpose && SafeTensors.TorchType(header.Tensors[name].Dtype) == target.dtype)
-        {
-            SafeTensors.ReadInto(stream, header, name, target, options);
-            return;
-        }
-        // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
-        // and with every Conv1D weight that would be a second copy of most of the model.
-        using var scope = NewDisposeScope();
-        var read = SafeTensors.Read(stream, header, name, options);
-        target.copy_(transpose ? read.t() : read);
     }
 
     /// <summary>

@@ -39,8 +39,34 @@ public static class TensorFiles
     /// <c>torch.save</c> archive.
     /// </summary>
     public static ITensorFile Open(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
-        ? new SafeTensorsFile(path)
+        ? Open(SafeTensors.ReadHeader(path))
         : TorchZipCheckpoint.Open(path);
+
+    /// <summary>Opens the safetensors file whose validated header is <paramref name="header"/>.</summary>
+    public static ITensorFile Open(SafeTensors.Header header) => new SafeTensorsFile(header);
+
+    /// <summary>
+    /// Copies tensor <paramref name="name"/> of <paramref name="file"/> into <paramref name="target"/>,
+    /// transposed when asked (GPT-2's Conv1D) and converted when its float type differs, then refuses
+    /// NaN or ±∞ values unless <paramref name="options"/> allow them.
+    /// </summary>
+    public static void CopyInto(this ITensorFile file, string name, Tensor target, bool transpose, LoadOptions? options)
+    {
+        using var noGrad = no_grad();
+        if (!transpose && file.Tensors[name].Dtype == target.dtype)
+        {
+            file.ReadInto(name, target);
+        }
+        else
+        {
+            // The scope frees the transposed view too: a view left to the GC keeps the read buffer alive,
+            // and with every Conv1D weight that would be a second copy of most of the model.
+            using var scope = NewDisposeScope();
+            var read = file.Read(name);
+            target.copy_(transpose ? read.t() : read);
+        }
+        (options ?? new LoadOptions()).CheckFinite(file.Path, name, target);
+    }
 
     /// <summary>Reads every tensor of <paramref name="path"/> into memory.</summary>
     public static Dictionary<string, Tensor> ReadAll(string path)
@@ -70,21 +96,22 @@ public static class TensorFiles
         private readonly SafeTensors.Header _header;
         private readonly FileStream _stream;
 
-        public SafeTensorsFile(string path)
+        public SafeTensorsFile(SafeTensors.Header header)
         {
-            Path = path;
-            _header = SafeTensors.ReadHeader(path);
+            Path = header.Path;
+            _header = header;
             Tensors = _header.Tensors.ToDictionary(kv => kv.Key, kv => new TensorShape(SafeTensors.TorchType(kv.Value.Dtype), kv.Value.Shape), StringComparer.Ordinal);
-            _stream = File.OpenRead(path);
+            _stream = File.OpenRead(Path);
         }
 
         public string Path { get; }
 
         public IReadOnlyDictionary<string, TensorShape> Tensors { get; }
 
-        public Tensor Read(string name) => SafeTensors.Read(_stream, _header, name);
+        // Values are read as stored, like a .bin file's; CopyInto checks them once, by the caller's options.
+        public Tensor Read(string name) => SafeTensors.Read(_stream, _header, name, LoadOptions.AsStored);
 
-        public void ReadInto(string name, Tensor destination) => SafeTensors.ReadInto(_stream, _header, name, destination);
+        public void ReadInto(string name, Tensor destination) => SafeTensors.ReadInto(_stream, _header, name, destination, LoadOptions.AsStored);
 
         public void Dispose() => _stream.Dispose();
     }
