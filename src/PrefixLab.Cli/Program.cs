@@ -1,3 +1,4 @@
+using System.Reflection;
 using PrefixLab;
 using PrefixLab.Cli;
 using PrefixLab.Cli.Commands;
@@ -8,6 +9,13 @@ ICommand[] commands =
     new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new CompletionsCommand(), new ConstructCommand(),
     new ReproduceCommand(), new BenchCommand(), new CurvesCommand(), new TokenizeCommand(),
 ];
+
+if (args is ["--version"])
+{
+    // The version set once in Directory.Build.props, as the package and the assemblies carry it.
+    Console.WriteLine(typeof(ICommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+    return 0;
+}
 
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
 {
