@@ -15,6 +15,7 @@ public static class TuningMethods
         PrefixKv.Kind,
         Lora.Kind,
         FullFineTune.Kind,
+        Ia3.Kind,
     ];
 
     /// <summary>Every method's name.</summary>
