@@ -44,7 +44,7 @@ internal sealed class EvalCommand : ICommand
         using var loaded = AdaptedModel.Load(path, adapterPath, load);
         if (prefixSize is int p)
         {
-            MethodSettings.CheckPrefixSize(loaded.Model, p, "option --prefix-size");
+            ContextKnobs.CheckPrefixSize(loaded.Model, p, "option --prefix-size");
         }
         task.Positions(loaded.Model, prefixSize ?? loaded.PrefixSize);
         var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch, split);

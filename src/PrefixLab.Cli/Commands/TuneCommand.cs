@@ -13,27 +13,28 @@ internal sealed class TuneCommand : ICommand
 
     public string Summary => "adapt a model to a task with a tuning method and save the adapter";
 
-    public string Usage => """
+    public string Usage => $"""
         prefixlab tune --model FILE|DIR --method M (--task T | --data FILE) --iters N --out FILE [options]
           --model FILE|DIR    a PrefixLab model file or a Hugging Face GPT-2 directory
-          --method M          hard-prompt, soft-prompt, prefix, prefix-kv, lora, full
+          --method M          {MethodSettings.MethodNames}
           --iters N           steps, 1-100000000: required for every method but hard-prompt, which trains nothing
           --out FILE          the adapter (or model, for full) to write; FILE.ckpt.safetensors and FILE.log.jsonl
                               go beside it. None may be an input or an existing device, pipe or folder.
-          --lr X              more than 0 and at most 10; default: the paper's per method (prefix, soft prompt
-                              5e-5; LoRA 5e-3; full 5e-4)
-          --weight-decay X    0-10; default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
+          --lr X              more than 0 and at most 10; default: the method's own (the paper's: prefix, soft
+                              prompt 5e-5; LoRA 5e-3; full 5e-4)
+          --weight-decay X    0-10; default: the method's own (0.01, PyTorch's AdamW default; full: 0.1 on
+                              Linear weights)
         """ + "\n" + MethodSettings.Usage + "\n" + """
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
           --keep-best, --log-dir DIR, --no-tensorboard
                               as for pretrain (--keep-best with --data: needs a validation split)
-          --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
+          --format peft       save a {string.Join(", ", PeftFormat.SavableMethods)} adapter as a PEFT directory
                               (adapter_config.json, adapter_model.safetensors) at --out; the config names
                               the base model as --model is typed
           --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
                               (config.json, model.safetensors, the tokenizer files), which transformers loads
         """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage + "\n" + """
-        Context methods and LoRA save only their own tensors; full saves a model. Every option, output
+        Adapters hold only the method's own tensors; full saves a model. Every option, output
         and format is checked before the first step.
         """;
 
@@ -72,7 +73,7 @@ internal sealed class TuneCommand : ICommand
         using var method = TuningMethods.Create(methodName, model, settings, seed);
         // A method with nothing to train (hard-prompt) takes no steps; every other one needs --iters.
         bool trains = method.Parameters.Count > 0;
-        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {method.Name} trains nothing (its tokens are fixed), leave --iters out");
+        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {method.Name} trains nothing, leave --iters out");
         PrefixLabException.Check(!trains || args.Has("iters"), $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {method.Name}");
         int iterations = trains ? args.Int("iters", 0, 1, Ranges.MaxSteps) : 0;
         args.EnsureAllUsed();
@@ -128,8 +129,7 @@ internal sealed class TuneCommand : ICommand
         }
         else
         {
-            var saved = settings with { ProjectionHidden = null }; // the file holds folded keys and values
-            AdapterFile.Save(output, method, new AdapterInfo(method.Name, saved, baseFingerprint, layoutPrefix, task.Name, steps));
+            AdapterFile.Save(output, method, new AdapterInfo(method.Name, settings, baseFingerprint, layoutPrefix, task.Name, steps));
         }
         Console.WriteLine($"saved {output}");
         if (evalSamples > 0)
@@ -149,7 +149,8 @@ internal sealed class TuneCommand : ICommand
             $"--format {flag}: '{modelPath}' is a PrefixLab model, which has no Hugging Face counterpart; save with --format prefixlab (the default)");
         if (format == SaveFormat.HuggingFace)
         {
-            PrefixLabException.Check(methodName == "full", $"--format hf saves a whole model, so it goes with --method full (a {methodName} adapter goes to --format peft)");
+            string models = string.Join(", ", TuningMethods.All.Where(k => k.SavesModel).Select(k => k.Name));
+            PrefixLabException.Check(TuningMethods.Find(methodName)?.SavesModel ?? false, $"--format hf saves a whole model, so it goes with --method {models} (a {methodName} adapter goes to --format peft)");
             HuggingFaceGpt2Writer.CheckOutput(output);
         }
         // Which methods PEFT holds is read from the format itself, so a format that learns a method needs no change here.

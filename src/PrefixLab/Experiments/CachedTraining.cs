@@ -95,7 +95,7 @@ public sealed class CachedTraining(RunContext context)
         }
         else
         {
-            Tuning.AdapterFile.Save(path, tuning, new AdapterInfo(tuning.Name, settings with { ProjectionHidden = null }, fingerprint, layoutPrefix, task.Name, steps));
+            Tuning.AdapterFile.Save(path, tuning, new AdapterInfo(tuning.Name, settings, fingerprint, layoutPrefix, task.Name, steps));
         }
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);

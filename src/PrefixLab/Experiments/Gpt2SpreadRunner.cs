@@ -19,7 +19,7 @@ namespace PrefixLab.Experiments;
 public sealed record Gpt2SpreadSetup(int PrefixSize, string? Method = null, Sized<int>? Steps = null, Sized<double>? Lr = null, int Batch = 8, int? Samples = null)
 {
     /// <summary>The method's name.</summary>
-    public string MethodName => Method ?? "prefix-kv";
+    public string MethodName => Method ?? PrefixKv.Kind.Name;
 }
 
 /// <summary>

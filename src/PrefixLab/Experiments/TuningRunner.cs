@@ -17,8 +17,6 @@ namespace PrefixLab.Experiments;
 /// </summary>
 public sealed class TuningRunner : IExperimentRunner
 {
-    private static readonly HashSet<string> ContextMethods = new(["hard-prompt", "soft-prompt", "prefix", "prefix-kv"], StringComparer.OrdinalIgnoreCase);
-
     /// <inheritdoc />
     public string Kind => "tuning";
 
@@ -26,7 +24,7 @@ public sealed class TuningRunner : IExperimentRunner
     public int Version => 1;
 
     /// <summary>Whether <paramref name="method"/> puts vectors in front of the content.</summary>
-    public static bool IsContextMethod(string method) => ContextMethods.Contains(method);
+    public static bool IsContextMethod(string method) => TuningMethods.IsContext(method);
 
     /// <inheritdoc />
     public void Validate(ExperimentSpec spec)
@@ -57,7 +55,7 @@ public sealed class TuningRunner : IExperimentRunner
         if (setup.Measures("shift"))
         {
             int steps = setup.ShiftSteps!.For(profile);
-            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, "full", new TuningSettings(), task, steps, null, seed), steps * step)));
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, new TuningSettings(), task, steps, null, seed), steps * step)));
         }
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
         items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
@@ -96,7 +94,7 @@ public sealed class TuningRunner : IExperimentRunner
         {
             foreach (var task in TunedTasks(setup, profile))
             {
-                var file = training.Run(baseFile, "full", new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
+                var file = training.Run(baseFile, FullFineTune.Kind.Name, new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
                 metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
             }
         }
