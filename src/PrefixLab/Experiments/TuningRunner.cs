@@ -3,6 +3,7 @@ using PrefixLab.Evaluation;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 
 namespace PrefixLab.Experiments;
 
@@ -115,12 +116,10 @@ public sealed class TuningRunner : IExperimentRunner
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
     {
-        using var adapted = AdaptedModel.Load(basePath, runPath);
-        foreach (var taskName in tasks)
+        var request = new EvaluateRequest(basePath, [.. tasks.Select(t => TaskData.Of(TaskRegistry.Default.Get(t)))]) { Adapter = runPath, Samples = context.Profile.EvalSamples };
+        foreach (var result in EvaluateWorkflow.Run(request, task => context.Report($"evaluating {name} on {task}", null)))
         {
-            context.Report($"evaluating {name} on {taskName}", null);
-            var result = Evaluator.Evaluate(adapted.Model, TaskRegistry.Default.Get(taskName), adapted.PrefixSize, context.Profile.EvalSamples);
-            metrics[$"{name}/{taskName}"] = 100 * result.Accuracy;
+            metrics[$"{name}/{result.Task}"] = 100 * result.Accuracy;
         }
     }
 
