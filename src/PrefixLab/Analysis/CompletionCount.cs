@@ -124,7 +124,7 @@ public static class CompletionCount
         // TaskTraining.Loss averages over rows; times the row count, each row gets the gradient of its
         // own mean loss, as in a training of its own. Clipping the norm of the whole parameter would
         // couple the rows, so it is off; AdamW without decay is Adam, element by element.
-        var job = TaskTraining.ForMethod(model, rows, _ => TaskTraining.Loss(model, inputs, labels, length) * targets.Count, "virtual-targets", 1, options, 0, "frozen");
+        var job = MethodTraining.ForMethod(model, rows, _ => TaskTraining.Loss(model, inputs, labels, length) * targets.Count, "virtual-targets", 1, options, 0, "frozen");
         // The objective is a sum over the rows; progress shows the mean per target, comparable across counts.
         Trainer.Run(job, options with { GradClip = 0, BatchSize = targets.Count }, progress is null ? null : p => progress(p with { Loss = p.Loss / targets.Count }));
         using var trained = rows.Parameters[0].detach().to_type(ScalarType.Float32);

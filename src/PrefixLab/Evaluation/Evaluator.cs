@@ -1,6 +1,5 @@
 using PrefixLab.Model;
 using PrefixLab.Tasks;
-using PrefixLab.Training;
 using PrefixLab.Util;
 using static TorchSharp.torch;
 
@@ -53,7 +52,7 @@ public static class Evaluator
     public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
     {
         var layout = SequenceLayout.For(task, prefixSize);
-        TaskTraining.CheckFits(model, task, layout);
+        SequenceFit.Check(model, task, layout);
         var test = TestSet.Draw(task, samples, seed, split);
         int correct = 0;
         for (int start = 0; start < samples; start += batchSize)

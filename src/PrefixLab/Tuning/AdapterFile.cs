@@ -43,15 +43,16 @@ public static class AdapterFile
     public static void Save(string path, ITuningMethod method, AdapterInfo info)
     {
         var saved = info with { Settings = TuningMethods.Get(info.Method).Saved(info.Settings), Positions = method.Settings.KvPositions };
-        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed("adapter", JsonSerializer.Serialize(saved, ModelFile.Json)));
+        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed(FileKinds.Adapter, JsonSerializer.Serialize(saved, ModelFile.Json)));
     }
 
     /// <summary>Reads an adapter file's description, refusing one that cannot describe an adapter.</summary>
     public static AdapterInfo ReadInfo(string path)
     {
         var metadata = SafeTensors.ReadMetadata(path);
-        if (!metadata.TryGetValue("kind", out var kind) || kind != "adapter" || !metadata.TryGetValue("adapter", out var json))
+        if (!FileKinds.Is(metadata, FileKinds.Adapter) || !metadata.TryGetValue(FileKinds.Adapter, out var json))
         {
+            string? kind = metadata.GetValueOrDefault(FileKinds.Key);
             throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
         }
         var info = ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
@@ -59,7 +60,7 @@ public static class AdapterFile
         PrefixLabException.Check(info.BaseFingerprint.Length is 64 or LegacyFingerprintLength && info.BaseFingerprint.All(char.IsAsciiHexDigitLower),
             $"'{path}': base fingerprint '{info.BaseFingerprint}' is not 64 lowercase hex digits (or 16, in older files)");
         PrefixLabException.Check(info.PrefixSize >= 0 && info.Steps >= 0, $"'{path}': prefix size and steps must be at least 0 (got {info.PrefixSize} and {info.Steps})");
-        ModelFile.CheckSeal(path, metadata, "adapter");
+        ModelFile.CheckSeal(path, metadata, FileKinds.Adapter);
         return info;
     }
 

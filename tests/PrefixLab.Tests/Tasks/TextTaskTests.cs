@@ -104,7 +104,7 @@ public class TextTaskTests
             var samples = TextSamples.Encode(task, Encode, method.PaddingRows ?? 0);
             var options = new TrainOptions { Iterations = 60, BatchSize = 8, LearningRate = 1e-2, LogEvery = 10 };
             var first = new List<double>();
-            var result = Trainer.Run(TextTraining.ForMethod(model, method, samples, options, 0, "base"), options, p => first.Add(p.Loss));
+            var result = Trainer.Run(MethodTraining.ForMethod(model, method, samples, options, 0, "base"), options, p => first.Add(p.Loss));
             Assert.Equal(60, result.Steps);
             Assert.True(result.FinalLoss < first[0], $"{name}: loss {first[0]} → {result.FinalLoss}");
         }

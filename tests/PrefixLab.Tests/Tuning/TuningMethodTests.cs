@@ -159,6 +159,6 @@ public class TuningMethodTests
         var task = TaskRegistry.Default.Get("descending");
         var layout = SequenceLayout.For(task, method.InputPadding(1));
         var options = new TrainOptions { Iterations = steps, LearningRate = lr, BatchSize = 8 };
-        Trainer.Run(TaskTraining.ForMethod(model, method, task, layout, options, 0.01, "test"), options);
+        Trainer.Run(MethodTraining.ForMethod(model, method, task, layout, options, 0.01, "test"), options);
     }
 }

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PrefixLab.Interop;
 using PrefixLab.Model;
-using PrefixLab.Tuning;
 using PrefixLab.Util;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PrefixLab.Interop;
+namespace PrefixLab.Tuning;
 
 /// <summary>
 /// Hugging Face PEFT's adapter layout: a directory with <c>adapter_config.json</c> and
