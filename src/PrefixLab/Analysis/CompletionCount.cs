@@ -32,9 +32,9 @@ public static class CompletionCount
     /// of the vocabulary (row t), <paramref name="batch"/> rows per cached generation.
     /// <paramref name="progress"/> receives (rows done, rows in all) after each batch.
     /// </summary>
-    public static IReadOnlyList<int[]> Real(Gpt model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    public static IReadOnlyList<int[]> Real(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
     {
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Shape.VocabSize;
         Check(model, prompt, length, batch);
         var result = new List<int[]>(vocab);
         for (int start = 0; start < vocab; start += batch)
@@ -54,12 +54,12 @@ public static class CompletionCount
     /// <paramref name="tokens"/> (in their order), many at once: position 0 holds a padding token whose
     /// block inputs are replaced, per row, by the virtual token's vectors, as the adapters do it.
     /// </summary>
-    public static IReadOnlyList<int[]> Virtual(Gpt model, IReadOnlyList<VirtualToken> tokens, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    public static IReadOnlyList<int[]> Virtual(ILanguageModel model, IReadOnlyList<VirtualToken> tokens, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
     {
         Check(model, prompt, length, batch);
-        int width = model.Config.Width;
-        PrefixLabException.Check(tokens.All(t => t.Vectors.GetLength(1) == width && t.Vectors.GetLength(0) is > 0 and var l && l <= model.Config.Layers),
-            $"virtual tokens must have width {width} and at most {model.Config.Layers} layer rows");
+        int width = model.Shape.Width;
+        PrefixLabException.Check(tokens.All(t => t.Vectors.GetLength(1) == width && t.Vectors.GetLength(0) is > 0 and var l && l <= model.Shape.Layers),
+            $"virtual tokens must have width {width} and at most {model.Shape.Layers} layer rows");
         var result = new int[tokens.Count][];
         // Rows of one batch share their hooks, so soft prompts (one row) and prefixes (a row per block) go apart.
         var groups = Enumerable.Range(0, tokens.Count).GroupBy(i => tokens[i].Vectors.GetLength(0));
@@ -71,7 +71,7 @@ public static class CompletionCount
                 using var scope = NewDisposeScope();
                 int layers = group.Key;
                 var flat = chunk.SelectMany(i => tokens[i].Vectors.Cast<float>()).ToArray();
-                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.parameters().First().dtype);
+                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.Module.parameters().First().dtype);
                 var hooks = Enumerable.Range(0, layers)
                     .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => TuningMethod.ReplaceFirstPerRow(activation, context, vectors[.., l])))
                     .ToList();
@@ -177,16 +177,16 @@ public static class CompletionCount
         return tokens;
     }
 
-    private static void Check(Gpt model, IReadOnlyList<int> prompt, int length, int batch)
+    private static void Check(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch)
     {
         PrefixLabException.Check(length >= 1, $"the continuation length must be at least 1 (got {length})");
         PrefixLabException.Check(batch >= 1, $"the batch must be at least 1 (got {batch})");
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Shape.VocabSize;
         PrefixLabException.Check(prompt.All(t => t >= 0 && t < vocab), $"prompt tokens must be between 0 and {vocab - 1}");
         // The last generated token is never read back.
         int positions = 1 + prompt.Count + length - 1;
-        PrefixLabException.Check(positions <= model.Config.BlockSize,
-            $"1 token + {prompt.Count} prompt + {length} new tokens (--length) need {positions} positions, the model has {model.Config.BlockSize}");
+        PrefixLabException.Check(positions <= model.Shape.Positions,
+            $"1 token + {prompt.Count} prompt + {length} new tokens (--length) need {positions} positions, the model has {model.Shape.Positions}");
     }
 
     private static Tensor Rows(Tensor first, IReadOnlyList<int> prompt)
@@ -196,7 +196,7 @@ public static class CompletionCount
         return cat([first, rest], 1);
     }
 
-    private static List<int[]> Generate(Gpt model, Tensor rows, int length)
+    private static List<int[]> Generate(ILanguageModel model, Tensor rows, int length)
     {
         using var generated = Generation.Greedy(model, rows, length);
         var flat = generated.data<long>().ToArray();

@@ -49,7 +49,7 @@ public static class Evaluator
     /// <paramref name="samples"/> test samples of <paramref name="task"/> (or samples of another
     /// <paramref name="split"/>), decoded greedily in batches.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
+    public static EvalResult Evaluate(ILanguageModel model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
     {
         var layout = SequenceLayout.For(task, prefixSize);
         SequenceFit.Check(model, task, layout);

@@ -12,7 +12,7 @@ public static class TextEvaluator
     /// are decoded together (no padding, so no attention mask is needed), as many tokens as the longest
     /// answer among them has.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, TextSamples samples, int? limit = null, int batchSize = 64, DataSplit split = DataSplit.Test)
+    public static EvalResult Evaluate(ILanguageModel model, TextSamples samples, int? limit = null, int batchSize = 64, DataSplit split = DataSplit.Test)
     {
         SequenceFit.Check(model, samples);
         var test = samples.Of(split).Take(limit ?? int.MaxValue).ToList();

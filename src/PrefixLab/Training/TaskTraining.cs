@@ -17,7 +17,7 @@ public static class TaskTraining
     /// The paper's loss: cross-entropy of the output predictions only. Only the last
     /// <paramref name="outputLength"/> positions carry targets, so the head runs on those rows alone.
     /// </summary>
-    public static Tensor Loss(Gpt model, Tensor inputs, Tensor targets, int outputLength)
+    public static Tensor Loss(ILanguageModel model, Tensor inputs, Tensor targets, int outputLength)
     {
         var scored = TensorIndex.Slice(-outputLength);
         var logits = model.Head(model.Hidden(inputs, lastRows: outputLength));
@@ -31,7 +31,7 @@ public static class TaskTraining
     /// The loss of step <c>s</c> on a fresh training batch drawn from the seed and <c>s</c> alone, so the
     /// batches do not depend on what ran before.
     /// </summary>
-    public static Func<long, Tensor> StepLoss(Gpt model, ITask task, SequenceLayout layout, TrainOptions options)
+    public static Func<long, Tensor> StepLoss(ILanguageModel model, ITask task, SequenceLayout layout, TrainOptions options)
     {
         SequenceFit.Check(model, task, layout);
         return step =>
@@ -44,11 +44,11 @@ public static class TaskTraining
 
 
     /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
-    public static string Fingerprint(string method, GptConfig config, ITask task, SequenceLayout layout, TrainOptions options, object settings) =>
+    public static string Fingerprint(string method, object config, ITask task, SequenceLayout layout, TrainOptions options, object settings) =>
         Fingerprint(method, config, task.Name, layout.PrefixSize, options, settings);
 
     /// <summary>A string that identifies a run by everything that determines it but its length.</summary>
-    public static string Fingerprint(string method, GptConfig config, string taskName, int prefixSize, TrainOptions options, object settings)
+    public static string Fingerprint(string method, object config, string taskName, int prefixSize, TrainOptions options, object settings)
     {
         var run = JsonSerializer.SerializeToNode(new
         {

@@ -12,7 +12,7 @@ public static class TextTraining
     private const ulong DataStream = 0x7E47;
 
     /// <summary>The loss of step s on a batch drawn from the seed and s alone, scored on the answer tokens.</summary>
-    public static Func<long, Tensor> StepLoss(Gpt model, TextSamples samples, TrainOptions options)
+    public static Func<long, Tensor> StepLoss(ILanguageModel model, TextSamples samples, TrainOptions options)
     {
         SequenceFit.Check(model, samples);
         return step =>

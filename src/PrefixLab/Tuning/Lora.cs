@@ -14,6 +14,8 @@ namespace PrefixLab.Tuning;
 /// projection. <see cref="TuningSettings.RankPattern"/> and <see cref="TuningSettings.AlphaPattern"/>
 /// give some layers another r or alpha, as PEFT's <c>rank_pattern</c> and <c>alpha_pattern</c> do.
 /// <see cref="Merge"/> folds the update into the weights; <see cref="Unmerge"/> restores them exactly.
+/// The update is added at the hook point each layer's output passes (<c>….c_fc.hook_out</c>), whose
+/// context carries the layer's input.
 /// </summary>
 public sealed class Lora : TuningMethod
 {
@@ -46,8 +48,7 @@ public sealed class Lora : TuningMethod
             KaimingUniform(a, Math.Sqrt(5), generator ?? own!);
             var entry = new Adapted(name, linear, a, b, scale);
             adapted.Add(entry);
-            var remover = linear.register_forward_hook((_, input, output) => merged ? output : output + (input.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
-            Track(new Removal(remover.remove));
+            Hook(model.Hooks.OutputOf(linear).Name, (output, context) => merged ? output : output + (context.Input!.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
         }
         PrefixLabException.Check(adapted.Count > 0, $"no Linear layer of the model matches LoRA targets [{string.Join(", ", settings.Targets)}]");
     }
@@ -176,11 +177,6 @@ public sealed class Lora : TuningMethod
         public override IPeftMapping Peft { get; } = new LoraPeft();
 
         public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Lora(model, settings, generator);
-    }
-
-    private sealed class Removal(Action remove) : IDisposable
-    {
-        public void Dispose() => remove();
     }
 
     private sealed class Adapted(string name, Linear linear, Parameter a, Parameter b, double scale)

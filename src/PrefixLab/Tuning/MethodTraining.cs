@@ -24,7 +24,7 @@ public static class MethodTraining
     /// AdamW with <paramref name="weightDecay"/>, the base in evaluation mode unless the method trains it
     /// (the paper trains prefixes and LoRA on a model in eval mode).
     /// </summary>
-    public static TrainingJob ForMethod(Gpt model, ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint) =>
+    public static TrainingJob ForMethod(ILanguageModel model, ITuningMethod method, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay, string baseFingerprint) =>
         ForMethod(model, method, TaskTraining.StepLoss(model, task, layout, options), task.Name, layout.PrefixSize, options, weightDecay, baseFingerprint);
 
     /// <summary>
@@ -32,7 +32,7 @@ public static class MethodTraining
     /// loss; <paramref name="taskName"/> and <paramref name="prefixSize"/> identify the data in the run's
     /// fingerprint. The digit tasks and the text tasks both come through here.
     /// </summary>
-    public static TrainingJob ForMethod(Gpt model, ITuningMethod method, Func<long, Tensor> stepLoss, string taskName, int prefixSize, TrainOptions options, double weightDecay, string baseFingerprint)
+    public static TrainingJob ForMethod(ILanguageModel model, ITuningMethod method, Func<long, Tensor> stepLoss, string taskName, int prefixSize, TrainOptions options, double weightDecay, string baseFingerprint)
     {
         PrefixLabException.Check(method.Parameters.Count > 0, $"method '{method.Name}' has nothing to train");
         return new TrainingJob
@@ -40,20 +40,20 @@ public static class MethodTraining
             Groups = method.Groups(weightDecay),
             Loss = stepLoss,
             State = method.TrainsBase
-                ? model.state_dict()
+                ? model.Module.state_dict()
                 : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
             // The base enters as its legacy 16-digit fingerprint, so runs keep the identity (and checkpoints) they had before fingerprints grew to 64.
             Fingerprint = TaskTraining.Fingerprint(method.Name, model.Config, taskName, prefixSize, options, TuningMethods.Identity(new { method.Settings, weight_decay = weightDecay, base_model = baseFingerprint[..Math.Min(baseFingerprint.Length, AdapterFile.LegacyFingerprintLength)] }, method.Name, method.Settings)),
             Reseed = model.Dropout.Reseed,
-            SetTraining = training => model.train(training && method.TrainsBase),
+            SetTraining = training => model.Module.train(training && method.TrainsBase),
         };
     }
 
     /// <summary>
     /// Training of <paramref name="method"/> on <paramref name="samples"/>, as
-    /// <see cref="ForMethod(Gpt, ITuningMethod, ITask, SequenceLayout, TrainOptions, double, string)"/>
+    /// <see cref="ForMethod(ILanguageModel, ITuningMethod, ITask, SequenceLayout, TrainOptions, double, string)"/>
     /// trains on a digit task. The run's fingerprint names the task by a hash of its examples.
     /// </summary>
-    public static TrainingJob ForMethod(Gpt model, ITuningMethod method, TextSamples samples, TrainOptions options, double weightDecay, string baseFingerprint) =>
+    public static TrainingJob ForMethod(ILanguageModel model, ITuningMethod method, TextSamples samples, TrainOptions options, double weightDecay, string baseFingerprint) =>
         ForMethod(model, method, TextTraining.StepLoss(model, samples, options), TextTraining.TaskName(samples), samples.PaddingRows, options, weightDecay, baseFingerprint);
 }
