@@ -17,29 +17,21 @@ internal static class MethodSettings
     /// <summary>The methods' names as the usage lists them.</summary>
     public static string MethodNames => string.Join(", ", TuningMethods.Names);
 
-    public static TuningSettings Read(Arguments args, Gpt model, int defaultPrefixSize)
+    /// <summary>
+    /// The settings of method <paramref name="kind"/>: every knob's option is read and checked for its
+    /// type and range, and the method takes the values of its own knobs.
+    /// </summary>
+    public static TuningSettings Read(Arguments args, Gpt model, int defaultPrefixSize, MethodKind kind)
     {
-        var settings = new TuningSettings();
-        var given = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var knob in TuningMethods.Knobs)
+        var values = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var knob in TuningMethods.Knobs.Where(k => args.Has(k.Name)))
         {
-            if (args.Has(knob.Name))
-            {
-                settings = knob.Apply(settings, Value(args, knob));
-                given.Add(knob.Name);
-            }
+            values[knob.Name] = Value(args, knob);
         }
-        // Defaults that depend on the model or on other knobs, once every given value is in.
-        foreach (var knob in TuningMethods.Knobs.Where(k => !given.Contains(k.Name)))
+        var settings = kind.Settings(values, defaultPrefixSize);
+        foreach (var knob in kind.Knobs)
         {
-            if (knob.DefaultFor?.Invoke(defaultPrefixSize, settings) is { } value)
-            {
-                settings = knob.Apply(settings, value);
-            }
-        }
-        foreach (var knob in TuningMethods.Knobs)
-        {
-            knob.Check?.Invoke(model, settings, $"--{knob.Name}", given.Contains(knob.Name));
+            knob.Check(model, settings, $"--{knob.Name}", values.ContainsKey(knob.Name));
         }
         return settings;
     }
@@ -48,8 +40,8 @@ internal static class MethodSettings
     /// Checks a size knob of <paramref name="settings"/> (named <paramref name="name"/>) set by
     /// <c>params --match</c>, as the command line checks the option.
     /// </summary>
-    public static void CheckMatched(Gpt model, TuningSettings settings, string name) =>
-        TuningMethods.Knobs.First(k => k.Name == name).Check?.Invoke(model, settings, $"--match {name}", true);
+    public static void CheckMatched(Gpt model, MethodKind kind, TuningSettings settings, string name) =>
+        kind.Knobs.First(k => k.Name == name).Check(model, settings, $"--match {name}", true);
 
     /// <summary>The option's value, of the knob's type and within its range.</summary>
     private static object Value(Arguments args, Knob knob) => knob.Type switch

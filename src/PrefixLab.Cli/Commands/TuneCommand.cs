@@ -49,7 +49,7 @@ internal sealed class TuneCommand : ICommand
         var task = TaskSource.Read(args, modelPath);
         var (model, info) = ModelFile.Load(modelPath, LoadFlags.Read(args));
         using var _ = model;
-        var settings = MethodSettings.Read(args, model, info.PrefixSize);
+        var settings = MethodSettings.Read(args, model, info.PrefixSize, TuningMethods.Get(methodName));
         ulong seed = args.Seed("seed", 1);
         var lrText = args.Optional("lr");
         var wdText = args.Optional("weight-decay");

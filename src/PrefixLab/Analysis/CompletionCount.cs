@@ -111,7 +111,7 @@ public static class CompletionCount
         Check(model, prompt, length, targets.Count);
         PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Config.VocabSize)), $"target tokens must be between 0 and {model.Config.VocabSize - 1}");
         int width = model.Config.Width;
-        using var rows = new SoftPromptRows(model, targets.Count, new TuningSettings());
+        using var rows = new SoftPromptRows(model, targets.Count, new PromptSettings());
         // Not from torch's global generator, whose state depends on whatever drew from it before.
         using var generator = new Generator(options.Seed);
         using var drawn = start is null ? randn([targets.Count, width], generator: generator) : null;
@@ -165,8 +165,8 @@ public static class CompletionCount
             var (method, info) = AdapterFile.Load(path, model, fingerprint);
             using (method)
             {
-                bool single = method is SoftPrompt or Prefix && method.Settings.PrefixSize == 1;
-                PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter with P = {method.Settings.PrefixSize}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
+                bool single = method is SoftPrompt or Prefix && method.PaddingRows == 1;
+                PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter{(method.PaddingRows is int p ? $" with P = {p}" : "")}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
                 using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Config.Width);
                 var values = vectors.data<float>().ToArray();
                 var grid = new float[vectors.shape[0], vectors.shape[1]];

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using PrefixLab.Interop;
 using PrefixLab.Model;
@@ -10,15 +11,16 @@ namespace PrefixLab.Tuning;
 
 /// <summary>What an adapter file says besides its tensors.</summary>
 /// <param name="Method">The method's name.</param>
-/// <param name="Settings">The method's settings (reparameterisations already folded).</param>
+/// <param name="Settings">The method's settings, its own record (reparameterisations already folded).</param>
 /// <param name="BaseFingerprint">Fingerprint of the base model's weights it was trained on.</param>
 /// <param name="PrefixSize">The padding positions of the inputs it was trained with.</param>
 /// <param name="Task">The task it was trained on.</param>
 /// <param name="Steps">Training steps.</param>
 /// <param name="Positions">
 /// Where a key/value prefix leaves the content on the position embedding (<see cref="KvPositions"/>):
-/// <c>AfterPrefix</c> in files written since PrefixLab follows Hugging Face; absent (null) in older
-/// files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained.
+/// <c>AfterPrefix</c> in prefix-kv files written since PrefixLab follows Hugging Face; absent (null) in
+/// older files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained, and in
+/// other methods' files (<see cref="MethodKind.Positions"/>).
 /// </param>
 public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] KvPositions? Positions = null);
@@ -42,7 +44,8 @@ public static class AdapterFile
     /// </remarks>
     public static void Save(string path, ITuningMethod method, AdapterInfo info)
     {
-        var saved = info with { Settings = TuningMethods.Get(info.Method).Saved(info.Settings), Positions = method.Settings.KvPositions };
+        var kind = TuningMethods.Get(info.Method);
+        var saved = info with { Settings = kind.Saved(info.Settings), Positions = kind.Positions(method.Settings) };
         SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed(FileKinds.Adapter, JsonSerializer.Serialize(saved, ModelFile.Json)));
     }
 
@@ -55,8 +58,10 @@ public static class AdapterFile
             string? kind = metadata.GetValueOrDefault(FileKinds.Key);
             throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
         }
-        var info = ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
-        PrefixLabException.Check(TuningMethods.Names.Contains(info.Method, StringComparer.OrdinalIgnoreCase), $"'{path}': unknown method '{info.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
+        var stored = ModelFile.ParseJson<StoredInfo>(path, json, "adapter description");
+        var method = TuningMethods.Find(stored.Method) ?? throw new PrefixLabException($"'{path}': unknown method '{stored.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
+        var settings = method.Read(path, OwnFields(method, stored.Settings).ToJsonString(), stored.Positions);
+        var info = new AdapterInfo(stored.Method, settings, stored.BaseFingerprint, stored.PrefixSize, stored.Task, stored.Steps, stored.Positions);
         PrefixLabException.Check(info.BaseFingerprint.Length is 64 or LegacyFingerprintLength && info.BaseFingerprint.All(char.IsAsciiHexDigitLower),
             $"'{path}': base fingerprint '{info.BaseFingerprint}' is not 64 lowercase hex digits (or 16, in older files)");
         PrefixLabException.Check(info.PrefixSize >= 0 && info.Steps >= 0, $"'{path}': prefix size and steps must be at least 0 (got {info.PrefixSize} and {info.Steps})");
@@ -85,8 +90,6 @@ public static class AdapterFile
         }
         PrefixLabException.Check(info.PrefixSize <= model.Config.BlockSize, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Config.BlockSize}");
         var (tensors, _) = SafeTensors.Load(path, options);
-        // A file without the field predates the convention: its key/value prefix left the content at 0.
-        info = info with { Settings = info.Settings with { KvPositions = info.Positions ?? KvPositions.FromZero } };
         try
         {
             return (Attach(path, info.Method, info.Settings, model, tensors), info);
@@ -130,6 +133,32 @@ public static class AdapterFile
             throw;
         }
     }
+
+    /// <summary>
+    /// <paramref name="settings"/> without the fields of <see cref="LegacyUnionFields"/> that are not the
+    /// method's own: files from when one record held every method's settings store them all, and each
+    /// method reads only its own. Any other key stays, and the method's reader refuses it.
+    /// </summary>
+    private static JsonObject OwnFields(MethodKind kind, JsonObject settings)
+    {
+        var own = ModelFile.StrictJson.GetTypeInfo(kind.SettingsType).Properties.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var copy = (JsonObject)settings.DeepClone();
+        foreach (string field in LegacyUnionFields.Where(f => !own.Contains(f)))
+        {
+            copy.Remove(field);
+        }
+        return copy;
+    }
+
+    /// <summary>
+    /// The settings fields of adapter files written while every method shared one settings record (the
+    /// union of all methods' fields, each file holding all of them). Read only to be set aside.
+    /// </summary>
+    private static readonly string[] LegacyUnionFields =
+        ["prefix_size", "rank", "alpha", "targets", "tokens", "projection_hidden", "init_std", "rank_pattern", "alpha_pattern"];
+
+    /// <summary>An adapter description as stored, its settings still JSON for the method to read.</summary>
+    private sealed record StoredInfo(string Method, JsonObject Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps, KvPositions? Positions = null);
 
     /// <summary>
     /// Whether a stored base fingerprint names the model whose <see cref="Fingerprint"/> is

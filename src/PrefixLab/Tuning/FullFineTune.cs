@@ -5,11 +5,18 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>Full fine-tuning's settings: none (it trains every weight).</summary>
+public sealed record FullSettings : TuningSettings
+{
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(GptConfig config) => this;
+}
+
 /// <summary>
 /// Full fine-tuning: every parameter trains, the model in training mode (dropout on), with minGPT's
 /// groups (weight decay on Linear weights only) and the paper's learning rate 5e-4. It saves a model.
 /// </summary>
-public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMethod(model, settings, trainsBase: true)
+public sealed class FullFineTune(Gpt model, FullSettings settings) : TuningMethod<FullSettings>(model, settings, trainsBase: true)
 {
     /// <summary>Full fine-tuning's registration: it trains the whole model and saves a model file; it has no size and no PEFT counterpart.</summary>
     public static MethodKind Kind { get; } = new Descriptor();
@@ -36,12 +43,12 @@ public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMet
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, Tensor> SaveTensors() => Model.state_dict();
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<FullSettings>
     {
         public override string Name => "full";
 
         public override bool SavesModel => true;
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new FullFineTune(model, settings);
+        protected override ITuningMethod Attach(Gpt model, FullSettings settings, Generator generator) => new FullFineTune(model, settings);
     }
 }

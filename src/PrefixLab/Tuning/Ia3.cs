@@ -7,6 +7,13 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>IA³'s settings: none (its vectors are fixed by the model's shape).</summary>
+public sealed record Ia3Settings : TuningSettings
+{
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(GptConfig config) => this;
+}
+
 /// <summary>
 /// IA³ (Liu et al. 2022, "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context
 /// Learning"): learned vectors that rescale activations, as Hugging Face PEFT's <c>IA3</c> adapts GPT-2
@@ -26,13 +33,13 @@ namespace PrefixLab.Tuning;
 /// <c>transformer.h.L.mlp.c_proj.ia3_l</c> <c>[1, mlp width]</c>; a PEFT file prefixes them with
 /// <c>base_model.model.</c>. It has no size to vary and no options.
 /// </summary>
-public sealed class Ia3 : TuningMethod
+public sealed class Ia3 : TuningMethod<Ia3Settings>
 {
     private readonly Parameter[] attention;
     private readonly Parameter[] feedForward;
 
     /// <summary>Creates a ones vector for every block's <c>c_attn</c> output and MLP activation, and attaches them.</summary>
-    public Ia3(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    public Ia3(Gpt model, Ia3Settings settings) : base(model, settings, trainsBase: false)
     {
         var c = model.Config;
         attention = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(3L * c.Width, 1), requires_grad: true))];
@@ -78,13 +85,13 @@ public sealed class Ia3 : TuningMethod
         return activation * scale.view(Model.Config.Heads, 1, Model.Config.HeadDim).to_type(activation.dtype);
     }
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<Ia3Settings>
     {
         public override string Name => "ia3";
 
         public override IPeftMapping Peft { get; } = new Ia3Peft();
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Ia3(model, settings);
+        protected override ITuningMethod Attach(Gpt model, Ia3Settings settings, Generator generator) => new Ia3(model, settings);
     }
 
     /// <summary>PEFT's <c>IA3</c> with GPT-2's default targets; a file that scales fewer layers loads with ones (no scaling) for the rest.</summary>
@@ -109,7 +116,7 @@ public sealed class Ia3 : TuningMethod
         public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
         {
             PrefixLabException.Check(!PeftFormat.IsSet(config["modules_to_save"]), $"'{directory}/{PeftFormat.ConfigFile}': modules_to_save is set (whole layers trained beside the IA³ vectors); PrefixLab's IA³ does not support it");
-            using var probe = new Ia3(model, new TuningSettings());
+            using var probe = new Ia3(model, new Ia3Settings());
             var expected = probe.SaveTensors();
             var modules = expected.Keys.Select(k => k[..^Suffix.Length]).ToHashSet(StringComparer.Ordinal);
             var mine = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -132,7 +139,7 @@ public sealed class Ia3 : TuningMethod
             {
                 mine[name] = ones.detach().clone();
             }
-            return (new TuningSettings(), mine);
+            return (new Ia3Settings(), mine);
         }
     }
 }

@@ -86,7 +86,7 @@ internal sealed class LoraPeft : IPeftMapping
         var modules = mine.Keys.Select(k => k[..k.LastIndexOf(".lora_", StringComparison.Ordinal)]).Distinct().Order(StringComparer.Ordinal).ToList();
         PrefixLabException.Check(modules.Count > 0, $"'{directory}' holds no LoRA weights");
         // Full layer names as targets select exactly the layers the file adapts.
-        return (new TuningSettings { Rank = rank, Alpha = alpha, Targets = modules, RankPattern = rankPattern, AlphaPattern = alphaPattern }, mine);
+        return (new LoraSettings { Rank = rank, Alpha = alpha, Targets = modules, RankPattern = rankPattern, AlphaPattern = alphaPattern }, mine);
     }
 
     /// <summary>What a tensor of a LoRA file that is not a LoRA A or B weight probably is, by PEFT's names.</summary>

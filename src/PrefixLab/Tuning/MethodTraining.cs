@@ -17,7 +17,7 @@ public static class MethodTraining
     /// <paramref name="weightDecay"/> on Linear weights, none on biases, LayerNorms and embeddings.
     /// </summary>
     public static TrainingJob Full(Gpt model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1) =>
-        ForMethod(model, new FullFineTune(model, new TuningSettings()), task, layout, options, weightDecay, "none");
+        ForMethod(model, new FullFineTune(model, new FullSettings()), task, layout, options, weightDecay, "none");
 
     /// <summary>
     /// Training of <paramref name="method"/> attached to <paramref name="model"/>: its parameters in

@@ -157,13 +157,6 @@ public abstract class TuningMethod : ITuningMethod
         return activation.shape[1] == 1 ? first : cat([first, activation[.., 1..]], 1);
     }
 
-    /// <summary>The settings' prefix size, which a prompt or prefix needs to be at least 1.</summary>
-    protected int RequiredPrefixSize()
-    {
-        PrefixLabException.Check(Settings.PrefixSize >= 1, $"{Name} needs a prefix size of at least 1 (got {Settings.PrefixSize})");
-        return Settings.PrefixSize;
-    }
-
     /// <summary>
     /// A trainable tensor drawn from N(0, std²) by <paramref name="generator"/> (seed 0 when null), float32
     /// unless <paramref name="dtype"/> says otherwise.
@@ -188,4 +181,16 @@ public abstract class TuningMethod : ITuningMethod
         using var noGrad = no_grad();
         tensor.uniform_(-bound, bound, generator);
     }
+}
+
+/// <summary>A <see cref="TuningMethod"/> whose settings are <typeparamref name="TSettings"/>, the method's own record.</summary>
+/// <typeparam name="TSettings">The method's settings.</typeparam>
+/// <param name="model">The model to attach to.</param>
+/// <param name="settings">The method's settings.</param>
+/// <param name="trainsBase">Whether the base model trains too.</param>
+public abstract class TuningMethod<TSettings>(Gpt model, TSettings settings, bool trainsBase) : TuningMethod(model, settings, trainsBase)
+    where TSettings : TuningSettings
+{
+    /// <summary>The settings it was created with, as the method's own record.</summary>
+    public new TSettings Settings { get; } = settings;
 }

@@ -145,7 +145,7 @@ public class HookPointTests
         using var model = TestModels.Create();
         var tokens = TestModels.RandomTokens(3, 10);
         // With a key/value prefix attached, so the cached keys include the prefix's.
-        using var prefix = new PrefixKv(model, new TuningSettings { PrefixSize = 2 });
+        using var prefix = new PrefixKv(model, new PrefixKvSettings { PrefixSize = 2 });
         var read = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var names = new[] { HookPoints.ResidPre(1), HookPoints.K(1), HookPoints.Pattern(0), HookPoints.Z(1) };
         using (model.Hooks.Scope(names.Select(n => (n, (HookFunction)((a, _) =>
@@ -173,7 +173,7 @@ public class HookPointTests
     public void Lora_through_the_output_points_equals_the_merged_weights()
     {
         using var model = TestModels.Create();
-        using var lora = new Lora(model, new TuningSettings { Rank = 2, Alpha = 4, Targets = ["c_attn", "c_fc", "c_proj", "lm_head"] });
+        using var lora = new Lora(model, new LoraSettings { Rank = 2, Alpha = 4, Targets = ["c_attn", "c_fc", "c_proj", "lm_head"] });
         Assert.Equal(9, lora.AdaptedLayers.Count); // c_attn, c_proj, c_fc, c_proj in each of 2 blocks; the head
         using (no_grad())
         {
