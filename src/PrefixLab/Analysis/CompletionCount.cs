@@ -103,14 +103,14 @@ public static class CompletionCount
     /// width]</c>), or else at N(0, 1) draws from <see cref="TrainOptions.Seed"/> alone. Returns the
     /// tokens in target order, ready for <see cref="Virtual"/>.
     /// </summary>
-    public static IReadOnlyList<VirtualToken> TrainVirtual(Gpt model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
+    public static IReadOnlyList<VirtualToken> TrainVirtual(ILanguageModel model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
     {
         PrefixLabException.Check(targets.Count >= 1, "no targets to train virtual tokens for");
         int length = targets[0].Length;
         PrefixLabException.Check(targets.All(t => t.Length == length), "every target must have the same length");
         Check(model, prompt, length, targets.Count);
-        PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Config.VocabSize)), $"target tokens must be between 0 and {model.Config.VocabSize - 1}");
-        int width = model.Config.Width;
+        PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Shape.VocabSize)), $"target tokens must be between 0 and {model.Shape.VocabSize - 1}");
+        int width = model.Shape.Width;
         using var rows = new SoftPromptRows(model, targets.Count, new PromptSettings());
         // Not from torch's global generator, whose state depends on whatever drew from it before.
         using var generator = new Generator(options.Seed);
@@ -154,7 +154,7 @@ public static class CompletionCount
     /// Reads single-virtual-token adapters (a soft prompt or the paper's prefix with P = 1) trained on
     /// <paramref name="model"/>; any other adapter is refused.
     /// </summary>
-    public static IReadOnlyList<VirtualToken> LoadAdapters(Gpt model, IEnumerable<string> paths)
+    public static IReadOnlyList<VirtualToken> LoadAdapters(ILanguageModel model, IEnumerable<string> paths)
     {
         // The base model's fingerprint hashes every weight: once, not once per adapter.
         string fingerprint = AdapterFile.Fingerprint(model);
@@ -167,7 +167,7 @@ public static class CompletionCount
             {
                 bool single = method is SoftPrompt or Prefix && method.PaddingRows == 1;
                 PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter{(method.PaddingRows is int p ? $" with P = {p}" : "")}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
-                using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Config.Width);
+                using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Shape.Width);
                 var values = vectors.data<float>().ToArray();
                 var grid = new float[vectors.shape[0], vectors.shape[1]];
                 Buffer.BlockCopy(values, 0, grid, 0, values.Length * sizeof(float));

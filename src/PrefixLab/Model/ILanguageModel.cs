@@ -14,7 +14,8 @@ namespace PrefixLab.Model;
 /// <param name="Width">Width of the residual stream.</param>
 /// <param name="VocabSize">Number of token ids.</param>
 /// <param name="Positions">Longest sequence the model takes (block size, context length).</param>
-public sealed record ModelShape(int Layers, int Heads, int KeyValueHeads, int HeadDim, int Width, int VocabSize, int Positions);
+/// <param name="MlpWidth">Inner width of each block's MLP.</param>
+public sealed record ModelShape(int Layers, int Heads, int KeyValueHeads, int HeadDim, int Width, int VocabSize, int Positions, int MlpWidth);
 
 /// <summary>
 /// The seam between a model family and everything that uses a model: analyses, the trainer, the
@@ -70,6 +71,12 @@ public interface ILanguageModel
 
     /// <summary>The token embedding, <c>[vocabulary, width]</c>.</summary>
     Tensor TokenEmbedding { get; }
+
+    /// <summary>
+    /// The learned position embedding, <c>[positions, width]</c>, whose row i is added to the token at
+    /// position i; null for a family that encodes positions inside attention (rotary embeddings).
+    /// </summary>
+    Tensor? PositionEmbedding { get; }
 
     /// <summary>The AdamW groups: parameters that get weight decay, and those that do not.</summary>
     (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups();

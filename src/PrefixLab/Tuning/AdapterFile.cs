@@ -76,7 +76,7 @@ public static class AdapterFile
     /// model's <see cref="Fingerprint"/> when the caller has it already (it hashes every weight).
     /// NaN or ±∞ values are refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model, string? fingerprint = null, LoadOptions? options = null)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, ILanguageModel model, string? fingerprint = null, LoadOptions? options = null)
     {
         if (Directory.Exists(path))
         {
@@ -88,7 +88,7 @@ public static class AdapterFile
         {
             throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");
         }
-        PrefixLabException.Check(info.PrefixSize <= model.Config.BlockSize, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Config.BlockSize}");
+        PrefixLabException.Check(info.PrefixSize <= model.Shape.Positions, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Shape.Positions}");
         var (tensors, _) = SafeTensors.Load(path, options);
         try
         {
@@ -110,9 +110,9 @@ public static class AdapterFile
     /// (whatever its name), each of the method's shape and kind of dtype. The settings are checked
     /// against the model first, so that none sizes an allocation beyond the model's scale.
     /// </summary>
-    internal static ITuningMethod Attach(string path, string name, TuningSettings settings, Gpt model, IReadOnlyDictionary<string, Tensor> tensors)
+    internal static ITuningMethod Attach(string path, string name, TuningSettings settings, ILanguageModel model, IReadOnlyDictionary<string, Tensor> tensors)
     {
-        var method = PrefixLabException.InFile(path, () => TuningMethods.Create(name, model, settings.ValidateFor(model.Config)));
+        var method = PrefixLabException.InFile(path, () => TuningMethods.Create(name, model, settings.ValidateFor(model.Shape)));
         try
         {
             var expected = method.SaveTensors();
@@ -171,10 +171,10 @@ public static class AdapterFile
     /// The SHA-256 of a model's weights (over names, shapes and bytes, in name order) as 64 hex digits:
     /// equal for the same weights, different when any weight differs.
     /// </summary>
-    public static string Fingerprint(nn.Module model)
+    public static string Fingerprint(ILanguageModel model)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (name, value) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (name, value) in model.Module.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             hash.AppendData(Encoding.UTF8.GetBytes($"{name}:{string.Join(",", value.shape)};"));
             using var contiguous = value.detach().cpu().contiguous();

@@ -22,9 +22,9 @@ public abstract record ContextSettings : TuningSettings
     }
 
     /// <summary>A prefix no longer than the block size (docs/reliability.md).</summary>
-    public override TuningSettings ValidateFor(GptConfig config)
+    public override TuningSettings ValidateFor(ModelShape config)
     {
-        PrefixLabException.Check(PrefixSize >= 0 && PrefixSize <= config.BlockSize, $"prefix size must be between 0 and the model's block size {config.BlockSize} (got {PrefixSize})");
+        PrefixLabException.Check(PrefixSize >= 0 && PrefixSize <= config.Positions, $"prefix size must be between 0 and the model's block size {config.Positions} (got {PrefixSize})");
         return this;
     }
 }
@@ -56,7 +56,7 @@ public static class ContextKnobs
     public static SizeKnob Size { get; } = new SizeKnob<ContextSettings>("prefix-size", "prefix size", (s, n) => s with { PrefixSize = n }, s => s.PrefixSize);
 
     /// <summary>A prefix must leave the input at least one of the model's positions.</summary>
-    public static void CheckPrefixSize(Gpt model, int prefixSize, string what) =>
-        PrefixLabException.Check(prefixSize < model.Config.BlockSize,
-            $"{what} {prefixSize} leaves no position for the input: the model has {model.Config.BlockSize} positions, so at most {model.Config.BlockSize - 1}");
+    public static void CheckPrefixSize(ILanguageModel model, int prefixSize, string what) =>
+        PrefixLabException.Check(prefixSize < model.Shape.Positions,
+            $"{what} {prefixSize} leaves no position for the input: the model has {model.Shape.Positions} positions, so at most {model.Shape.Positions - 1}");
 }

@@ -14,7 +14,7 @@ public sealed record HardPromptSettings : ContextSettings
     public override int DefaultPrefixSize(int padding) => Tokens?.Count ?? base.DefaultPrefixSize(padding);
 
     /// <inheritdoc />
-    public override TuningSettings ValidateFor(GptConfig config)
+    public override TuningSettings ValidateFor(ModelShape config)
     {
         base.ValidateFor(config);
         PrefixLabException.Check(Tokens is null || Tokens.Count == PrefixSize, $"hard-prompt has {Tokens?.Count} tokens for {PrefixSize} prefix positions");
@@ -33,11 +33,11 @@ public sealed class HardPrompt : TuningMethod<HardPromptSettings>
     private readonly long[] tokens;
 
     /// <summary>Puts <see cref="HardPromptSettings.Tokens"/> into the first positions of every input.</summary>
-    public HardPrompt(Gpt model, HardPromptSettings settings) : base(model, settings, trainsBase: false)
+    public HardPrompt(ILanguageModel model, HardPromptSettings settings) : base(model, settings, trainsBase: false)
     {
         var chosen = settings.Tokens ?? throw new PrefixLabException("hard-prompt needs tokens (--tokens \"3 3 3\")");
         PrefixLabException.Check(chosen.Count == settings.PrefixSize, $"hard-prompt has {chosen.Count} tokens for {settings.PrefixSize} prefix positions");
-        PrefixLabException.Check(chosen.All(t => t >= 0 && t < model.Config.VocabSize), $"hard-prompt tokens must be between 0 and {model.Config.VocabSize - 1}");
+        PrefixLabException.Check(chosen.All(t => t >= 0 && t < model.Shape.VocabSize), $"hard-prompt tokens must be between 0 and {model.Shape.VocabSize - 1}");
         tokens = [.. chosen.Select(t => (long)t)];
         Hook(HookPoints.ResidPre(0), (activation, context) =>
         {
@@ -91,8 +91,8 @@ public sealed class HardPrompt : TuningMethod<HardPromptSettings>
                     if (s.Tokens is { } tokens)
                     {
                         PrefixLabException.Check(tokens.Count == s.PrefixSize, $"option {what} has {tokens.Count} token(s) for --prefix-size {s.PrefixSize}: give one per prefix position");
-                        int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Config.VocabSize, -1);
-                        PrefixLabException.Check(outside == -1, $"option {what}: token {outside} is outside the model's vocabulary 0-{model.Config.VocabSize - 1}");
+                        int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Shape.VocabSize, -1);
+                        PrefixLabException.Check(outside == -1, $"option {what}: token {outside} is outside the model's vocabulary 0-{model.Shape.VocabSize - 1}");
                     }
                 },
             },
@@ -105,6 +105,6 @@ public sealed class HardPrompt : TuningMethod<HardPromptSettings>
             return model.TokenEmbedding.index_select(0, ids).to_type(ScalarType.Float32).contiguous();
         });
 
-        protected override ITuningMethod Attach(Gpt model, HardPromptSettings settings, Generator generator) => new HardPrompt(model, settings);
+        protected override ITuningMethod Attach(ILanguageModel model, HardPromptSettings settings, Generator generator) => new HardPrompt(model, settings);
     }
 }

@@ -37,7 +37,7 @@ public abstract record TuningSettings
     /// adapter of a model of <paramref name="config"/>. The bounds (docs/reliability.md) keep what a
     /// method allocates when it attaches within a small multiple of the model's own weights.
     /// </summary>
-    public abstract TuningSettings ValidateFor(GptConfig config);
+    public abstract TuningSettings ValidateFor(ModelShape config);
 }
 
 /// <summary>

@@ -11,7 +11,7 @@ namespace PrefixLab.Tuning;
 public sealed record Ia3Settings : TuningSettings
 {
     /// <inheritdoc />
-    public override TuningSettings ValidateFor(GptConfig config) => this;
+    public override TuningSettings ValidateFor(ModelShape config) => this;
 }
 
 /// <summary>
@@ -39,9 +39,9 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
     private readonly Parameter[] feedForward;
 
     /// <summary>Creates a ones vector for every block's <c>c_attn</c> output and MLP activation, and attaches them.</summary>
-    public Ia3(Gpt model, Ia3Settings settings) : base(model, settings, trainsBase: false)
+    public Ia3(ILanguageModel model, Ia3Settings settings) : base(model, settings, trainsBase: false)
     {
-        var c = model.Config;
+        var c = model.Shape;
         attention = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(3L * c.Width, 1), requires_grad: true))];
         feedForward = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(1, c.MlpWidth), requires_grad: true))];
         for (int layer = 0; layer < c.Layers; layer++)
@@ -80,9 +80,9 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
     /// <summary>Scales <paramref name="activation"/> (<c>[batch, head, position, head_dim]</c>) by third <paramref name="part"/> of the layer's <c>c_attn</c> vector.</summary>
     private Tensor ScaleHeads(Tensor activation, int layer, int part)
     {
-        long width = Model.Config.Width;
+        long width = Model.Shape.Width;
         var scale = attention[layer].view(-1)[TensorIndex.Slice(part * width, (part + 1) * width)];
-        return activation * scale.view(Model.Config.Heads, 1, Model.Config.HeadDim).to_type(activation.dtype);
+        return activation * scale.view(Model.Shape.Heads, 1, Model.Shape.HeadDim).to_type(activation.dtype);
     }
 
     private sealed class Descriptor : MethodKind<Ia3Settings>
@@ -91,7 +91,7 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
 
         public override IPeftMapping Peft { get; } = new Ia3Peft();
 
-        protected override ITuningMethod Attach(Gpt model, Ia3Settings settings, Generator generator) => new Ia3(model, settings);
+        protected override ITuningMethod Attach(ILanguageModel model, Ia3Settings settings, Generator generator) => new Ia3(model, settings);
     }
 
     /// <summary>PEFT's <c>IA3</c> with GPT-2's default targets; a file that scales fewer layers loads with ones (no scaling) for the rest.</summary>
@@ -103,7 +103,7 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
 
         public bool Imports => true;
 
-        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
         {
             config["target_modules"] = new JsonArray("c_attn", "mlp.c_proj");
             config["feedforward_modules"] = new JsonArray("mlp.c_proj");
@@ -113,7 +113,7 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
             return method.SaveTensors().ToDictionary(kv => PeftFormat.ModulePrefix + kv.Key, kv => kv.Value.contiguous(), StringComparer.Ordinal);
         }
 
-        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
         {
             PrefixLabException.Check(!PeftFormat.IsSet(config["modules_to_save"]), $"'{directory}/{PeftFormat.ConfigFile}': modules_to_save is set (whole layers trained beside the IA³ vectors); PrefixLab's IA³ does not support it");
             using var probe = new Ia3(model, new Ia3Settings());

@@ -32,7 +32,7 @@ public sealed record LoraSettings : TuningSettings
     public IReadOnlyDictionary<string, double>? AlphaPattern { get; init; }
 
     /// <summary>A rank no larger than the model's larger width (docs/reliability.md).</summary>
-    public override TuningSettings ValidateFor(GptConfig config)
+    public override TuningSettings ValidateFor(ModelShape config)
     {
         int maxRank = Math.Max(config.Width, config.MlpWidth);
         PrefixLabException.Check(Rank >= 1 && Rank <= maxRank, $"LoRA rank must be between 1 and {maxRank}, the model's larger width (got {Rank})");
@@ -64,12 +64,12 @@ public sealed class Lora : TuningMethod<LoraSettings>
     /// Adds a rank-r update to every targeted Linear layer of <paramref name="model"/>, each A drawn by
     /// <paramref name="generator"/> (seed 0 when null) layer after layer.
     /// </summary>
-    public Lora(Gpt model, LoraSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public Lora(ILanguageModel model, LoraSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
         using var own = generator is null ? new Generator(0) : null;
         PrefixLabException.Check(settings.Rank >= 1, $"LoRA rank must be at least 1 (got {settings.Rank})");
         PrefixLabException.Check(settings.Targets.Count > 0, "LoRA needs at least one target name");
-        foreach (var (name, module) in model.named_modules())
+        foreach (var (name, module) in model.Module.named_modules())
         {
             if (module is not Linear linear || !settings.Targets.Any(t => name.Contains(t, StringComparison.Ordinal)))
             {
@@ -154,9 +154,9 @@ public sealed class Lora : TuningMethod<LoraSettings>
     /// LoRA's rank is at most the smaller width of every targeted layer (a larger one adds parameters but
     /// no expressive power, and the factor matrices grow without bound).
     /// </summary>
-    private static void CheckRank(Gpt model, LoraSettings settings, string what)
+    private static void CheckRank(ILanguageModel model, LoraSettings settings, string what)
     {
-        var smallest = model.named_modules()
+        var smallest = model.Module.named_modules()
             .Where(m => m.module is Linear && settings.Targets.Any(t => m.name.Contains(t, StringComparison.Ordinal)))
             .Select(m => (m.name, Shape: ((Linear)m.module).weight.shape))
             .OrderBy(m => Math.Min(m.Shape[0], m.Shape[1]))
@@ -214,7 +214,7 @@ public sealed class Lora : TuningMethod<LoraSettings>
 
         public override IPeftMapping Peft { get; } = new LoraPeft();
 
-        protected override ITuningMethod Attach(Gpt model, LoraSettings settings, Generator generator) => new Lora(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, LoraSettings settings, Generator generator) => new Lora(model, settings, generator);
     }
 
     private sealed class Adapted(string name, Linear linear, Parameter a, Parameter b, double scale)

@@ -50,7 +50,7 @@ public abstract record Knob(string Name, KnobType Type, string Placeholder, stri
     /// error names the option (e.g. <c>--rank</c>) and whether it was given; throws
     /// <see cref="PrefixLabException"/>.
     /// </summary>
-    public abstract void Check(Gpt model, TuningSettings settings, string what, bool given);
+    public abstract void Check(ILanguageModel model, TuningSettings settings, string what, bool given);
 }
 
 /// <summary>A <see cref="Knob"/> of the settings type <typeparamref name="TSettings"/> (or a type derived from it).</summary>
@@ -70,7 +70,7 @@ public sealed record Knob<TSettings>(string Name, KnobType Type, string Placehol
     public Func<int, TSettings, object?>? Default { get; init; }
 
     /// <summary>The check once every knob is read (see <see cref="Knob.Check"/>); null checks nothing more.</summary>
-    public Action<Gpt, TSettings, string, bool>? Validate { get; init; }
+    public Action<ILanguageModel, TSettings, string, bool>? Validate { get; init; }
 
     /// <inheritdoc />
     public override TuningSettings Apply(TuningSettings settings, object value) => Set(Own(settings), value);
@@ -79,7 +79,7 @@ public sealed record Knob<TSettings>(string Name, KnobType Type, string Placehol
     public override object? DefaultFor(int padding, TuningSettings settings) => Default?.Invoke(padding, Own(settings));
 
     /// <inheritdoc />
-    public override void Check(Gpt model, TuningSettings settings, string what, bool given) => Validate?.Invoke(model, Own(settings), what, given);
+    public override void Check(ILanguageModel model, TuningSettings settings, string what, bool given) => Validate?.Invoke(model, Own(settings), what, given);
 
     private TSettings Own(TuningSettings settings) => settings as TSettings
         ?? throw new PrefixLabException($"option --{Name} does not apply to {settings.GetType().Name}");
@@ -132,13 +132,13 @@ public interface IPeftMapping
     /// Adds the method's fields to <paramref name="config"/> (which holds the common ones) and returns the
     /// tensors by PEFT's names. Throws <see cref="PrefixLabException"/> when this adapter has no PEFT meaning.
     /// </summary>
-    Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config);
+    Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config);
 
     /// <summary>
     /// The settings and the method's own tensors (by its names) that <paramref name="config"/> and
     /// <paramref name="tensors"/> of the PEFT adapter in <paramref name="directory"/> describe.
     /// </summary>
-    (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory);
+    (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory);
 }
 
 /// <summary>
@@ -204,7 +204,7 @@ public abstract class MethodKind
     /// Attaches the method to <paramref name="model"/>, its initial tensors drawn from
     /// <paramref name="generator"/> (never torch's global generator).
     /// </summary>
-    public abstract ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator);
+    public abstract ITuningMethod Attach(ILanguageModel model, TuningSettings settings, Generator generator);
 
     /// <summary>The settings an adapter file holds for <paramref name="settings"/> (reparameterisations folded).</summary>
     public virtual TuningSettings Saved(TuningSettings settings) => settings;
@@ -241,7 +241,7 @@ public abstract class MethodKind<TSettings> : MethodKind
     public sealed override TuningSettings Defaults => new TSettings();
 
     /// <inheritdoc />
-    public sealed override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => Attach(model, Own(settings), generator);
+    public sealed override ITuningMethod Attach(ILanguageModel model, TuningSettings settings, Generator generator) => Attach(model, Own(settings), generator);
 
     /// <inheritdoc />
     public sealed override TuningSettings Saved(TuningSettings settings) => Saved(Own(settings));
@@ -257,7 +257,7 @@ public abstract class MethodKind<TSettings> : MethodKind
         ModelFile.ParseJson<TSettings>(path, json, $"{Name} settings");
 
     /// <summary>Attaches the method with its own settings (see <see cref="MethodKind.Attach"/>).</summary>
-    protected abstract ITuningMethod Attach(Gpt model, TSettings settings, Generator generator);
+    protected abstract ITuningMethod Attach(ILanguageModel model, TSettings settings, Generator generator);
 
     /// <summary>The settings an adapter file holds (see <see cref="MethodKind.Saved"/>).</summary>
     protected virtual TSettings Saved(TSettings settings) => settings;

@@ -16,7 +16,7 @@ public static class MethodTraining
     /// Pretraining or full fine-tuning of every parameter, with minGPT's groups: weight decay
     /// <paramref name="weightDecay"/> on Linear weights, none on biases, LayerNorms and embeddings.
     /// </summary>
-    public static TrainingJob Full(Gpt model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1) =>
+    public static TrainingJob Full(ILanguageModel model, ITask task, SequenceLayout layout, TrainOptions options, double weightDecay = 0.1) =>
         ForMethod(model, new FullFineTune(model, new FullSettings()), task, layout, options, weightDecay, "none");
 
     /// <summary>

@@ -17,10 +17,10 @@ public sealed class Prefix : TuningMethod<PromptSettings>
     /// Creates L × P vectors drawn from N(0, <see cref="PromptSettings.InitStd"/>²) by
     /// <paramref name="generator"/> (seed 0 when null) and attaches them.
     /// </summary>
-    public Prefix(Gpt model, PromptSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public Prefix(ILanguageModel model, PromptSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
-        prefix = NormalParameter([model.Config.Layers, settings.RequiredPrefixSize(Name), model.Config.Width], settings.InitStd, generator);
-        for (int layer = 0; layer < model.Config.Layers; layer++)
+        prefix = NormalParameter([model.Shape.Layers, settings.RequiredPrefixSize(Name), model.Shape.Width], settings.InitStd, generator);
+        for (int layer = 0; layer < model.Shape.Layers; layer++)
         {
             int l = layer;
             Hook(HookPoints.ResidPre(l), (activation, context) => ReplacePrefixRows(activation, context, prefix[l]));
@@ -56,6 +56,6 @@ public sealed class Prefix : TuningMethod<PromptSettings>
 
         public override IReadOnlyList<Knob> Knobs { get; } = [ContextKnobs.PrefixSize, ContextKnobs.InitStd];
 
-        protected override ITuningMethod Attach(Gpt model, PromptSettings settings, Generator generator) => new Prefix(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, PromptSettings settings, Generator generator) => new Prefix(model, settings, generator);
     }
 }

@@ -26,7 +26,7 @@ public sealed record PrefixKvSettings : PromptSettings
     public KvPositions KvPositions { get; init; }
 
     /// <inheritdoc />
-    public override TuningSettings ValidateFor(GptConfig config)
+    public override TuningSettings ValidateFor(ModelShape config)
     {
         base.ValidateFor(config);
         PrefixLabException.Check(ProjectionHidden is null, "a saved prefix-kv adapter holds its keys and values without the projection (projection_hidden must be null)");
@@ -61,15 +61,15 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
     /// PyTorch initialises them) from <paramref name="generator"/> (seed 0 when null) and attaches them
     /// to every block's attention.
     /// </summary>
-    public PrefixKv(Gpt model, PrefixKvSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public PrefixKv(ILanguageModel model, PrefixKvSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
         using var own = generator is null ? new Generator(0) : null;
         generator ??= own!;
-        layers = model.Config.Layers;
-        heads = model.Config.Heads;
-        headDim = model.Config.HeadDim;
+        layers = model.Shape.Layers;
+        heads = model.Shape.Heads;
+        headDim = model.Shape.HeadDim;
         size = settings.RequiredPrefixSize(Name);
-        int width = model.Config.Width;
+        int width = model.Shape.Width;
         if (settings.ProjectionHidden is int hidden)
         {
             PrefixLabException.Check(hidden >= 1, $"prefix-kv projection width must be at least 1 (got {hidden})");
@@ -165,7 +165,7 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
 
         public override IPeftMapping Peft { get; } = new KvPeft();
 
-        protected override ITuningMethod Attach(Gpt model, PrefixKvSettings settings, Generator generator) => new PrefixKv(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, PrefixKvSettings settings, Generator generator) => new PrefixKv(model, settings, generator);
 
         // The file holds the folded keys and values.
         protected override PrefixKvSettings Saved(PrefixKvSettings settings) => settings with { ProjectionHidden = null };
@@ -187,21 +187,21 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
 
         public bool Imports => true;
 
-        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
         {
             var prefix = (PrefixKv)method;
             PrefixLabException.Check(prefix.Settings.KvPositions == KvPositions.AfterPrefix,
                 "this prefix-kv adapter was trained with the content at positions from 0, before PrefixLab followed Hugging Face; PEFT puts the content after the prefix, so it would mean something else there: retrain it (tune --method prefix-kv) to export it");
             PeftFormat.AddShape(config, model, prefix.Settings.PrefixSize);
-            config["encoder_hidden_size"] = model.Config.Width;
+            config["encoder_hidden_size"] = model.Shape.Width;
             config["prefix_projection"] = false;
             // [layer, kv, head, P, d] → [P, layer, kv, head, d] → [P, layer · 2 · width]
             return new() { [PeftFormat.PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
         }
 
-        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
         {
-            var c = model.Config;
+            var c = model.Shape;
             int size = PeftFormat.Get<int>(config, "num_virtual_tokens", directory);
             var (width, layers, heads) = (PeftFormat.Get<int>(config, "token_dim", directory), PeftFormat.Get<int>(config, "num_layers", directory), PeftFormat.Get<int>(config, "num_attention_heads", directory));
             PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,

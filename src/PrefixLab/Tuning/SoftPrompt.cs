@@ -16,7 +16,7 @@ public record PromptSettings : ContextSettings
     public double InitStd { get; init; } = 1.0;
 
     /// <inheritdoc />
-    public override TuningSettings ValidateFor(GptConfig config)
+    public override TuningSettings ValidateFor(ModelShape config)
     {
         base.ValidateFor(config);
         PrefixLabException.Check(double.IsFinite(InitStd) && InitStd >= 0, $"init std must be a finite number at least 0 (got {InitStd})");
@@ -40,9 +40,9 @@ public sealed class SoftPrompt : TuningMethod<PromptSettings>
     /// <paramref name="generator"/> (seed 0 when null), in the model's floating point type (a float64
     /// construction needs float64 virtual tokens), and attaches them.
     /// </summary>
-    public SoftPrompt(Gpt model, PromptSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public SoftPrompt(ILanguageModel model, PromptSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
-        prompt = NormalParameter([settings.RequiredPrefixSize(Name), model.Config.Width], settings.InitStd, generator, model.parameters().First().dtype);
+        prompt = NormalParameter([settings.RequiredPrefixSize(Name), model.Shape.Width], settings.InitStd, generator, model.Module.parameters().First().dtype);
         Hook(HookPoints.ResidPre(0), (activation, context) => ReplacePrefixRows(activation, context, prompt));
     }
 
@@ -78,11 +78,11 @@ public sealed class SoftPrompt : TuningMethod<PromptSettings>
         // PEFT's virtual tokens are the input vectors less the position embeddings the model adds there.
         public override IPeftMapping Peft { get; } = new PromptPeft(imports: true, (method, model) =>
         {
-            var positions = model.PositionEmbedding[..((SoftPrompt)method).Settings.PrefixSize].to_type(ScalarType.Float32);
+            var positions = PromptPeft.PositionRows(model, ((SoftPrompt)method).Settings.PrefixSize);
             return (method.SaveTensors()["prompt.embeddings"].to_type(ScalarType.Float32) - positions).contiguous();
         });
 
-        protected override ITuningMethod Attach(Gpt model, PromptSettings settings, Generator generator) => new SoftPrompt(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, PromptSettings settings, Generator generator) => new SoftPrompt(model, settings, generator);
     }
 }
 
@@ -91,7 +91,7 @@ public sealed class SoftPrompt : TuningMethod<PromptSettings>
 /// <paramref name="embeddings"/> (PEFT's <c>prompt_embeddings</c> of the method), imported, when
 /// <paramref name="imports"/>, as a soft prompt.
 /// </summary>
-internal sealed class PromptPeft(bool imports, Func<ITuningMethod, Gpt, Tensor> embeddings) : IPeftMapping
+internal sealed class PromptPeft(bool imports, Func<ITuningMethod, ILanguageModel, Tensor> embeddings) : IPeftMapping
 {
     /// <inheritdoc />
     public string PeftType => "PROMPT_TUNING";
@@ -100,7 +100,7 @@ internal sealed class PromptPeft(bool imports, Func<ITuningMethod, Gpt, Tensor> 
     public bool Imports => imports;
 
     /// <inheritdoc />
-    public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+    public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
     {
         PeftFormat.AddShape(config, model, ((ContextSettings)method.Settings).PrefixSize);
         config["prompt_tuning_init"] = "RANDOM";
@@ -108,21 +108,25 @@ internal sealed class PromptPeft(bool imports, Func<ITuningMethod, Gpt, Tensor> 
     }
 
     /// <inheritdoc />
-    public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+    public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
     {
-        var c = model.Config;
+        var c = model.Shape;
         int size = PeftFormat.Get<int>(config, "num_virtual_tokens", directory);
         int width = PeftFormat.Get<int>(config, "token_dim", directory);
         PrefixLabException.Check(width == c.Width, $"'{directory}' is a prompt of width {width}; the model has width {c.Width}");
         PrefixLabException.Check((config["num_transformer_submodules"]?.GetValue<int>() ?? 1) == 1, $"'{directory}': encoder-decoder prompts are not supported");
-        PrefixLabException.Check(size >= 1 && size < c.BlockSize, $"'{directory}': num_virtual_tokens is {size}; the model has {c.BlockSize} positions");
+        PrefixLabException.Check(size >= 1 && size < c.Positions, $"'{directory}': num_virtual_tokens is {size}; the model has {c.Positions} positions");
         PrefixLabException.Check(tensors.TryGetValue(PeftFormat.PromptEmbeddings, out var embedded), $"'{directory}' has no tensor '{PeftFormat.PromptEmbeddings}'");
         long[] expected = [size, width];
         PrefixLabException.Check(embedded!.shape.SequenceEqual(expected),
             $"'{directory}': {PeftFormat.PromptEmbeddings} has shape [{string.Join(", ", embedded.shape)}], expected [{string.Join(", ", expected)}]");
         // The model adds position embeddings 0 … P−1 to PEFT's virtual tokens; PrefixLab's soft prompt is the sum.
         using var noGrad = no_grad();
-        var prompt = embedded.to_type(ScalarType.Float32) + model.PositionEmbedding[..size].to_type(ScalarType.Float32);
+        var prompt = embedded.to_type(ScalarType.Float32) + PositionRows(model, size);
         return (new PromptSettings { PrefixSize = size }, new() { ["prompt.embeddings"] = prompt });
     }
+
+    /// <summary>The position embeddings the model adds at positions 0 … <paramref name="count"/>−1 (zeros for a family without learned positions), in float32.</summary>
+    internal static Tensor PositionRows(ILanguageModel model, int count) =>
+        model.PositionEmbedding is { } rows ? rows[..count].to_type(ScalarType.Float32) : zeros(count, model.Shape.Width);
 }

@@ -42,7 +42,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
         head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out");
         RegisterComponents();
         Hooks = new HookPoints(this);
-        Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize);
+        Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize, config.MlpWidth);
         if (initialise)
         {
             Initialise(generator);
