@@ -1,82 +1,87 @@
 using System.Globalization;
+using System.Text;
 using PrefixLab.Model;
 using PrefixLab.Tuning;
-using TorchSharp.Modules;
 
 namespace PrefixLab.Cli;
 
-/// <summary>Reads a method's settings from the options shared by <c>tune</c> and <c>params</c>, checked against the model.</summary>
+/// <summary>
+/// Reads a method's settings from the options shared by <c>tune</c> and <c>params</c>: one option per
+/// knob of the registered methods (<see cref="TuningMethods.Knobs"/>), checked against the model.
+/// </summary>
 internal static class MethodSettings
 {
     /// <summary>The options' text in the usage of <c>tune</c> and <c>params</c>.</summary>
-    public const string Usage = """
-          --prefix-size P     virtual tokens / prefix vectors, 1 to the model's positions − 1
-                              (default: the model's padding positions)
-          --rank r            LoRA rank, 1 to the smallest in or out width of the targeted layers (default 1)
-          --alpha a           LoRA alpha, more than 0 and at most 1e6; the update is scaled by alpha / r (default r)
-          --targets a,b       LoRA: Linear layers whose names contain these (default c_fc,c_proj)
-          --tokens "3 3 3"    hard-prompt tokens from the model's vocabulary, one per prefix position
-          --projection H      prefix-kv: train through an MLP of width H, 1-65536 (folded when saved)
-          --init-std X        std of the initial prefix / soft-prompt vectors, more than 0 and at most 1000
-                              (default 1, the paper's N(0, 1))
-        """;
+    public static string Usage { get; } = BuildUsage();
+
+    /// <summary>The methods' names as the usage lists them.</summary>
+    public static string MethodNames => string.Join(", ", TuningMethods.Names);
 
     public static TuningSettings Read(Arguments args, Gpt model, int defaultPrefixSize)
     {
-        var tokens = args.Optional("tokens") is { } text ? ParseTokens(text, "--tokens") : null;
-        bool prefixGiven = args.Has("prefix-size");
-        int prefixSize = args.Int("prefix-size", tokens?.Count ?? Math.Max(1, defaultPrefixSize), 1, 100_000);
-        var targets = args.Optional("targets") is { } names
-            ? names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            : null;
-        PrefixLabException.Check(targets is null || targets.Length > 0, "option --targets names no layer (give names such as c_fc,c_proj)");
-        var settings = new TuningSettings
+        var settings = new TuningSettings();
+        var given = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var knob in TuningMethods.Knobs)
         {
-            PrefixSize = prefixSize,
-            Rank = args.Int("rank", 1, 1, 100_000),
-            Alpha = args.Has("alpha") ? args.Double("alpha", 1, 0, 1e6, aboveMin: true) : null,
-            Tokens = tokens,
-            ProjectionHidden = args.IntIfGiven("projection", 1, 65_536),
-            InitStd = args.Double("init-std", 1.0, 0, 1e3, aboveMin: true),
-        };
-        settings = targets is null ? settings : settings with { Targets = targets };
-        if (prefixGiven)
-        {
-            CheckPrefixSize(model, prefixSize, "--prefix-size");
+            if (args.Has(knob.Name))
+            {
+                settings = knob.Apply(settings, Value(args, knob));
+                given.Add(knob.Name);
+            }
         }
-        CheckRank(model, settings, "--rank");
-        if (tokens is not null)
+        // Defaults that depend on the model or on other knobs, once every given value is in.
+        foreach (var knob in TuningMethods.Knobs.Where(k => !given.Contains(k.Name)))
         {
-            PrefixLabException.Check(!prefixGiven || tokens.Count == prefixSize, $"option --tokens has {tokens.Count} token(s) for --prefix-size {prefixSize}: give one per prefix position");
-            int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Config.VocabSize, -1);
-            PrefixLabException.Check(tokens.All(t => t >= 0 && t < model.Config.VocabSize), $"option --tokens: token {outside} is outside the model's vocabulary 0-{model.Config.VocabSize - 1}");
+            if (knob.DefaultFor?.Invoke(defaultPrefixSize, settings) is { } value)
+            {
+                settings = knob.Apply(settings, value);
+            }
+        }
+        foreach (var knob in TuningMethods.Knobs)
+        {
+            knob.Check?.Invoke(model, settings, $"--{knob.Name}", given.Contains(knob.Name));
         }
         return settings;
     }
 
-    /// <summary>A prefix must leave the input at least one of the model's positions.</summary>
-    public static void CheckPrefixSize(Gpt model, int prefixSize, string what) =>
-        PrefixLabException.Check(prefixSize < model.Config.BlockSize,
-            $"{what} {prefixSize} leaves no position for the input: the model has {model.Config.BlockSize} positions, so at most {model.Config.BlockSize - 1}");
-
     /// <summary>
-    /// LoRA's rank is at most the smaller width of every targeted layer (a larger one adds parameters but
-    /// no expressive power, and the factor matrices grow without bound).
+    /// Checks a size knob of <paramref name="settings"/> (named <paramref name="name"/>) set by
+    /// <c>params --match</c>, as the command line checks the option.
     /// </summary>
-    public static void CheckRank(Gpt model, TuningSettings settings, string what)
+    public static void CheckMatched(Gpt model, TuningSettings settings, string name) =>
+        TuningMethods.Knobs.First(k => k.Name == name).Check?.Invoke(model, settings, $"--match {name}", true);
+
+    /// <summary>The option's value, of the knob's type and within its range.</summary>
+    private static object Value(Arguments args, Knob knob) => knob.Type switch
     {
-        var smallest = model.named_modules()
-            .Where(m => m.module is Linear && settings.Targets.Any(t => m.name.Contains(t, StringComparison.Ordinal)))
-            .Select(m => (m.name, Shape: ((Linear)m.module).weight.shape))
-            .OrderBy(m => Math.Min(m.Shape[0], m.Shape[1]))
-            .FirstOrDefault();
-        if (smallest.name is null)
+        KnobType.Int => args.Int(knob.Name, 0, (int)knob.Min, (int)knob.Max),
+        KnobType.Number => args.Double(knob.Name, 0, knob.Min, knob.Max, aboveMin: true),
+        KnobType.Tokens => ParseTokens(args.Optional(knob.Name)!, $"--{knob.Name}").ToArray(),
+        KnobType.Names => Names(args.Optional(knob.Name)!, knob.Name),
+        _ => throw new InvalidOperationException($"knob type {knob.Type}"),
+    };
+
+    private static string[] Names(string text, string name)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        PrefixLabException.Check(names.Length > 0, $"option --{name} names no layer (give names such as c_fc,c_proj)");
+        return names;
+    }
+
+    private static string BuildUsage()
+    {
+        var text = new StringBuilder();
+        foreach (var knob in TuningMethods.Knobs)
         {
-            return; // no layer matches: LoRA itself says so, and other methods ignore the rank
+            string option = $"  --{knob.Name} {knob.Placeholder}";
+            var lines = knob.Help.Split('\n');
+            text.Append(option.Length < 22 ? option.PadRight(22) : option + "\n" + new string(' ', 22)).Append(lines[0]).Append('\n');
+            foreach (var line in lines.Skip(1))
+            {
+                text.Append(new string(' ', 22)).Append(line).Append('\n');
+            }
         }
-        long limit = Math.Min(smallest.Shape[0], smallest.Shape[1]);
-        PrefixLabException.Check(settings.Rank <= limit,
-            $"{what} {settings.Rank} is above {limit}, the smaller width of targeted layer {smallest.name} ({smallest.Shape[1]} in, {smallest.Shape[0]} out): LoRA's rank is at most min(in, out)");
+        return text.ToString().TrimEnd('\n');
     }
 
     /// <summary>Token ids separated by spaces or commas; <paramref name="what"/> names the option in errors.</summary>

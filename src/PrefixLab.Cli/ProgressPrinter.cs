@@ -22,6 +22,19 @@ internal sealed class ProgressPrinter(string label)
             + Score("test", p.Eval) + Score("validation", p.Validation),
             p.Step == p.Total || p.Eval is not null || p.Validation is not null);
 
+    /// <summary>A workflow's report: its description (no step) as a line on standard output, a training step as above.</summary>
+    public void Report(string description, TrainingProgress? step)
+    {
+        if (step is null)
+        {
+            Console.WriteLine(description);
+        }
+        else
+        {
+            Report(step);
+        }
+    }
+
     private static string Score(string split, EvalResult? e) =>
         e is null ? "" : string.Create(CultureInfo.InvariantCulture, $"  {split} {e.Task} {e.Accuracy:P2} ({e.Correct}/{e.Samples})");
 

@@ -1,9 +1,7 @@
-using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
-using PrefixLab.Training;
-using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 
 namespace PrefixLab.Cli;
 
@@ -15,15 +13,12 @@ namespace PrefixLab.Cli;
 internal sealed class TaskSource
 {
     private readonly ITask? digits;
-    private readonly TextTask? text;
-    private readonly Gpt2Tokenizer? tokenizer;
     private readonly (string Flag, string Path)[] files;
 
-    private TaskSource(ITask? digits, TextTask? text, Gpt2Tokenizer? tokenizer, params (string, string)[] files)
+    private TaskSource(TaskData data, params (string, string)[] files)
     {
-        this.digits = digits;
-        this.text = text;
-        this.tokenizer = tokenizer;
+        Data = data;
+        digits = data.Digits;
         this.files = files;
     }
 
@@ -37,10 +32,12 @@ internal sealed class TaskSource
           --label-name WORD   with --data: the word before the label (default EMOTION)
         """;
 
-    public string Name => digits?.Name ?? text!.Name;
+    /// <summary>The task as the workflows take it.</summary>
+    public TaskData Data { get; }
 
-    /// <summary>Whether the task has a validation split to keep the best weights by (digit tasks do; text data when it names one).</summary>
-    public bool HasValidation => digits is not null || text!.Examples.Any(e => e.Split == DataSplit.Validation);
+    public string Name => Data.Name;
+
+    public bool HasValidation => Data.HasValidation;
 
     public static TaskSource Read(Arguments args, string modelPath)
     {
@@ -53,11 +50,11 @@ internal sealed class TaskSource
         PrefixLabException.Check(labelNames is null || data is not null, "--label-names goes with --data FILE");
         if (task is not null)
         {
-            return new TaskSource(TaskRegistry.Default.Get(task), null, null);
+            return new TaskSource(TaskData.Of(TaskRegistry.Default.Get(task)));
         }
         string dir = tokenizerDir ?? modelPath;
         PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
-        return new TaskSource(null, TextTask.Load(data!, labelName, labelNames?.Split(',')), Gpt2Tokenizer.Load(dir), ("--data", data!), ("--tokenizer", dir));
+        return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames?.Split(',')), Gpt2Tokenizer.Load(dir).Encode), ("--data", data!), ("--tokenizer", dir));
     }
 
     /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
@@ -85,20 +82,4 @@ internal sealed class TaskSource
             $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
         return layout.ContextLength;
     }
-
-    public TrainingJob Job(Gpt model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>
-        digits is not null
-            ? TaskTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
-            : TextTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
-
-    /// <summary>
-    /// Scores the model on the test split (or the validation split); <paramref name="samples"/>
-    /// null means 3,200 digit samples or the whole text test split.
-    /// </summary>
-    public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
-        digits is not null
-            ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? Evaluator.DefaultSamples, seed, batch, split)
-            : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch, split);
-
-    private TextSamples Samples(int paddingRows) => TextSamples.Encode(text!, tokenizer!.Encode, paddingRows);
 }

@@ -204,20 +204,26 @@ def gelu_new(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def conv1d(x, w, b, name, lora):
+def conv1d(x, w, b, name, lora, ia3):
+    if name in ia3 and ia3[name][1]:  # IA3 on a feedforward module: its input times the vector
+        x = x * ia3[name][0]
     out = x @ w + b  # GPT-2's Conv1D: weight [in, out]
     if name in lora:
         a, bb, scale = lora[name]
         out = out + (x @ a.T) @ bb.T * scale
+    if name in ia3 and not ia3[name][1]:  # IA3 on any other module: its output (bias included) times the vector
+        out = out * ia3[name][0]
     return out
 
 
-def forward(config, w, ids, lora=None, prefix=None, prompt=None):
+def forward(config, w, ids, lora=None, prefix=None, prompt=None, ia3=None):
     """Logits [T, vocab] of one token list's T tokens.
 
     prefix: per layer (keys, values) [heads, P, head_dim], given as past_key_values;
-    prompt: [P, width] virtual-token input embeddings in front of the tokens (prompt tuning)."""
+    prompt: [P, width] virtual-token input embeddings in front of the tokens (prompt tuning);
+    ia3: module -> (vector, feedforward) of IA3 (Liu et al. 2022)."""
     lora = lora or {}
+    ia3 = ia3 or {}
     heads, width = config["n_head"], config["n_embd"]
     d = width // heads
     # transformers' rule (GPT2Model.forward): with past_key_values of length P, position_ids are
@@ -233,7 +239,7 @@ def forward(config, w, ids, lora=None, prefix=None, prompt=None):
     for l in range(config["n_layer"]):
         p = f"h.{l}."
         h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"])
-        qkv = conv1d(h, w[p + "attn.c_attn.weight"], w[p + "attn.c_attn.bias"], p + "attn.c_attn", lora)
+        qkv = conv1d(h, w[p + "attn.c_attn.weight"], w[p + "attn.c_attn.bias"], p + "attn.c_attn", lora, ia3)
         q, k, v = (qkv[:, i * width:(i + 1) * width].reshape(t, heads, d).transpose(0, 1) for i in range(3))
         extra = 0
         if prefix is not None:
@@ -244,10 +250,10 @@ def forward(config, w, ids, lora=None, prefix=None, prompt=None):
         mask = torch.ones(t, t + extra, dtype=torch.bool).triu(extra + 1)
         att = torch.softmax(scores.masked_fill(mask, -math.inf), -1)
         z = (att @ v).transpose(0, 1).reshape(t, width)
-        x = x + conv1d(z, w[p + "attn.c_proj.weight"], w[p + "attn.c_proj.bias"], p + "attn.c_proj", lora)
+        x = x + conv1d(z, w[p + "attn.c_proj.weight"], w[p + "attn.c_proj.bias"], p + "attn.c_proj", lora, ia3)
         h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"])
-        h = gelu_new(conv1d(h, w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"], p + "mlp.c_fc", lora))
-        x = x + conv1d(h, w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"], p + "mlp.c_proj", lora)
+        h = gelu_new(conv1d(h, w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"], p + "mlp.c_fc", lora, ia3))
+        x = x + conv1d(h, w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"], p + "mlp.c_proj", lora, ia3)
     head = w.get("lm_head.weight", w["wte.weight"])
     return (layer_norm(x, w["ln_f.weight"], w["ln_f.bias"]) @ head.T)[virtual:]
 
@@ -288,6 +294,19 @@ def load_adapter(directory, config):
                 module = full[len("transformer."):] if full.startswith("transformer.") else full
                 lora[module] = (a, tensors[k.replace("lora_A", "lora_B")], alpha / r)
         return {"lora": lora}
+    if ac["peft_type"] == "IA3":
+        # PEFT's IA3Config: a module is a target when its name ends with a target_modules entry, and a
+        # feedforward one when it ends with a feedforward_modules entry; ia3_l is [out, 1] or [1, in].
+        targets, feedforward = ac["target_modules"], ac.get("feedforward_modules") or []
+        ia3 = {}
+        for k, vector in tensors.items():
+            full = k[len("base_model.model."):-len(".ia3_l")]
+            module = full[len("transformer."):] if full.startswith("transformer.") else full
+            assert any(module == t or module.endswith("." + t) for t in targets), (module, targets)
+            ff = any(module == t or module.endswith("." + t) for t in feedforward)
+            assert vector.shape[0 if ff else 1] == 1, (k, vector.shape, ff)
+            ia3[module] = (vector.flatten(), ff)
+        return {"ia3": ia3}
     if ac["peft_type"] == "PROMPT_TUNING":
         emb = tensors["prompt_embeddings"]
         assert list(emb.shape) == [ac["num_virtual_tokens"], config["n_embd"]], emb.shape
@@ -346,7 +365,20 @@ def write_adapters(out, config, gen, pickled):
                "num_transformer_submodules": 1, "num_attention_heads": heads, "num_layers": layers,
                "prompt_tuning_init": "RANDOM", "inference_mode": True, "base_model_name_or_path": out},
               open(os.path.join(prompt_dir, "adapter_config.json"), "w"), indent=2)
-    return {"peft_lora": lora_dir, "peft_lora_pattern": pattern_dir, "peft_prefix": prefix_dir, "peft_prompt": prompt_dir}
+    # IA3 with PEFT's GPT-2 defaults: c_attn's output [3 · width, 1], mlp.c_proj's input [1, 4 · width].
+    ia3_dir = os.path.join(out, "peft_ia3")
+    os.makedirs(ia3_dir, exist_ok=True)
+    tensors = {}
+    for l in range(layers):
+        tensors[f"base_model.model.transformer.h.{l}.attn.c_attn.ia3_l"] = 1 + 0.3 * torch.randn(3 * width, 1, generator=gen)
+        tensors[f"base_model.model.transformer.h.{l}.mlp.c_proj.ia3_l"] = 1 + 0.3 * torch.randn(1, 4 * width, generator=gen)
+    save_weights(ia3_dir, "adapter_model", tensors, pickled)
+    json.dump({"peft_type": "IA3", "task_type": "CAUSAL_LM", "target_modules": ["c_attn", "mlp.c_proj"],
+               "feedforward_modules": ["mlp.c_proj"], "fan_in_fan_out": True, "init_ia3_weights": True,
+               "inference_mode": True, "base_model_name_or_path": out},
+              open(os.path.join(ia3_dir, "adapter_config.json"), "w"), indent=2)
+    return {"peft_lora": lora_dir, "peft_lora_pattern": pattern_dir, "peft_prefix": prefix_dir, "peft_prompt": prompt_dir,
+            "peft_ia3": ia3_dir}
 
 
 # ---------------------------------------------------------------- commands

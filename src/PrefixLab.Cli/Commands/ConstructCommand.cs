@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PrefixLab.Constructions;
 using PrefixLab.Interop;
+using PrefixLab.Workflows;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
@@ -99,13 +100,9 @@ internal sealed class ConstructCommand : ICommand
         int length = args.Int("length", demo ? 10 : pairs.Max(p => p.Answer.Length), 1, ExactLimits.MaxWidth);
         var (dtype, save) = (DType(args, ScalarType.Float32), SaveFolder(args));
         args.EnsureAllUsed();
-        var spaces = new int[length];
-        var map = Enumerable.Range(0, AsciiVocabulary.Size).Select(_ => spaces).ToArray();
-        foreach (var (from, answer) in pairs)
-        {
-            PrefixLabException.Check(answer.Length <= length, $"answer '{answer}' is longer than --length {length}");
-            map[AsciiVocabulary.Encode(from.ToString())[0]] = [.. AsciiVocabulary.Encode(answer.PadRight(length))];
-        }
+        var tooLong = pairs.FirstOrDefault(p => p.Answer.Length > length);
+        PrefixLabException.Check(tooLong.Answer is null, $"answer '{tooLong.Answer}' is longer than --length {length}");
+        var map = ConstructionsWorkflow.SequenceMap(pairs, length);
         using var built = new TokenToSequence(AsciiVocabulary.Size, length, dtype);
         var virtuals = built.Encode([.. map.Select(a => (IReadOnlyList<int>)a)]);
         var inputs = pairs.Select(p => (IReadOnlyList<int>)AsciiVocabulary.Encode(p.Input.ToString())).ToList();
@@ -131,22 +128,22 @@ internal sealed class ConstructCommand : ICommand
         var (dtype, save) = (DType(args, vocab <= ExactLimits.MaxPackedVocab(ScalarType.Float32) ? ScalarType.Float32 : ScalarType.Float64), SaveFolder(args));
         args.EnsureAllUsed();
         var random = new Random(seed);
-        var table = Enumerable.Range(0, vocab).Select(_ => (IReadOnlyList<int>)[.. Enumerable.Range(0, vocab).Select(_ => random.Next(vocab))]).ToList();
+        var table = ConstructionsWorkflow.RandomTable(random, vocab);
         using var built = new PairMap(vocab, dtype);
         var virtuals = built.Encode(table);
-        var pairs = Enumerable.Range(0, vocab * vocab).Select(i => (IReadOnlyList<int>)[i / vocab, i % vocab]).ToList();
+        var pairs = ConstructionsWorkflow.AllPairs(vocab);
         var generated = built.Construction.GenerateWithSoftPrompt(virtuals, pairs);
         Describe(built.Construction, $"V = {vocab}");
         Console.WriteLine($"table row 0 {string.Join(' ', table[0])} packs to {Constructions.PairMap.Pack(table[0], vocab):R}");
-        for (int i = 0; i < Math.Min(5, pairs.Count); i++)
+        for (int i = 0; i < Math.Min(5, pairs.Length); i++)
         {
-            int p = random.Next(pairs.Count);
+            int p = random.Next(pairs.Length);
             Console.WriteLine($"m({pairs[p][0]}, {pairs[p][1]}) = {table[pairs[p][0]][pairs[p][1]]}, generated {generated[p][0]}");
         }
-        int right = Enumerable.Range(0, pairs.Count).Count(i => generated[i][0] == table[pairs[i][0]][pairs[i][1]]);
-        Console.WriteLine($"all {pairs.Count} pairs: {right} answered as the table says");
+        int right = Enumerable.Range(0, pairs.Length).Count(i => generated[i][0] == table[pairs[i][0]][pairs[i][1]]);
+        Console.WriteLine($"all {pairs.Length} pairs: {right} answered as the table says");
         Save(built.Construction, virtuals, save, "--tokens \"0 1\"", 1);
-        return right == pairs.Count ? 0 : 1;
+        return right == pairs.Length ? 0 : 1;
     }
 
     private static int CapacityCount(Arguments args)

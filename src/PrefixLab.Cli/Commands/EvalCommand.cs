@@ -3,6 +3,7 @@ using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Tasks;
 using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 
 namespace PrefixLab.Cli.Commands;
 
@@ -44,10 +45,19 @@ internal sealed class EvalCommand : ICommand
         using var loaded = AdaptedModel.Load(path, adapterPath, load);
         if (prefixSize is int p)
         {
-            MethodSettings.CheckPrefixSize(loaded.Model, p, "option --prefix-size");
+            ContextKnobs.CheckPrefixSize(loaded.Model, p, "option --prefix-size");
         }
         task.Positions(loaded.Model, prefixSize ?? loaded.PrefixSize);
-        var result = task.Evaluate(loaded.Model, prefixSize ?? loaded.PrefixSize, samples, seed, batch, split);
+        var result = EvaluateWorkflow.Score(loaded, new EvaluateRequest(path, [task.Data])
+        {
+            Adapter = adapterPath,
+            Load = load,
+            Samples = samples,
+            Seed = seed,
+            BatchSize = batch,
+            Split = split,
+            PrefixSize = prefixSize,
+        })[0];
         Console.WriteLine(json
             ? JsonSerializer.Serialize(result, ModelFile.Json)
             : $"{result.Task}: {result.Accuracy:P2} ({result.Correct}/{result.Samples} exactly right)");

@@ -3,6 +3,7 @@ using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
+using PrefixLab.Workflows;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
@@ -82,23 +83,22 @@ internal sealed class PretrainCommand : ICommand
         RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output, tensorBoard).Check();
         Ranges.CheckTrainingMemory(config, options.BatchSize, layout.ContextLength);
 
-        using var model = new Gpt(config, (long)(seed >> 1));
-        var job = TaskTraining.Full(model, task, layout, options, weightDecay);
-        Console.WriteLine($"pretrain {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {model.parameters().Sum(p => p.numel()):N0} parameters");
-        int periodicSamples = evalSamples > 0 ? evalSamples : Evaluator.DefaultSamples;
-        var result = Trainer.Run(job, options, new ProgressPrinter("pretrain").Report,
-            () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples),
-            () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples, split: DataSplit.Validation));
-        if (result.ResumedFrom > 0)
+        var result = PretrainWorkflow.Run(
+            new PretrainRequest(config, task, prefixSize, options, output)
+            {
+                WeightDecay = weightDecay,
+                EvalSamples = evalSamples > 0 ? evalSamples : null,
+                FinalEvalSamples = evalSamples,
+            },
+            new ProgressPrinter("pretrain").Report);
+        if (result.Training.ResumedFrom > 0)
         {
-            Console.WriteLine($"resumed from step {result.ResumedFrom}");
+            Console.WriteLine($"resumed from step {result.Training.ResumedFrom}");
         }
-        RunFiles.ReportKept(result);
-        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.WeightsStep, seed));
-        Console.WriteLine($"saved {output} after {RunFiles.Describe(result)}");
-        if (evalSamples > 0)
+        RunFiles.ReportKept(result.Training);
+        Console.WriteLine($"saved {output} after {RunFiles.Describe(result.Training)}");
+        if (result.Evaluation is { } eval)
         {
-            var eval = Evaluator.Evaluate(model, task, prefixSize, evalSamples);
             Console.WriteLine($"{eval.Task}: {eval.Accuracy:P2} ({eval.Correct}/{eval.Samples})");
         }
         return 0;

@@ -2,6 +2,7 @@ using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
+using PrefixLab.Workflows;
 using PrefixLab.Tuning;
 using static TorchSharp.torch;
 
@@ -13,27 +14,28 @@ internal sealed class TuneCommand : ICommand
 
     public string Summary => "adapt a model to a task with a tuning method and save the adapter";
 
-    public string Usage => """
+    public string Usage => $"""
         prefixlab tune --model FILE|DIR --method M (--task T | --data FILE) --iters N --out FILE [options]
           --model FILE|DIR    a PrefixLab model file or a Hugging Face GPT-2 directory
-          --method M          hard-prompt, soft-prompt, prefix, prefix-kv, lora, full
+          --method M          {MethodSettings.MethodNames}
           --iters N           steps, 1-100000000: required for every method but hard-prompt, which trains nothing
           --out FILE          the adapter (or model, for full) to write; FILE.ckpt.safetensors and FILE.log.jsonl
                               go beside it. None may be an input or an existing device, pipe or folder.
-          --lr X              more than 0 and at most 10; default: the paper's per method (prefix, soft prompt
-                              5e-5; LoRA 5e-3; full 5e-4)
-          --weight-decay X    0-10; default: 0.01 (PyTorch's AdamW default), full: 0.1 on Linear weights
+          --lr X              more than 0 and at most 10; default: the method's own (the paper's: prefix, soft
+                              prompt 5e-5; LoRA 5e-3; full 5e-4)
+          --weight-decay X    0-10; default: the method's own (0.01, PyTorch's AdamW default; full: 0.1 on
+                              Linear weights)
         """ + "\n" + MethodSettings.Usage + "\n" + """
           --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
           --keep-best, --log-dir DIR, --no-tensorboard
                               as for pretrain (--keep-best with --data: needs a validation split)
-          --format peft       save a lora, prefix-kv, soft-prompt or hard-prompt adapter as a PEFT directory
+          --format peft       save a {string.Join(", ", PeftFormat.SavableMethods)} adapter as a PEFT directory
                               (adapter_config.json, adapter_model.safetensors) at --out; the config names
                               the base model as --model is typed
           --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
                               (config.json, model.safetensors, the tokenizer files), which transformers loads
         """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage + "\n" + """
-        Context methods and LoRA save only their own tensors; full saves a model. Every option, output
+        Adapters hold only the method's own tensors; full saves a model. Every option, output
         and format is checked before the first step.
         """;
 
@@ -42,7 +44,7 @@ internal sealed class TuneCommand : ICommand
         string modelPath = args.Required("model");
         string methodName = args.Required("method");
         string output = args.Required("out");
-        var format = args.Choice("format", ("prefixlab", SaveFormat.PrefixLab), ("peft", SaveFormat.Peft), ("hf", SaveFormat.HuggingFace));
+        var format = args.Choice("format", ("prefixlab", TuneFormat.PrefixLab), ("peft", TuneFormat.Peft), ("hf", TuneFormat.HuggingFace));
         CheckFormat(format, modelPath, methodName, output);
         var task = TaskSource.Read(args, modelPath);
         var (model, info) = ModelFile.Load(modelPath, LoadFlags.Read(args));
@@ -62,24 +64,20 @@ internal sealed class TuneCommand : ICommand
         PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
         var plan = format switch
         {
-            SaveFormat.Peft => new OutputPlan().Directory("--out", output, PeftFormat.WeightsFile, PeftFormat.ConfigFile),
-            SaveFormat.HuggingFace => new OutputPlan().Directory("--out", output),
+            TuneFormat.Peft => new OutputPlan().Directory("--out", output, PeftFormat.WeightsFile, PeftFormat.ConfigFile),
+            TuneFormat.HuggingFace => new OutputPlan().Directory("--out", output),
             _ => new OutputPlan().File("--out", output),
         };
         task.AddInputsTo(RunFiles.AddTo(plan, "--out", output, tensorBoard).Input("--model", modelPath)).Check();
 
-        string baseFingerprint = AdapterFile.Fingerprint(model);
-        using var method = TuningMethods.Create(methodName, model, settings, seed);
+        using var tuning = TuneWorkflow.Attach(model, info, methodName, settings, seed);
         // A method with nothing to train (hard-prompt) takes no steps; every other one needs --iters.
-        bool trains = method.Parameters.Count > 0;
-        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {method.Name} trains nothing (its tokens are fixed), leave --iters out");
-        PrefixLabException.Check(!trains || args.Has("iters"), $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {method.Name}");
+        bool trains = tuning.Trains;
+        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {tuning.Method.Name} trains nothing, leave --iters out");
+        PrefixLabException.Check(!trains || args.Has("iters"), $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {tuning.Method.Name}");
         int iterations = trains ? args.Int("iters", 0, 1, Ranges.MaxSteps) : 0;
         args.EnsureAllUsed();
-        // Prompts and the paper's prefix take the place of the padding, so the inputs carry as many pads;
-        // a key/value prefix takes the place of as many as it has positions.
-        int layoutPrefix = method.InputPadding(info.PrefixSize);
-        int positions = task.Positions(model, layoutPrefix);
+        int positions = task.Positions(model, tuning.InputPadding);
         if (trains)
         {
             Ranges.CheckTrainingMemory(model.Config, batch, positions);
@@ -87,7 +85,7 @@ internal sealed class TuneCommand : ICommand
         var options = new TrainOptions
         {
             Iterations = iterations,
-            LearningRate = lrText is null ? Math.Max(method.DefaultLearningRate, 1e-12) : args.Double("lr", 0, 0, Ranges.MaxLearningRate, aboveMin: true),
+            LearningRate = lrText is null ? tuning.DefaultLearningRate : args.Double("lr", 0, 0, Ranges.MaxLearningRate, aboveMin: true),
             BatchSize = batch,
             Seed = seed,
             CheckpointEvery = checkpointEvery,
@@ -99,68 +97,46 @@ internal sealed class TuneCommand : ICommand
             EvalEvery = evalEvery,
             KeepBest = keepBest,
         }.Validate();
-        double weightDecay = wdText is null ? method.DefaultWeightDecay : args.Double("weight-decay", 0, 0, Ranges.MaxWeightDecay);
-        Console.WriteLine($"tune {method.Name} on {task.Name}: {method.ParameterCount:N0} trainable parameters, lr {options.LearningRate:G3}, weight decay {weightDecay:G3}");
+        double weightDecay = wdText is null ? tuning.DefaultWeightDecay : args.Double("weight-decay", 0, 0, Ranges.MaxWeightDecay);
 
-        long steps = 0;
-        if (iterations > 0)
+        var result = tuning.Run(
+            new TuneRequest(task.Data, options, output)
+            {
+                WeightDecay = weightDecay,
+                Format = format,
+                BaseModel = modelPath,
+                EvalSamples = evalSamples > 0 ? evalSamples : null,
+                FinalEvalSamples = evalSamples,
+            },
+            new ProgressPrinter("tune").Report);
+        if (result.Training is { } trained)
         {
-            var job = task.Job(model, method, layoutPrefix, options, weightDecay, baseFingerprint);
-            int? periodicSamples = evalSamples > 0 ? evalSamples : null;
-            var result = Trainer.Run(job, options, new ProgressPrinter("tune").Report,
-                () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64),
-                () => task.Evaluate(model, layoutPrefix, periodicSamples, 0, 64, DataSplit.Validation));
-            RunFiles.ReportKept(result);
-            steps = result.WeightsStep;
-            Console.WriteLine($"trained {RunFiles.Describe(result)}");
-        }
-        if (format == SaveFormat.Peft)
-        {
-            PeftFormat.Save(output, method, model, modelPath);
-        }
-        else if (format == SaveFormat.HuggingFace)
-        {
-            HuggingFaceGpt2Writer.Save(output, model, modelPath, modelPath);
-        }
-        else if (method.TrainsBase)
-        {
-            ModelFile.Save(output, model, info with { Task = task.Name, Steps = steps, Seed = seed });
-        }
-        else
-        {
-            var saved = settings with { ProjectionHidden = null }; // the file holds folded keys and values
-            AdapterFile.Save(output, method, new AdapterInfo(method.Name, saved, baseFingerprint, layoutPrefix, task.Name, steps));
+            RunFiles.ReportKept(trained);
+            Console.WriteLine($"trained {RunFiles.Describe(trained)}");
         }
         Console.WriteLine($"saved {output}");
-        if (evalSamples > 0)
+        if (result.Evaluation is { } eval)
         {
-            var eval = task.Evaluate(model, layoutPrefix, evalSamples, 0, 64);
             Console.WriteLine($"{eval.Task}: {eval.Accuracy:P2} ({eval.Correct}/{eval.Samples})");
         }
         return 0;
     }
 
     /// <summary>Refuses, before any training, a --format that cannot be written for this model, method or --out.</summary>
-    private static void CheckFormat(SaveFormat format, string modelPath, string methodName, string output)
+    private static void CheckFormat(TuneFormat format, string modelPath, string methodName, string output)
     {
-        string flag = format == SaveFormat.Peft ? "peft" : "hf";
+        string flag = format == TuneFormat.Peft ? "peft" : "hf";
         // A model file is PrefixLab's own; Hugging Face checkpoints are folders.
-        PrefixLabException.Check(format == SaveFormat.PrefixLab || !File.Exists(modelPath),
+        PrefixLabException.Check(format == TuneFormat.PrefixLab || !File.Exists(modelPath),
             $"--format {flag}: '{modelPath}' is a PrefixLab model, which has no Hugging Face counterpart; save with --format prefixlab (the default)");
-        if (format == SaveFormat.HuggingFace)
+        if (format == TuneFormat.HuggingFace)
         {
-            PrefixLabException.Check(methodName == "full", $"--format hf saves a whole model, so it goes with --method full (a {methodName} adapter goes to --format peft)");
+            string models = string.Join(", ", TuningMethods.All.Where(k => k.SavesModel).Select(k => k.Name));
+            PrefixLabException.Check(TuningMethods.Find(methodName)?.SavesModel ?? false, $"--format hf saves a whole model, so it goes with --method {models} (a {methodName} adapter goes to --format peft)");
             HuggingFaceGpt2Writer.CheckOutput(output);
         }
         // Which methods PEFT holds is read from the format itself, so a format that learns a method needs no change here.
-        PrefixLabException.Check(format != SaveFormat.Peft || PeftFormat.SavableMethods.Contains(methodName, StringComparer.OrdinalIgnoreCase),
+        PrefixLabException.Check(format != TuneFormat.Peft || PeftFormat.SavableMethods.Contains(methodName, StringComparer.OrdinalIgnoreCase),
             $"option --format peft holds {string.Join(", ", PeftFormat.SavableMethods)} adapters, not {methodName}: drop --format peft or use one of those methods");
-    }
-
-    private enum SaveFormat
-    {
-        PrefixLab,
-        Peft,
-        HuggingFace,
     }
 }

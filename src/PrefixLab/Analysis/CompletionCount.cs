@@ -133,7 +133,7 @@ public static class CompletionCount
         {
             var vector = new float[1, width];
             Buffer.BlockCopy(values, i * width * sizeof(float), vector, 0, width * sizeof(float));
-            return new VirtualToken($"virtual token {i}", "soft-prompt", vector);
+            return new VirtualToken($"virtual token {i}", SoftPrompt.Kind.Name, vector);
         })];
     }
 

@@ -3,6 +3,7 @@ using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
 using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Experiments;
@@ -24,12 +25,9 @@ public sealed class CachedTraining(RunContext context)
 {
     private const int CheckpointInterval = 500;
 
-    /// <summary>The paper's pretraining decay on Linear weights.</summary>
-    private const double PretrainWeightDecay = 0.1;
-
     /// <summary>The key of the base model <see cref="Base(GptConfig, int, ITask, int, double)"/> trains (batch 64, the paper's, is part of it).</summary>
     public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed) =>
-        ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWeightDecay, seed });
+        ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWorkflow.PaperWeightDecay, seed });
 
     /// <summary>
     /// The key of the base model a spec's <paramref name="model"/> and <paramref name="pretrain"/> give
@@ -46,18 +44,14 @@ public sealed class CachedTraining(RunContext context)
     /// <summary>The base model: <paramref name="config"/> pretrained on <paramref name="task"/>.</summary>
     public CachedFile Base(GptConfig config, int prefixSize, ITask task, int steps, double lr)
     {
-        var layout = SequenceLayout.For(task, prefixSize);
-        var options = new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed };
         string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed);
         string path = context.Cache.PathOf("models", key, ".safetensors");
         if (File.Exists(path))
         {
             return new CachedFile(key, path, false);
         }
-        using var model = new Gpt(config, (long)context.Seed);
-        var job = TaskTraining.Full(model, task, layout, options, PretrainWeightDecay);
-        Train(job, options, path, $"pretrain {task.Name}");
-        ModelFile.Save(path, model, new ModelInfo(config, prefixSize, task.Name, steps, context.Seed));
+        var options = WithCheckpoints(new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed }, path);
+        PretrainWorkflow.Run(new PretrainRequest(config, task, prefixSize, options, path), Progress($"pretrain {task.Name}"));
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);
     }
@@ -80,42 +74,25 @@ public sealed class CachedTraining(RunContext context)
         }
         var (model, info) = ModelFile.Load(baseFile.Path);
         using var _ = model;
-        string fingerprint = Tuning.AdapterFile.Fingerprint(model);
-        using var tuning = TuningMethods.Create(method, model, settings, context.Seed);
-        int layoutPrefix = tuning.InputPadding(info.PrefixSize);
-        var options = new TrainOptions { Iterations = steps, LearningRate = lr ?? tuning.DefaultLearningRate, Seed = context.Seed };
-        if (steps > 0 && tuning.Parameters.Count > 0)
-        {
-            var job = TaskTraining.ForMethod(model, tuning, task, SequenceLayout.For(task, layoutPrefix), options, tuning.DefaultWeightDecay, fingerprint);
-            Train(job, options, path, label);
-        }
-        if (tuning.TrainsBase)
-        {
-            ModelFile.Save(path, model, info with { Task = task.Name, Steps = steps, Seed = context.Seed });
-        }
-        else
-        {
-            Tuning.AdapterFile.Save(path, tuning, new AdapterInfo(tuning.Name, settings with { ProjectionHidden = null }, fingerprint, layoutPrefix, task.Name, steps));
-        }
+        using var tuning = TuneWorkflow.Attach(model, info, method, settings, context.Seed);
+        tuning.Run(new TuneRequest(TaskData.Of(task), WithCheckpoints(tuning.Options(steps, lr), path), path), Progress(label));
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);
     }
 
     /// <summary>
-    /// Trains <paramref name="job"/> toward the file at <paramref name="path"/>, checkpointing beside it
-    /// and resuming from such a checkpoint, with progress under <paramref name="label"/>.
+    /// <paramref name="options"/> checkpointing beside the file at <paramref name="path"/> and resuming
+    /// from such a checkpoint, so a killed reproduction goes on where it stopped.
     /// </summary>
-    internal void Train(TrainingJob job, TrainOptions options, string path, string label)
+    internal static TrainOptions WithCheckpoints(TrainOptions options, string path) => options with
     {
-        var withCheckpoints = options with
-        {
-            CheckpointPath = Checkpoint(path),
-            CheckpointEvery = CheckpointInterval,
-            Resume = true,
-        };
-        context.Report(label, null);
-        Trainer.Run(job, withCheckpoints, p => context.Report(label, p));
-    }
+        CheckpointPath = Checkpoint(path),
+        CheckpointEvery = CheckpointInterval,
+        Resume = true,
+    };
+
+    /// <summary>A workflow's reports as this run's progress under <paramref name="label"/> (the workflow's description goes unshown).</summary>
+    internal Action<string, TrainingProgress?> Progress(string label) => (_, step) => context.Report(label, step);
 
     private static string Checkpoint(string path) => Path.ChangeExtension(path, ".ckpt.safetensors");
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using PrefixLab.Constructions;
+using PrefixLab.Workflows;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Experiments;
@@ -76,7 +77,7 @@ public sealed class ConstructionsRunner : IExperimentRunner
         var notes = new List<string>();
         void Score(string name, int[][] generated, IReadOnlyList<int[]> expected, string what)
         {
-            int right = generated.Zip(expected, (g, e) => g.SequenceEqual(e)).Count(x => x);
+            int right = ConstructionsWorkflow.Exact(generated, expected);
             metrics[$"{name}/exact"] = 100.0 * right / expected.Count;
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"{name}: {what}: {right:N0} of {expected.Count:N0} exact"));
         }
@@ -85,8 +86,8 @@ public sealed class ConstructionsRunner : IExperimentRunner
         var u = setup.Unconditional;
         using (var built = new Unconditional(u.Vocabulary, u.Length))
         {
-            List<int[]> targets = [AsciiVocabulary.Encode(u.Target), .. Draw(random, extra, u.Length, u.Vocabulary)];
-            var generated = Generate(built.Construction, built.Encode(targets), [[]]);
+            List<int[]> targets = [AsciiVocabulary.Encode(u.Target), .. ConstructionsWorkflow.RandomRows(random, extra, u.Length, u.Vocabulary)];
+            var generated = ConstructionsWorkflow.Generate(built.Construction, built.Encode(targets), [[]]);
             Score("unconditional", generated, targets, $"\"{u.Target}\" and {extra} random sequences (V = {u.Vocabulary}, N = {u.Length}), one virtual token each");
             notes.Add($"unconditional: the demo's virtual token generated \"{AsciiVocabulary.Decode(generated[0].Select(t => (long)t))}\"");
         }
@@ -94,8 +95,8 @@ public sealed class ConstructionsRunner : IExperimentRunner
         context.Report("conditional map", null);
         using (var built = new Conditional(AsciiVocabulary.Size))
         {
-            List<int[]> maps = [AsciiVocabulary.SwapCase(), .. Draw(random, extra, AsciiVocabulary.Size, AsciiVocabulary.Size)];
-            var generated = Generate(built.Construction, built.Encode(maps), Inputs(AsciiVocabulary.Size));
+            List<int[]> maps = [AsciiVocabulary.SwapCase(), .. ConstructionsWorkflow.RandomRows(random, extra, AsciiVocabulary.Size, AsciiVocabulary.Size)];
+            var generated = ConstructionsWorkflow.Generate(built.Construction, built.Encode(maps), Inputs(AsciiVocabulary.Size));
             Score("conditional", generated, [.. maps.SelectMany(m => m.Select(answer => new[] { answer }))], $"{setup.Conditional.Map} and {extra} random maps, each over all {AsciiVocabulary.Size} user tokens");
         }
 
@@ -104,13 +105,9 @@ public sealed class ConstructionsRunner : IExperimentRunner
         using (var built = new TokenToSequence(AsciiVocabulary.Size, n0))
         {
             // The demo answers the 52 letters; every other character answers N0 spaces, and is checked too.
-            var demo = Enumerable.Repeat(new int[n0], AsciiVocabulary.Size).ToArray();
-            foreach (var (input, answer) in AsciiVocabulary.AnimalsAndFoods)
-            {
-                demo[AsciiVocabulary.Encode(input.ToString())[0]] = AsciiVocabulary.Encode(answer.PadRight(n0));
-            }
-            List<int[][]> maps = [demo, .. Enumerable.Range(0, extra).Select(_ => Draw(random, AsciiVocabulary.Size, n0, AsciiVocabulary.Size))];
-            var generated = Generate(built.Construction, built.Encode([.. maps.Select(m => (IReadOnlyList<IReadOnlyList<int>>)m)]), Inputs(AsciiVocabulary.Size));
+            var demo = ConstructionsWorkflow.SequenceMap(AsciiVocabulary.AnimalsAndFoods, n0);
+            List<int[][]> maps = [demo, .. Enumerable.Range(0, extra).Select(_ => ConstructionsWorkflow.RandomRows(random, AsciiVocabulary.Size, n0, AsciiVocabulary.Size))];
+            var generated = ConstructionsWorkflow.Generate(built.Construction, built.Encode([.. maps.Select(m => (IReadOnlyList<IReadOnlyList<int>>)m)]), Inputs(AsciiVocabulary.Size));
             Score("token-to-sequence", generated, [.. maps.SelectMany(m => m)], $"animals and foods ({AsciiVocabulary.AnimalsAndFoods.Count} letters) and {extra} random maps, each over all {AsciiVocabulary.Size} user tokens, N0 = {n0}");
         }
 
@@ -118,10 +115,10 @@ public sealed class ConstructionsRunner : IExperimentRunner
         var p = setup.PairMap;
         using (var built = new PairMap(p.Vocabulary, ExactLimits.Parse(p.Dtype, "pair_map.dtype")))
         {
-            var tables = Enumerable.Range(0, 1 + extra).Select(_ => Draw(random, p.Vocabulary, p.Vocabulary, p.Vocabulary)).ToList();
-            var pairs = Enumerable.Range(0, p.Vocabulary * p.Vocabulary).Select(i => new[] { i / p.Vocabulary, i % p.Vocabulary }).ToList();
-            var generated = Generate(built.Construction, built.Encode([.. tables.Select(t => (IReadOnlyList<IReadOnlyList<int>>)t)]), pairs);
-            Score("pair-map", generated, [.. tables.SelectMany(t => pairs.Select(ab => new[] { t[ab[0]][ab[1]] }))], $"{1 + extra} random tables (V = {p.Vocabulary}, {p.Dtype}), each over all {pairs.Count} pairs");
+            var tables = Enumerable.Range(0, 1 + extra).Select(_ => ConstructionsWorkflow.RandomTable(random, p.Vocabulary)).ToList();
+            var pairs = ConstructionsWorkflow.AllPairs(p.Vocabulary);
+            var generated = ConstructionsWorkflow.Generate(built.Construction, built.Encode([.. tables.Select(t => (IReadOnlyList<IReadOnlyList<int>>)t)]), pairs);
+            Score("pair-map", generated, [.. tables.SelectMany(t => pairs.Select(ab => new[] { t[ab[0]][ab[1]] }))], $"{1 + extra} random tables (V = {p.Vocabulary}, {p.Dtype}), each over all {pairs.Length} pairs");
         }
         return new SeedResult(metrics, notes);
     }
@@ -144,24 +141,6 @@ public sealed class ConstructionsRunner : IExperimentRunner
         return setup;
     }
 
-    /// <summary>
-    /// Greedy generation of every target (<paramref name="virtuals"/>, <c>[targets, virtual tokens, width]</c>)
-    /// on every row of <paramref name="inputs"/>; the result's rows run target by target, input by input.
-    /// </summary>
-    private static int[][] Generate(Construction construction, Tensor virtuals, IReadOnlyList<int[]> inputs)
-    {
-        using var scope = NewDisposeScope();
-        long targets = virtuals.shape[0];
-        var users = tensor([.. inputs.SelectMany(i => i.Select(t => (long)t))], dtype: ScalarType.Int64).view(inputs.Count, construction.InputTokens).repeat(targets, 1);
-        var generated = construction.Generate(virtuals.repeat_interleave(inputs.Count, 0), users);
-        var flat = generated.data<long>().ToArray();
-        int length = (int)generated.shape[1];
-        return [.. flat.Chunk(length).Select(row => row.Select(t => (int)t).ToArray())];
-    }
-
     /// <summary>Every single user token of a vocabulary of <paramref name="vocab"/>.</summary>
     private static int[][] Inputs(int vocab) => [.. Enumerable.Range(0, vocab).Select(c => new[] { c })];
-
-    private static int[][] Draw(Random random, int count, int length, int vocab) =>
-        [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray())];
 }

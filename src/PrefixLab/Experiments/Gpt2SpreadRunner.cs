@@ -6,6 +6,7 @@ using PrefixLab.Interop;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
 using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 
 namespace PrefixLab.Experiments;
 
@@ -19,7 +20,7 @@ namespace PrefixLab.Experiments;
 public sealed record Gpt2SpreadSetup(int PrefixSize, string? Method = null, Sized<int>? Steps = null, Sized<double>? Lr = null, int Batch = 8, int? Samples = null)
 {
     /// <summary>The method's name.</summary>
-    public string MethodName => Method ?? "prefix-kv";
+    public string MethodName => Method ?? PrefixKv.Kind.Name;
 }
 
 /// <summary>
@@ -93,25 +94,18 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         string key = ResultCache.Key(TuningMethods.Identity(new { kind = "gpt2-spread", inputs = InputsKey, method = setup.MethodName, settings, steps, lr, batch = setup.Batch, seed = context.Seed }, setup.MethodName, settings));
         string path = context.Cache.PathOf("runs", key, ".safetensors");
         bool cached = File.Exists(path);
-        using var method = cached
-            ? AdapterFile.Load(path, model, fingerprint).Method
-            : TuningMethods.Create(setup.MethodName, model, settings, context.Seed);
-        var samples = TextSamples.Encode(TextTask.Load(dataPath), tokenizer.Encode, method.InputPadding(info.PrefixSize));
-        if (!cached && steps > 0)
+        var data = TaskData.Of(TextTask.Load(dataPath), tokenizer.Encode);
+        using var tuning = cached ? null : TuneWorkflow.Attach(model, info, setup.MethodName, settings, context.Seed);
+        using var loaded = cached ? AdapterFile.Load(path, model, fingerprint).Method : null;
+        var method = tuning?.Method ?? loaded!;
+        if (tuning is not null && steps > 0)
         {
-            var options = new TrainOptions
-            {
-                Iterations = steps,
-                LearningRate = lr ?? method.DefaultLearningRate,
-                BatchSize = setup.Batch,
-                Seed = context.Seed,
-                LogEvery = Math.Max(1, steps / 10),
-            };
-            var job = TextTraining.ForMethod(model, method, samples, options, method.DefaultWeightDecay, fingerprint);
-            new CachedTraining(context).Train(job, options, path, $"{setup.MethodName} on {samples.Task.Name}");
-            AdapterFile.Save(path, method, new AdapterInfo(method.Name, settings, fingerprint, method.InputPadding(info.PrefixSize), samples.Task.Name, steps));
+            var options = tuning.Options(steps, lr) with { BatchSize = setup.Batch, LogEvery = Math.Max(1, steps / 10) };
+            var training = new CachedTraining(context);
+            tuning.Run(new TuneRequest(data, CachedTraining.WithCheckpoints(options, path), path), training.Progress($"{setup.MethodName} on {data.Name}"));
             CachedTraining.DeleteCheckpoint(path);
         }
+        var samples = data.Samples(method.InputPadding(info.PrefixSize));
 
         context.Report("attention of the last input token over the prefix", null);
         var geometry = PrefixGeometry.Of(method);

@@ -3,6 +3,7 @@ using PrefixLab.Evaluation;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Tuning;
+using PrefixLab.Workflows;
 
 namespace PrefixLab.Experiments;
 
@@ -17,8 +18,6 @@ namespace PrefixLab.Experiments;
 /// </summary>
 public sealed class TuningRunner : IExperimentRunner
 {
-    private static readonly HashSet<string> ContextMethods = new(["hard-prompt", "soft-prompt", "prefix", "prefix-kv"], StringComparer.OrdinalIgnoreCase);
-
     /// <inheritdoc />
     public string Kind => "tuning";
 
@@ -26,7 +25,7 @@ public sealed class TuningRunner : IExperimentRunner
     public int Version => 1;
 
     /// <summary>Whether <paramref name="method"/> puts vectors in front of the content.</summary>
-    public static bool IsContextMethod(string method) => ContextMethods.Contains(method);
+    public static bool IsContextMethod(string method) => TuningMethods.IsContext(method);
 
     /// <inheritdoc />
     public void Validate(ExperimentSpec spec)
@@ -57,7 +56,7 @@ public sealed class TuningRunner : IExperimentRunner
         if (setup.Measures("shift"))
         {
             int steps = setup.ShiftSteps!.For(profile);
-            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, "full", new TuningSettings(), task, steps, null, seed), steps * step)));
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, new TuningSettings(), task, steps, null, seed), steps * step)));
         }
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
         items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
@@ -96,7 +95,7 @@ public sealed class TuningRunner : IExperimentRunner
         {
             foreach (var task in TunedTasks(setup, profile))
             {
-                var file = training.Run(baseFile, "full", new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
+                var file = training.Run(baseFile, FullFineTune.Kind.Name, new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
                 metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
             }
         }
@@ -117,12 +116,10 @@ public sealed class TuningRunner : IExperimentRunner
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)
     {
-        using var adapted = AdaptedModel.Load(basePath, runPath);
-        foreach (var taskName in tasks)
+        var request = new EvaluateRequest(basePath, [.. tasks.Select(t => TaskData.Of(TaskRegistry.Default.Get(t)))]) { Adapter = runPath, Samples = context.Profile.EvalSamples };
+        foreach (var result in EvaluateWorkflow.Run(request, task => context.Report($"evaluating {name} on {task}", null)))
         {
-            context.Report($"evaluating {name} on {taskName}", null);
-            var result = Evaluator.Evaluate(adapted.Model, TaskRegistry.Default.Get(taskName), adapted.PrefixSize, context.Profile.EvalSamples);
-            metrics[$"{name}/{taskName}"] = 100 * result.Accuracy;
+            metrics[$"{name}/{result.Task}"] = 100 * result.Accuracy;
         }
     }
 

@@ -290,7 +290,7 @@ public sealed class Block : Module
         }
         attnOut = hooks.Run(HookPoints.AttnOut(layer), attnOut, layer, position);
         x = hooks.Run(HookPoints.ResidMid(layer), x + attnOut, layer, position);
-        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.forward(ln_2 is null ? x : ln_2.forward(x)), layer, position);
+        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.Forward(ln_2 is null ? x : ln_2.forward(x), hooks, layer, position), layer, position);
         return hooks.Run(HookPoints.ResidPost(layer), x + mlpOut, layer, position);
     }
 }

@@ -70,6 +70,9 @@ public sealed class HookPoints
     /// <summary>The residual stream between attention and MLP.</summary>
     public static string ResidMid(int layer) => $"blocks.{layer}.hook_resid_mid";
 
+    /// <summary>The MLP's inner activation, <c>[batch, position, mlp width]</c>: the input of its output projection.</summary>
+    public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";
+
     /// <summary>The MLP sublayer's contribution to the residual stream.</summary>
     public static string MlpOut(int layer) => $"blocks.{layer}.hook_mlp_out";
 
@@ -80,7 +83,7 @@ public sealed class HookPoints
     public static IEnumerable<string> BlockNames(int layer) =>
     [
         ResidPre(layer), Q(layer), K(layer), V(layer), Scores(layer), Pattern(layer), Z(layer),
-        AttnOut(layer), ResidMid(layer), MlpOut(layer), ResidPost(layer),
+        AttnOut(layer), ResidMid(layer), MlpPost(layer), MlpOut(layer), ResidPost(layer),
     ];
 
     /// <summary>

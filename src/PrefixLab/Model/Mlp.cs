@@ -34,12 +34,19 @@ public sealed class Mlp : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null, 0, 0);
+
+    /// <summary>Runs the MLP with the hooks at block <paramref name="layer"/>'s <see cref="HookPoints.MlpPost"/>.</summary>
+    internal Tensor Forward(Tensor x, HookPoints? hooks, int layer, int position)
     {
         var h = Activate(c_fc.call(x));
-        foreach (var layer in c_mid ?? [])
+        foreach (var mid in c_mid ?? [])
         {
-            h = Activate(layer.call(h));
+            h = Activate(mid.call(h));
+        }
+        if (hooks is not null)
+        {
+            h = hooks.Run(HookPoints.MlpPost(layer), h, layer, position);
         }
         return dropout.forward(c_proj.call(h));
     }

@@ -1,9 +1,12 @@
 using System.Net;
 using System.Text;
+using Markdig;
+using Markdig.Syntax;
+using Markdig.Syntax.Inlines;
 
 namespace PrefixLab.Reporting;
 
-/// <summary>A part of a report, rendered the same way to Markdown and to HTML.</summary>
+/// <summary>A part of a report; its text is Markdown, and the HTML page is rendered from that Markdown.</summary>
 public abstract record ReportBlock;
 
 /// <summary>A heading of level 1 to 3.</summary>
@@ -11,7 +14,7 @@ public abstract record ReportBlock;
 /// <param name="Text">Its text.</param>
 public sealed record Heading(int Level, string Text) : ReportBlock;
 
-/// <summary>A paragraph of plain text (<c>`code`</c> spans are kept as code).</summary>
+/// <summary>A paragraph of Markdown text (inline spans such as <c>`code`</c>, <c>**bold**</c> and <c>*italics*</c>).</summary>
 /// <param name="Text">Its text.</param>
 public sealed record Paragraph(string Text) : ReportBlock;
 
@@ -30,9 +33,15 @@ public sealed record Table(IReadOnlyList<string> Header, IReadOnlyList<IReadOnly
 /// <param name="Png">The image.</param>
 public sealed record Figure(string FileName, string Caption, byte[] Png) : ReportBlock;
 
-/// <summary>Renders report blocks as Markdown or as one self-contained HTML page (no scripts, images inline).</summary>
+/// <summary>Writes report blocks as Markdown, and that Markdown as one self-contained HTML page (no scripts, images inline).</summary>
 public static class ReportRenderer
 {
+    /// <summary>
+    /// The Markdown the report uses: pipe tables; raw HTML is shown as text, so nothing in a message or a
+    /// spec's notes can add markup or a script to the page.
+    /// </summary>
+    private static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder().UsePipeTables().DisableHtml().Build();
+
     /// <summary>The blocks as Markdown; figures are linked as <c>figures/NAME</c>.</summary>
     public static string Markdown(IEnumerable<ReportBlock> blocks)
     {
@@ -64,7 +73,7 @@ public static class ReportRenderer
                     text.AppendLine();
                     break;
                 case Figure f:
-                    text.AppendLine($"![{f.Caption}](figures/{f.FileName})").AppendLine().AppendLine($"*{f.Caption}*").AppendLine();
+                    text.AppendLine($"![{f.Caption}]({FigureLink(f)})").AppendLine().AppendLine($"*{f.Caption}*").AppendLine();
                     break;
                 default:
                     break;
@@ -73,71 +82,35 @@ public static class ReportRenderer
         return text.ToString();
     }
 
-    /// <summary>The blocks as one HTML page titled <paramref name="title"/>, figures as data URIs.</summary>
+    /// <summary>
+    /// The blocks as one HTML page titled <paramref name="title"/>: their Markdown rendered by Markdig, so the
+    /// page says what report.md says, with each figure's link replaced by its PNG as a data URI.
+    /// </summary>
     public static string Html(string title, IEnumerable<ReportBlock> blocks)
     {
-        var html = new StringBuilder();
-        html.AppendLine("<!DOCTYPE html>").AppendLine("<html lang=\"en\"><head><meta charset=\"utf-8\">");
-        html.AppendLine($"<title>{Encode(title)}</title>");
-        html.AppendLine("<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-            + "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;vertical-align:top}"
-            + "th{background:#f3f3f3}code{background:#f5f5f5;padding:0 .2rem}figure{margin:1rem 0}img{max-width:100%}figcaption{font-style:italic}</style>");
-        html.AppendLine("</head><body>");
-        foreach (var block in blocks)
+        var list = blocks.ToList();
+        var figures = list.OfType<Figure>().ToDictionary(f => FigureLink(f), f => $"data:image/png;base64,{Convert.ToBase64String(f.Png)}");
+        var document = Markdig.Markdown.Parse(Markdown(list), Pipeline);
+        foreach (var image in document.Descendants<LinkInline>().Where(l => l.IsImage))
         {
-            switch (block)
+            if (image.Url is { } url && figures.TryGetValue(url, out var inline))
             {
-                case Heading h:
-                    html.AppendLine($"<h{h.Level}>{Inline(h.Text)}</h{h.Level}>");
-                    break;
-                case Paragraph p:
-                    html.AppendLine($"<p>{Inline(p.Text)}</p>");
-                    break;
-                case BulletList l:
-                    html.AppendLine($"<ul>{string.Concat(l.Items.Select(i => $"<li>{Inline(i)}</li>"))}</ul>");
-                    break;
-                case Table t:
-                    html.Append("<table><thead><tr>").Append(string.Concat(t.Header.Select(c => $"<th>{Inline(c)}</th>"))).AppendLine("</tr></thead><tbody>");
-                    foreach (var row in t.Rows)
-                    {
-                        html.Append("<tr>").Append(string.Concat(row.Select(c => $"<td>{Inline(c)}</td>"))).AppendLine("</tr>");
-                    }
-                    html.AppendLine("</tbody></table>");
-                    break;
-                case Figure f:
-                    html.AppendLine($"<figure><img alt=\"{Encode(f.Caption)}\" src=\"data:image/png;base64,{Convert.ToBase64String(f.Png)}\"><figcaption>{Inline(f.Caption)}</figcaption></figure>");
-                    break;
-                default:
-                    break;
+                image.Url = inline;
             }
         }
+        var html = new StringBuilder();
+        html.AppendLine("<!DOCTYPE html>").AppendLine("<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        html.AppendLine($"<title>{WebUtility.HtmlEncode(title)}</title>");
+        html.AppendLine("<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+            + "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;vertical-align:top}"
+            + "th{background:#f3f3f3}code{background:#f5f5f5;padding:0 .2rem}img{max-width:100%}</style>");
+        html.AppendLine("</head><body>");
+        html.Append(Markdig.Markdown.ToHtml(document, Pipeline));
         html.AppendLine("</body></html>");
         return html.ToString();
     }
 
+    private static string FigureLink(Figure f) => $"figures/{f.FileName}";
+
     private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
-
-    private static string Encode(string text) => WebUtility.HtmlEncode(text);
-
-    /// <summary>HTML-encodes <paramref name="text"/>, turning <c>`code`</c> and <c>**bold**</c> spans into tags.</summary>
-    private static string Inline(string text)
-    {
-        var parts = text.Split('`');
-        var result = new StringBuilder();
-        for (int i = 0; i < parts.Length; i++)
-        {
-            string encoded = Encode(parts[i]);
-            if (i % 2 == 1)
-            {
-                result.Append("<code>").Append(encoded).Append("</code>");
-                continue;
-            }
-            var bold = encoded.Split("**");
-            for (int j = 0; j < bold.Length; j++)
-            {
-                result.Append(j % 2 == 1 ? $"<strong>{bold[j]}</strong>" : bold[j]);
-            }
-        }
-        return result.ToString();
-    }
 }

@@ -54,7 +54,6 @@ public sealed class TrainingSession : IDisposable
         using var scope = NewDisposeScope();
         ulong stepSeed = Rng.Mix(options.Seed, (ulong)Step, 0xD50);
         job.Reseed?.Invoke(stepSeed);
-        random.manual_seed((long)(stepSeed >> 1)); // for any torch randomness a job adds
 
         long t0 = Stopwatch.GetTimestamp();
         // Gradients start unset, as PyTorch's zero_grad(set_to_none=True) leaves them: backward then

@@ -62,7 +62,8 @@ public sealed class AdaptedModel : IDisposable
                     throw new PrefixLabException($"'{adapterPath}' is a model of another architecture than '{modelPath}' ({tuned.Config} vs {model.Config})");
                 }
                 model.Dispose();
-                return new AdaptedModel(tuned, info, null, "full", tunedInfo.PrefixSize, tunedInfo.Task);
+                // The method that saves model files names it.
+                return new AdaptedModel(tuned, info, null, TuningMethods.All.First(k => k.SavesModel).Name, tunedInfo.PrefixSize, tunedInfo.Task);
             }
             var (method, adapterInfo) = AdapterFile.Load(adapterPath, model, options: options);
             // A PEFT folder does not say how the inputs were padded: as the method pads this model's inputs.
@@ -77,16 +78,14 @@ public sealed class AdaptedModel : IDisposable
     }
 
     /// <summary>
-    /// Makes every weight float64. A LoRA update is merged into the weights first (its hooks then add
-    /// nothing); the context methods' vectors are cast to the activations' type where they enter the
-    /// forward pass, so they take part in float64 too (a float32 value is exact in float64).
+    /// Makes every weight float64. The method folds itself into the weights first where it must
+    /// (<see cref="ITuningMethod.BeforeConversion"/>: LoRA merges, its hooks then add nothing); the other
+    /// methods' tensors are cast to the activations' type where they enter the forward pass, so they take
+    /// part in float64 too (a float32 value is exact in float64).
     /// </summary>
     public void ToFloat64()
     {
-        if (Method is Lora lora)
-        {
-            lora.Merge();
-        }
+        Method?.BeforeConversion();
         Model.to(ScalarType.Float64);
     }
 

@@ -36,9 +36,15 @@ public static class AdapterFile
     public const int LegacyFingerprintLength = 16;
 
     /// <summary>Writes <paramref name="method"/>'s tensors and <paramref name="info"/> to <paramref name="path"/> atomically.</summary>
-    /// <remarks>The position convention recorded is the method's own.</remarks>
-    public static void Save(string path, ITuningMethod method, AdapterInfo info) =>
-        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed("adapter", JsonSerializer.Serialize(info with { Positions = method.Settings.KvPositions }, ModelFile.Json)));
+    /// <remarks>
+    /// The position convention recorded is the method's own, and the settings are as the method's
+    /// registration saves them (<see cref="MethodKind.Saved"/>: prefix-kv's projection folded).
+    /// </remarks>
+    public static void Save(string path, ITuningMethod method, AdapterInfo info)
+    {
+        var saved = info with { Settings = TuningMethods.Get(info.Method).Saved(info.Settings), Positions = method.Settings.KvPositions };
+        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed("adapter", JsonSerializer.Serialize(saved, ModelFile.Json)));
+    }
 
     /// <summary>Reads an adapter file's description, refusing one that cannot describe an adapter.</summary>
     public static AdapterInfo ReadInfo(string path)

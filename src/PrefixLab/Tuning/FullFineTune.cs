@@ -11,8 +11,11 @@ namespace PrefixLab.Tuning;
 /// </summary>
 public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMethod(model, settings, trainsBase: true)
 {
+    /// <summary>Full fine-tuning's registration: it trains the whole model and saves a model file; it has no size and no PEFT counterpart.</summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
     /// <inheritdoc />
-    public override string Name => "full";
+    public override string Name => Kind.Name;
 
     /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters => [.. Model.parameters()];
@@ -32,4 +35,13 @@ public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMet
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, Tensor> SaveTensors() => Model.state_dict();
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "full";
+
+        public override bool SavesModel => true;
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new FullFineTune(model, settings);
+    }
 }

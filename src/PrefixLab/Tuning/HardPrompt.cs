@@ -6,7 +6,9 @@ namespace PrefixLab.Tuning;
 
 /// <summary>
 /// Prompting: chosen real tokens in the P prefix positions, in place of the padding. Nothing is
-/// trained; it is the baseline the paper compares virtual tokens with.
+/// trained; it is the baseline the paper compares virtual tokens with. PEFT holds it as a prompt
+/// (<c>PROMPT_TUNING</c>) whose virtual tokens are the tokens' embeddings; such a file loads back as a
+/// soft prompt.
 /// </summary>
 public sealed class HardPrompt : TuningMethod
 {
@@ -26,8 +28,11 @@ public sealed class HardPrompt : TuningMethod
         });
     }
 
+    /// <summary>The hard prompt's registration: a context method with fixed tokens and no size to vary.</summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
     /// <inheritdoc />
-    public override string Name => "hard-prompt";
+    public override string Name => Kind.Name;
 
     /// <inheritdoc />
     public override int? PaddingRows => Settings.PrefixSize;
@@ -50,5 +55,38 @@ public sealed class HardPrompt : TuningMethod
         {
             throw new PrefixLabException("hard-prompt adapter's tokens do not match its settings");
         }
+    }
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "hard-prompt";
+
+        public override bool IsContext => true;
+
+        public override IReadOnlyList<Knob> Knobs { get; } =
+        [
+            ContextKnobs.PrefixSize,
+            new("tokens", KnobType.Tokens, "\"3 3 3\"", "hard-prompt tokens from the model's vocabulary, one per prefix position", 0, 0, (s, v) => s with { Tokens = (int[])v })
+            {
+                Check = (model, s, what, _) =>
+                {
+                    if (s.Tokens is { } tokens)
+                    {
+                        PrefixLabException.Check(tokens.Count == s.PrefixSize, $"option {what} has {tokens.Count} token(s) for --prefix-size {s.PrefixSize}: give one per prefix position");
+                        int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Config.VocabSize, -1);
+                        PrefixLabException.Check(outside == -1, $"option {what}: token {outside} is outside the model's vocabulary 0-{model.Config.VocabSize - 1}");
+                    }
+                },
+            },
+        ];
+
+        // PEFT's virtual tokens are the tokens' embeddings (the model adds the positions).
+        public override IPeftMapping Peft { get; } = new PromptPeft(imports: false, (method, model) =>
+        {
+            using var ids = tensor(method.Settings.Tokens!.Select(t => (long)t).ToArray());
+            return model.TokenEmbedding.index_select(0, ids).to_type(ScalarType.Float32).contiguous();
+        });
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new HardPrompt(model, settings);
     }
 }

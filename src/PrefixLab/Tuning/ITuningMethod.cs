@@ -151,4 +151,12 @@ public interface ITuningMethod : IDisposable
 
     /// <summary>Sets the method's tensors from a file's.</summary>
     void LoadTensors(IReadOnlyDictionary<string, Tensor> tensors);
+
+    /// <summary>
+    /// Called before the model's weights change floating-point type: a method whose hooks could not take
+    /// part in another type folds itself into the weights here (LoRA merges); by default nothing.
+    /// </summary>
+    void BeforeConversion()
+    {
+    }
 }

@@ -20,9 +20,13 @@ public sealed class Lora : TuningMethod
     private readonly List<Adapted> adapted = [];
     private bool merged;
 
-    /// <summary>Adds a rank-r update to every targeted Linear layer of <paramref name="model"/>.</summary>
-    public Lora(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    /// <summary>
+    /// Adds a rank-r update to every targeted Linear layer of <paramref name="model"/>, each A drawn by
+    /// <paramref name="generator"/> (seed 0 when null) layer after layer.
+    /// </summary>
+    public Lora(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
+        using var own = generator is null ? new Generator(0) : null;
         PrefixLabException.Check(settings.Rank >= 1, $"LoRA rank must be at least 1 (got {settings.Rank})");
         PrefixLabException.Check(settings.Targets.Count > 0, "LoRA needs at least one target name");
         foreach (var (name, module) in model.named_modules())
@@ -38,11 +42,8 @@ public sealed class Lora : TuningMethod
             long outFeatures = linear.weight.shape[0], inFeatures = linear.weight.shape[1];
             var a = new Parameter(empty(rank, inFeatures), requires_grad: true);
             var b = new Parameter(zeros(outFeatures, rank), requires_grad: true);
-            using (no_grad())
-            {
-                // PEFT's and PyTorch Linear's default: Kaiming-uniform with a = √5.
-                nn.init.kaiming_uniform_(a, Math.Sqrt(5));
-            }
+            // PEFT's and PyTorch Linear's default: Kaiming-uniform with a = √5.
+            KaimingUniform(a, Math.Sqrt(5), generator ?? own!);
             var entry = new Adapted(name, linear, a, b, scale);
             adapted.Add(entry);
             var remover = linear.register_forward_hook((_, input, output) => merged ? output : output + (input.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
@@ -51,8 +52,11 @@ public sealed class Lora : TuningMethod
         PrefixLabException.Check(adapted.Count > 0, $"no Linear layer of the model matches LoRA targets [{string.Join(", ", settings.Targets)}]");
     }
 
+    /// <summary>LoRA's registration: its knobs, its size (the rank) and its PEFT mapping.</summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
     /// <inheritdoc />
-    public override string Name => "lora";
+    public override string Name => Kind.Name;
 
     /// <summary>Names of the adapted Linear layers.</summary>
     public IReadOnlyList<string> AdaptedLayers => [.. adapted.Select(a => a.Name)];
@@ -102,7 +106,30 @@ public sealed class Lora : TuningMethod
     }
 
     /// <inheritdoc />
+    public override void BeforeConversion() => Merge();
+
+    /// <inheritdoc />
     protected override void OnDispose() => Unmerge();
+
+    /// <summary>
+    /// LoRA's rank is at most the smaller width of every targeted layer (a larger one adds parameters but
+    /// no expressive power, and the factor matrices grow without bound).
+    /// </summary>
+    private static void CheckRank(Gpt model, TuningSettings settings, string what)
+    {
+        var smallest = model.named_modules()
+            .Where(m => m.module is Linear && settings.Targets.Any(t => m.name.Contains(t, StringComparison.Ordinal)))
+            .Select(m => (m.name, Shape: ((Linear)m.module).weight.shape))
+            .OrderBy(m => Math.Min(m.Shape[0], m.Shape[1]))
+            .FirstOrDefault();
+        if (smallest.name is null)
+        {
+            return; // no layer matches: LoRA itself says so, and other methods ignore the rank
+        }
+        long limit = Math.Min(smallest.Shape[0], smallest.Shape[1]);
+        PrefixLabException.Check(settings.Rank <= limit,
+            $"{what} {settings.Rank} is above {limit}, the smaller width of targeted layer {smallest.name} ({smallest.Shape[1]} in, {smallest.Shape[0]} out): LoRA's rank is at most min(in, out)");
+    }
 
     /// <summary>
     /// The value of the first key of <paramref name="pattern"/> that matches the end of
@@ -128,6 +155,27 @@ public sealed class Lora : TuningMethod
             }
         }
         return null;
+    }
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "lora";
+
+        public override SizeKnob Size { get; } = new("rank", "rank", (s, r) => s with { Rank = r }, s => s.Rank);
+
+        public override IReadOnlyList<Knob> Knobs { get; } =
+        [
+            new("rank", KnobType.Int, "r", "LoRA rank, 1 to the smallest in or out width of the targeted layers (default 1)", 1, 100_000, (s, v) => s with { Rank = (int)v })
+            {
+                Check = (model, s, what, _) => CheckRank(model, s, what),
+            },
+            new("alpha", KnobType.Number, "a", "LoRA alpha, more than 0 and at most 1e6; the update is scaled by alpha / r (default r)", 0, 1e6, (s, v) => s with { Alpha = (double)v }),
+            new("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these (default c_fc,c_proj)", 0, 0, (s, v) => s with { Targets = (string[])v }),
+        ];
+
+        public override IPeftMapping Peft { get; } = new LoraPeft();
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Lora(model, settings, generator);
     }
 
     private sealed class Removal(Action remove) : IDisposable

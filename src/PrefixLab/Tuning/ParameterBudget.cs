@@ -19,18 +19,17 @@ public static class ParameterBudget
 
     /// <summary>
     /// The setting of <paramref name="method"/> whose count is nearest <paramref name="target"/>, varying
-    /// the prefix size (context methods) or the rank (LoRA) from 1 to <paramref name="limit"/>; ties go
-    /// to the smaller setting. Exact when <see cref="BudgetPoint.Count"/> equals the target.
+    /// the method's size (<see cref="MethodKind.Size"/>: the prefix size, LoRA's rank) from 1 to
+    /// <paramref name="limit"/>; ties go to the smaller setting. Exact when <see cref="BudgetPoint.Count"/>
+    /// equals the target.
     /// </summary>
     public static BudgetPoint Match(Gpt model, string method, TuningSettings baseSettings, long target, int limit = 4096)
     {
-        bool byRank = method.Equals("lora", StringComparison.OrdinalIgnoreCase);
-        PrefixLabException.Check(!method.Equals("full", StringComparison.OrdinalIgnoreCase) && !method.Equals("hard-prompt", StringComparison.OrdinalIgnoreCase),
-            $"method '{method}' has no size to vary");
+        var size = TuningMethods.Get(method).Size ?? throw new PrefixLabException($"method '{method}' has no size to vary");
         BudgetPoint? best = null;
-        for (int size = 1; size <= limit; size++)
+        for (int n = 1; n <= limit; n++)
         {
-            var settings = byRank ? baseSettings with { Rank = size } : baseSettings with { PrefixSize = size };
+            var settings = size.With(baseSettings, n);
             long count = Count(model, method, settings);
             if (best is null || Math.Abs(count - target) < Math.Abs(best.Count - target))
             {

@@ -13,10 +13,13 @@ public sealed class Prefix : TuningMethod
 {
     private readonly Parameter prefix;
 
-    /// <summary>Creates L × P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
-    public Prefix(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    /// <summary>
+    /// Creates L × P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) by
+    /// <paramref name="generator"/> (seed 0 when null) and attaches them.
+    /// </summary>
+    public Prefix(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
-        prefix = NormalParameter([model.Config.Layers, RequiredPrefixSize(), model.Config.Width], settings.InitStd);
+        prefix = NormalParameter([model.Config.Layers, RequiredPrefixSize(), model.Config.Width], settings.InitStd, generator);
         for (int layer = 0; layer < model.Config.Layers; layer++)
         {
             int l = layer;
@@ -24,8 +27,11 @@ public sealed class Prefix : TuningMethod
         }
     }
 
+    /// <summary>The paper's prefix's registration: a context method sized by its prefix.</summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
     /// <inheritdoc />
-    public override string Name => "prefix";
+    public override string Name => Kind.Name;
 
     /// <inheritdoc />
     public override int? PaddingRows => Settings.PrefixSize;
@@ -39,4 +45,17 @@ public sealed class Prefix : TuningMethod
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, Tensor> SaveTensors() =>
         new Dictionary<string, Tensor> { ["prefix.vectors"] = prefix };
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "prefix";
+
+        public override bool IsContext => true;
+
+        public override SizeKnob Size => ContextKnobs.Size;
+
+        public override IReadOnlyList<Knob> Knobs { get; } = [ContextKnobs.PrefixSize, ContextKnobs.InitStd];
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Prefix(model, settings, generator);
+    }
 }

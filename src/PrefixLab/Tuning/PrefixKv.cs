@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using PrefixLab.Interop;
 using PrefixLab.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +13,11 @@ namespace PrefixLab.Tuning;
 /// the content follows at P …, as a Hugging Face model places tokens after P <c>past_key_values</c>
 /// (<see cref="KvPositions.AfterPrefix"/>; files from before keep <see cref="KvPositions.FromZero"/>).
 /// Optionally the keys and values are produced by a small MLP while training (PEFT's
-/// <c>prefix_projection</c>); saving folds them into plain keys and values.
+/// <c>prefix_projection</c>); saving folds them into plain keys and values. In PEFT it is
+/// <c>PREFIX_TUNING</c>: one tensor <c>prompt_embeddings</c> <c>[P, layers · 2 · width]</c>, which PEFT
+/// views as <c>[P, layers · 2, heads, head_dim]</c> with layer l's keys at row 2l and its values at
+/// 2l + 1: the keys and values <c>[layer, key/value, head, P, head_dim]</c> permuted; both tools put the
+/// content at positions P … after the prefix.
 /// </summary>
 public sealed class PrefixKv : TuningMethod
 {
@@ -23,9 +29,15 @@ public sealed class PrefixKv : TuningMethod
     private readonly int headDim;
     private readonly int size;
 
-    /// <summary>Creates the keys and values (or their MLP) and attaches them to every block's attention.</summary>
-    public PrefixKv(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    /// <summary>
+    /// Creates the keys and values (or their MLP: the embedding, then each Linear's weight and bias as
+    /// PyTorch initialises them) from <paramref name="generator"/> (seed 0 when null) and attaches them
+    /// to every block's attention.
+    /// </summary>
+    public PrefixKv(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
+        using var own = generator is null ? new Generator(0) : null;
+        generator ??= own!;
         layers = model.Config.Layers;
         heads = model.Config.Heads;
         headDim = model.Config.HeadDim;
@@ -34,12 +46,22 @@ public sealed class PrefixKv : TuningMethod
         if (settings.ProjectionHidden is int hidden)
         {
             PrefixLabException.Check(hidden >= 1, $"prefix-kv projection width must be at least 1 (got {hidden})");
-            embedding = NormalParameter([size, width], settings.InitStd);
-            projection = nn.Sequential(nn.Linear(width, hidden), nn.Tanh(), nn.Linear(hidden, layers * 2 * width));
+            embedding = NormalParameter([size, width], settings.InitStd, generator);
+            var first = nn.Linear(width, hidden);
+            var second = nn.Linear(hidden, layers * 2 * width);
+            foreach (var linear in new[] { first, second })
+            {
+                // PyTorch Linear's own initialisation, drawn again from the generator.
+                KaimingUniform(linear.weight, Math.Sqrt(5), generator);
+                using var noGrad = no_grad();
+                double bound = 1 / Math.Sqrt(linear.weight.shape[1]);
+                linear.bias!.uniform_(-bound, bound, generator);
+            }
+            projection = nn.Sequential(first, nn.Tanh(), second);
         }
         else
         {
-            keysValues = NormalParameter([layers, 2, heads, size, headDim], settings.InitStd);
+            keysValues = NormalParameter([layers, 2, heads, size, headDim], settings.InitStd, generator);
         }
         if (settings.KvPositions == KvPositions.AfterPrefix)
         {
@@ -56,8 +78,14 @@ public sealed class PrefixKv : TuningMethod
     /// <inheritdoc />
     public override int PositionShift => Settings.KvPositions == KvPositions.AfterPrefix ? size : 0;
 
+    /// <summary>
+    /// Prefix-kv's registration: a context method sized by its prefix, with its projection knob, PEFT's
+    /// prefix tuning, and the content-after-prefix revision in its run identity.
+    /// </summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
     /// <inheritdoc />
-    public override string Name => "prefix-kv";
+    public override string Name => Kind.Name;
 
     /// <inheritdoc />
     public override IReadOnlyList<Parameter> Parameters =>
@@ -91,5 +119,69 @@ public sealed class PrefixKv : TuningMethod
     {
         var prefix = KeysValues()[layer, which].unsqueeze(0).expand(activation.shape[0], heads, size, headDim);
         return cat([prefix.to_type(activation.dtype), activation], 2);
+    }
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "prefix-kv";
+
+        public override bool IsContext => true;
+
+        public override SizeKnob Size => ContextKnobs.Size;
+
+        public override IReadOnlyList<Knob> Knobs { get; } =
+        [
+            ContextKnobs.PrefixSize,
+            new("projection", KnobType.Int, "H", "prefix-kv: train through an MLP of width H, 1-65536 (folded when saved)", 1, 65_536, (s, v) => s with { ProjectionHidden = (int)v }),
+            ContextKnobs.InitStd,
+        ];
+
+        public override IPeftMapping Peft { get; } = new KvPeft();
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new PrefixKv(model, settings, generator);
+
+        // The file holds the folded keys and values.
+        public override TuningSettings Saved(TuningSettings settings) => settings with { ProjectionHidden = null };
+
+        // Runs cached before the content moved after the prefix keep their identity; later ones say so.
+        public override object Identity(object identity, TuningSettings settings) =>
+            settings.KvPositions == KvPositions.AfterPrefix ? new { identity, positions = KvPositions.AfterPrefix } : identity;
+    }
+
+    private sealed class KvPeft : IPeftMapping
+    {
+        public string PeftType => "PREFIX_TUNING";
+
+        public bool Imports => true;
+
+        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        {
+            var prefix = (PrefixKv)method;
+            PrefixLabException.Check(prefix.Settings.KvPositions == KvPositions.AfterPrefix,
+                "this prefix-kv adapter was trained with the content at positions from 0, before PrefixLab followed Hugging Face; PEFT puts the content after the prefix, so it would mean something else there: retrain it (tune --method prefix-kv) to export it");
+            PeftFormat.AddShape(config, model, prefix.Settings.PrefixSize);
+            config["encoder_hidden_size"] = model.Config.Width;
+            config["prefix_projection"] = false;
+            // [layer, kv, head, P, d] → [P, layer, kv, head, d] → [P, layer · 2 · width]
+            return new() { [PeftFormat.PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
+        }
+
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        {
+            var c = model.Config;
+            int size = PeftFormat.Get<int>(config, "num_virtual_tokens", directory);
+            var (width, layers, heads) = (PeftFormat.Get<int>(config, "token_dim", directory), PeftFormat.Get<int>(config, "num_layers", directory), PeftFormat.Get<int>(config, "num_attention_heads", directory));
+            PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,
+                $"'{directory}' is a prefix for {layers} layers × {heads} heads × width {width}; the model has {c.Layers} × {c.Heads} × {c.Width}");
+            PrefixLabException.Check(PeftFormat.Get(config, "num_transformer_submodules", directory, 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
+            string name = PeftFormat.PromptEmbeddings;
+            PrefixLabException.Check(tensors.TryGetValue(name, out var embeddings), $"'{directory}' has no tensor '{name}'");
+            PrefixLabException.Check(tensors.Count == 1, $"'{directory}': a prefix adapter holds only '{name}', not '{tensors.Keys.FirstOrDefault(k => k != name)}'");
+            long[] expected = [size, layers * 2L * width];
+            PrefixLabException.Check(embeddings!.shape.SequenceEqual(expected),
+                $"'{directory}': {name} has shape [{string.Join(", ", embeddings.shape)}], expected [{string.Join(", ", expected)}]");
+            var keysValues = embeddings.view(size, layers, 2, heads, c.HeadDim).permute(1, 2, 3, 0, 4);
+            return (new TuningSettings { PrefixSize = size }, new() { ["prefix.keys_values"] = keysValues });
+        }
     }
 }

@@ -15,11 +15,14 @@ public sealed class SoftPromptRows : TuningMethod
 {
     private readonly Parameter rows;
 
-    /// <summary>Creates <paramref name="count"/> vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) and attaches them.</summary>
-    public SoftPromptRows(Gpt model, int count, TuningSettings settings) : base(model, settings with { PrefixSize = 1 }, trainsBase: false)
+    /// <summary>
+    /// Creates <paramref name="count"/> vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) by
+    /// <paramref name="generator"/> (seed 0 when null) and attaches them.
+    /// </summary>
+    public SoftPromptRows(Gpt model, int count, TuningSettings settings, Generator? generator = null) : base(model, settings with { PrefixSize = 1 }, trainsBase: false)
     {
         PrefixLabException.Check(count >= 1, $"soft-prompt rows need at least 1 row (got {count})");
-        rows = NormalParameter([count, model.Config.Width], settings.InitStd, model.parameters().First().dtype);
+        rows = NormalParameter([count, model.Config.Width], settings.InitStd, generator, model.parameters().First().dtype);
         Hook(HookPoints.ResidPre(0), (activation, context) => ReplaceFirstPerRow(activation, context, rows));
     }
 

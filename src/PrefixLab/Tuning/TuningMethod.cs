@@ -84,6 +84,11 @@ public abstract class TuningMethod : ITuningMethod
     }
 
     /// <inheritdoc />
+    public virtual void BeforeConversion()
+    {
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
         foreach (var hook in hooks)
@@ -159,7 +164,28 @@ public abstract class TuningMethod : ITuningMethod
         return Settings.PrefixSize;
     }
 
-    /// <summary>A trainable tensor drawn from N(0, std²), float32 unless <paramref name="dtype"/> says otherwise.</summary>
-    protected static Parameter NormalParameter(long[] shape, double std, ScalarType dtype = ScalarType.Float32) =>
-        new(randn(shape, dtype: dtype).mul_(std), requires_grad: true);
+    /// <summary>
+    /// A trainable tensor drawn from N(0, std²) by <paramref name="generator"/> (seed 0 when null), float32
+    /// unless <paramref name="dtype"/> says otherwise.
+    /// </summary>
+    protected static Parameter NormalParameter(long[] shape, double std, Generator? generator, ScalarType dtype = ScalarType.Float32)
+    {
+        using var own = generator is null ? new Generator(0) : null;
+        return new(randn(shape, dtype: dtype, generator: generator ?? own).mul_(std), requires_grad: true);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="tensor"/> (<c>[out, in]</c>) as PyTorch's <c>kaiming_uniform_(a)</c> does, but
+    /// from <paramref name="generator"/>: U(−bound, bound) with bound = √3 · gain / √in and
+    /// gain = √(2 / (1 + a²)), computed in libtorch's order so the draws match its to the bit.
+    /// (TorchSharp's <c>init.kaiming_uniform_</c> and <c>init.uniform_</c> take no generator, or ignore it.)
+    /// </summary>
+    internal static void KaimingUniform(Tensor tensor, double a, Generator generator)
+    {
+        double gain = Math.Sqrt(2.0 / (1 + Math.Pow(a, 2)));
+        double std = gain / Math.Sqrt(tensor.shape[1]);
+        double bound = Math.Sqrt(3.0) * std;
+        using var noGrad = no_grad();
+        tensor.uniform_(-bound, bound, generator);
+    }
 }

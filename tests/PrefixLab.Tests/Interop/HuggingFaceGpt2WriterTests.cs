@@ -114,7 +114,7 @@ public class HuggingFaceGpt2WriterTests
     [InlineData("own-model", "hf", "full", "is a PrefixLab model, which has no Hugging Face counterpart")]
     [InlineData("own-model", "peft", "lora", "is a PrefixLab model, which has no Hugging Face counterpart")]
     [InlineData("gpt2", "hf", "lora", "--format hf saves a whole model, so it goes with --method full")]
-    [InlineData("gpt2", "peft", "prefix", "--format peft holds lora, prefix-kv, soft-prompt, hard-prompt adapters, not prefix")]
+    [InlineData("gpt2", "peft", "prefix", "--format peft holds hard-prompt, soft-prompt, prefix-kv, lora, ia3 adapters, not prefix")]
     [InlineData("gpt2-into-full-folder", "hf", "full", "is a folder that is not empty")]
     public void Formats_that_cannot_be_written_are_refused_before_training(string model, string format, string method, string expected)
     {

@@ -22,6 +22,7 @@ public class PeftFormatTests(ITestOutputHelper output)
     [InlineData("peft_lora_pattern", "lora")]
     [InlineData("peft_prefix", "prefix-kv")]
     [InlineData("peft_prompt", "soft-prompt")]
+    [InlineData("peft_ia3", "ia3")]
     public void Adapters_written_by_the_reference_load_and_match_its_logits_and_continuations(string adapter, string method)
     {
         PythonGpt2.SkipUnlessAvailable();
@@ -52,6 +53,7 @@ public class PeftFormatTests(ITestOutputHelper output)
         { "prefix-kv", "" },
         { "soft-prompt", "" },
         { "hard-prompt", "" },
+        { "ia3", "" },
     };
 
     [SkippableTheory]
@@ -79,7 +81,8 @@ public class PeftFormatTests(ITestOutputHelper output)
                 random.manual_seed(11);
                 foreach (var p in adapter.Parameters)
                 {
-                    p.copy_(randn(p.shape) * (method == "soft-prompt" ? 0.5 : 0.4)); // LoRA's B starts at zero: make the update visible
+                    // LoRA's B starts at zero and IA³'s scales at one: make the update visible.
+                    p.copy_(method == "ia3" ? 1 + (randn(p.shape) * 0.3) : randn(p.shape) * (method == "soft-prompt" ? 0.5 : 0.4));
                 }
             }
             PeftFormat.Save(folder, adapter, model, "models/small-gpt2");
@@ -129,7 +132,11 @@ public class PeftFormatTests(ITestOutputHelper output)
         };
         const string Lora = "\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 2";
 
-        Assert.Contains("'IA3' is not supported", Refusal("{\"peft_type\": \"IA3\"}", new() { ["x"] = zeros(1) }));
+        Assert.Contains("'LOHA' is not supported", Refusal("{\"peft_type\": \"LOHA\"}", new() { ["x"] = zeros(1) }));
+        Assert.Contains("PrefixLab's IA³ scales each block's attn.c_attn output and mlp.c_proj input", Refusal(
+            "{\"peft_type\": \"IA3\", \"target_modules\": [\"c_proj\"]}", new() { ["base_model.model.transformer.h.0.attn.c_proj.ia3_l"] = ones(32, 1) }));
+        Assert.Contains("has shape [1, 32], expected [96, 1] (the output of a target)", Refusal(
+            "{\"peft_type\": \"IA3\", \"target_modules\": [\"c_attn\"], \"feedforward_modules\": [\"c_attn\"]}", new() { ["base_model.model.transformer.h.0.attn.c_attn.ia3_l"] = ones(1, 32) }));
         Assert.Contains("has shape [2, 64], expected [2, 128]", Refusal(
             "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 2, \"token_dim\": 32, \"num_layers\": 2, \"num_attention_heads\": 2}",
             new() { ["prompt_embeddings"] = zeros(2, 64) }));

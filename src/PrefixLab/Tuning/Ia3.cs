@@ -1,0 +1,138 @@
+using System.Text.Json.Nodes;
+using PrefixLab.Interop;
+using PrefixLab.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PrefixLab.Tuning;
+
+/// <summary>
+/// IA³ (Liu et al. 2022, "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context
+/// Learning"): learned vectors that rescale activations, as Hugging Face PEFT's <c>IA3</c> adapts GPT-2
+/// with its defaults (<c>target_modules = ["c_attn", "mlp.c_proj"]</c>,
+/// <c>feedforward_modules = ["mlp.c_proj"]</c>). PEFT multiplies the output of a target that is not a
+/// feedforward module by a vector <c>ia3_l</c> of shape <c>[out, 1]</c>, and the input of a feedforward
+/// module by one of shape <c>[1, in]</c>. For GPT-2's fused Conv1D <c>c_attn</c> (PEFT reads its
+/// <c>[in, out]</c> weight as in = width, out = 3 · width, so <c>fan_in_fan_out</c> changes nothing
+/// here) the vector scales the whole fused output, bias included: the queries as well as the keys and
+/// values, not only the keys and values of the paper. For <c>mlp.c_proj</c> it scales the MLP's inner
+/// activation (after GELU), the input of its output projection. This class does exactly that through
+/// the hook points: the three thirds of each block's <c>c_attn</c> vector at <c>hook_q</c>,
+/// <c>hook_k</c> and <c>hook_v</c> (per head, as the model splits the width), the feedforward vector
+/// at <c>mlp.hook_post</c>. Every vector starts at ones (PEFT's <c>init_ia3_weights</c>), so training
+/// starts from the base model; unlike a prefix, IA³ can move the attention of the content. Its tensors
+/// have PEFT's names and shapes, <c>transformer.h.L.attn.c_attn.ia3_l</c> <c>[3 · width, 1]</c> and
+/// <c>transformer.h.L.mlp.c_proj.ia3_l</c> <c>[1, mlp width]</c>; a PEFT file prefixes them with
+/// <c>base_model.model.</c>. It has no size to vary and no options.
+/// </summary>
+public sealed class Ia3 : TuningMethod
+{
+    private readonly Parameter[] attention;
+    private readonly Parameter[] feedForward;
+
+    /// <summary>Creates a ones vector for every block's <c>c_attn</c> output and MLP activation, and attaches them.</summary>
+    public Ia3(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    {
+        var c = model.Config;
+        attention = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(3L * c.Width, 1), requires_grad: true))];
+        feedForward = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(1, c.MlpWidth), requires_grad: true))];
+        for (int layer = 0; layer < c.Layers; layer++)
+        {
+            int l = layer;
+            Hook(HookPoints.Q(l), (q, _) => ScaleHeads(q, l, 0));
+            Hook(HookPoints.K(l), (k, _) => ScaleHeads(k, l, 1));
+            Hook(HookPoints.V(l), (v, _) => ScaleHeads(v, l, 2));
+            Hook(HookPoints.MlpPost(l), (h, _) => h * feedForward[l].view(-1).to_type(h.dtype));
+        }
+    }
+
+    /// <summary>IA³'s registration: no size, no options, PEFT's <c>IA3</c>.</summary>
+    public static MethodKind Kind { get; } = new Descriptor();
+
+    /// <inheritdoc />
+    public override string Name => Kind.Name;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Parameter> Parameters => [.. attention.Zip(feedForward).SelectMany(p => new[] { p.First, p.Second })];
+
+    /// <inheritdoc />
+    /// <remarks>T-Few's rate (Liu et al. 2022, §3.3).</remarks>
+    public override double DefaultLearningRate => 3e-3;
+
+    /// <inheritdoc />
+    /// <remarks>None: decay would pull the scales toward 0, away from the identity they start at.</remarks>
+    public override double DefaultWeightDecay => 0;
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, Tensor> SaveTensors() =>
+        Enumerable.Range(0, attention.Length)
+            .SelectMany(l => new[] { ($"transformer.h.{l}.attn.c_attn.ia3_l", (Tensor)attention[l]), ($"transformer.h.{l}.mlp.c_proj.ia3_l", feedForward[l]) })
+            .ToDictionary(x => x.Item1, x => x.Item2, StringComparer.Ordinal);
+
+    /// <summary>Scales <paramref name="activation"/> (<c>[batch, head, position, head_dim]</c>) by third <paramref name="part"/> of the layer's <c>c_attn</c> vector.</summary>
+    private Tensor ScaleHeads(Tensor activation, int layer, int part)
+    {
+        long width = Model.Config.Width;
+        var scale = attention[layer].view(-1)[TensorIndex.Slice(part * width, (part + 1) * width)];
+        return activation * scale.view(Model.Config.Heads, 1, Model.Config.HeadDim).to_type(activation.dtype);
+    }
+
+    private sealed class Descriptor : MethodKind
+    {
+        public override string Name => "ia3";
+
+        public override IPeftMapping Peft { get; } = new Ia3Peft();
+
+        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Ia3(model, settings);
+    }
+
+    /// <summary>PEFT's <c>IA3</c> with GPT-2's default targets; a file that scales fewer layers loads with ones (no scaling) for the rest.</summary>
+    private sealed class Ia3Peft : IPeftMapping
+    {
+        private const string Suffix = ".ia3_l";
+
+        public string PeftType => "IA3";
+
+        public bool Imports => true;
+
+        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        {
+            config["target_modules"] = new JsonArray("c_attn", "mlp.c_proj");
+            config["feedforward_modules"] = new JsonArray("mlp.c_proj");
+            config["fan_in_fan_out"] = true;
+            config["init_ia3_weights"] = true;
+            config["modules_to_save"] = null;
+            return method.SaveTensors().ToDictionary(kv => PeftFormat.ModulePrefix + kv.Key, kv => kv.Value.contiguous(), StringComparer.Ordinal);
+        }
+
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        {
+            PrefixLabException.Check(!PeftFormat.IsSet(config["modules_to_save"]), $"'{directory}/{PeftFormat.ConfigFile}': modules_to_save is set (whole layers trained beside the IA³ vectors); PrefixLab's IA³ does not support it");
+            using var probe = new Ia3(model, new TuningSettings());
+            var expected = probe.SaveTensors();
+            var modules = expected.Keys.Select(k => k[..^Suffix.Length]).ToHashSet(StringComparer.Ordinal);
+            var mine = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (key, value) in tensors)
+            {
+                string name = key.StartsWith(PeftFormat.ModulePrefix, StringComparison.Ordinal) ? key[PeftFormat.ModulePrefix.Length..] : key;
+                name = name.EndsWith(".ia3_l.default", StringComparison.Ordinal) ? name[..^".default".Length] : name;
+                PrefixLabException.Check(name.EndsWith(Suffix, StringComparison.Ordinal), $"'{directory}': tensor '{key}' is not an IA³ vector (ia3_l)");
+                string written = name[..^Suffix.Length];
+                string module = PeftFormat.ResolveModule(written, modules)
+                    ?? throw new PrefixLabException($"'{directory}': tensor '{key}' scales '{written}'; PrefixLab's IA³ scales each block's attn.c_attn output and mlp.c_proj input (PEFT's GPT-2 targets)");
+                var shape = expected[module + Suffix].shape;
+                PrefixLabException.Check(value.shape.SequenceEqual(shape),
+                    $"'{directory}': tensor '{key}' has shape [{string.Join(", ", value.shape)}], expected [{string.Join(", ", shape)}] ({(shape[1] == 1 ? "the output of a target" : "the input of a feedforward module")})");
+                PrefixLabException.Check(mine.TryAdd(module + Suffix, value), $"'{directory}': tensor '{key}' appears twice (with and without '.default')");
+            }
+            PrefixLabException.Check(mine.Count > 0, $"'{directory}' holds no IA³ vectors");
+            // A layer the file does not scale is left as it is: a vector of ones.
+            foreach (var (name, ones) in expected.Where(e => !mine.ContainsKey(e.Key)))
+            {
+                mine[name] = ones.detach().clone();
+            }
+            return (new TuningSettings(), mine);
+        }
+    }
+}
