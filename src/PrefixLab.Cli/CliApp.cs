@@ -25,8 +25,8 @@ internal static class CliApp
     /// <summary>The commands, in the order the general help lists them.</summary>
     public static Command[] Commands() =>
     [
-        Legacy(new PretrainCommand()), Legacy(new TuneCommand()), Legacy(new EvalCommand()), new GenerateCommand(), Legacy(new ParamsCommand()),
-        new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new CompletionsCommand(), Legacy(new ConstructCommand()),
+        new PretrainCommand(), new TuneCommand(), new EvalCommand(), new GenerateCommand(), new ParamsCommand(),
+        new VerifyCommand(), new BiasCommand(), new AttentionCommand(), new CompletionsCommand(), new ConstructCommand(),
         new ReproduceCommand(), new BenchCommand(), new CurvesCommand(), new TokenizeCommand(),
     ];
 
@@ -37,7 +37,7 @@ internal static class CliApp
         var help = new HelpOption();
         // Piped help (a file, a test, a pager) is wrapped at a fixed width rather than not at all.
         var parserHelp = (HelpAction)help.Action!;
-        parserHelp.MaxWidth = Console.IsOutputRedirected ? 110 : Math.Max(Console.WindowWidth, 60);
+        parserHelp.MaxWidth = Console.IsOutputRedirected ? 110 : Math.Max(TerminalWidth(), 60);
         help.Action = new HelpWithDetails(parserHelp);
         root.Add(help);
         root.Add(new VersionOption());
@@ -60,13 +60,16 @@ internal static class CliApp
             root.Parse(["--help"], Parsing).Invoke();
             return 2;
         }
-        if (root.Subcommands.OfType<LegacyCommand>().FirstOrDefault(c => c.Name == args[0]) is { } legacy)
-        {
-            return Guarded(legacy.Name, () => legacy.Run(args[1..]));
-        }
         var parse = root.Parse(args, Parsing);
-        string name = parse.CommandResult.Command == root ? "prefixlab" : $"prefixlab {parse.CommandResult.Command.Name}";
-        if (parse.Action is not { ClearsParseErrors: true } && ParseErrors.Describe(parse, args) is { } error)
+        // "prefixlab", "prefixlab tune", "prefixlab construct map": the command the error belongs to.
+        var path = new List<string>();
+        for (SymbolResult? at = parse.CommandResult; at is CommandResult command; at = at.Parent)
+        {
+            path.Insert(0, command.Command.Name);
+        }
+        string name = string.Join(' ', path);
+        // Help is shown whatever else the line holds; --version only alone.
+        if (parse.Action is not HelpWithDetails && ParseErrors.Describe(parse, args) is { } error)
         {
             Console.Error.WriteLine($"{name}: error: {error}");
             return 2;
@@ -74,13 +77,21 @@ internal static class CliApp
         return Guarded(name, () => parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
 
+    private static int TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth;
+        }
+        catch (IOException)
+        {
+            return 110; // a terminal that does not say its width
+        }
+    }
+
     /// <summary>Runs <paramref name="body"/>, turning what it throws into one line and an exit code.</summary>
     private static int Guarded(string name, Func<int> body)
     {
-        if (!name.StartsWith("prefixlab", StringComparison.Ordinal))
-        {
-            name = $"prefixlab {name}";
-        }
         try
         {
             return body();
@@ -103,27 +114,21 @@ internal static class CliApp
         }
     }
 
-    /// <summary><c>prefixlab help CMD</c>: exactly what <c>prefixlab CMD --help</c> prints.</summary>
+    /// <summary><c>prefixlab help CMD</c>: exactly what <c>prefixlab CMD --help</c> prints (also <c>help construct map</c>).</summary>
     private static Command HelpCommand(Command root)
     {
-        var target = new Argument<string?>("COMMAND") { Arity = ArgumentArity.ZeroOrOne, Description = "the command to show (default: all commands)" };
+        var target = new Argument<string[]>("COMMAND") { Arity = ArgumentArity.ZeroOrMore, Description = "the command to show (default: all commands)" };
         var command = new Command("help", "show the options of a command (prefixlab help CMD is prefixlab CMD --help)") { target };
         command.SetAction(parse =>
         {
-            string? name = parse.GetValue(target);
-            if (name is not null && root.Subcommands.All(c => c.Name != name))
+            string[] path = parse.GetValue(target) ?? [];
+            var at = root;
+            foreach (string name in path)
             {
-                throw new PrefixLabException(ParseErrors.UnknownCommand(root, name));
+                at = at.Subcommands.FirstOrDefault(c => c.Name == name) ?? throw new PrefixLabException(ParseErrors.UnknownCommand(at, name));
             }
-            string[] asked = name is null ? ["--help"] : [name, "--help"];
-            if (name is not null && root.Subcommands.OfType<LegacyCommand>().FirstOrDefault(c => c.Name == name) is { } legacy)
-            {
-                return legacy.Run(["--help"]);
-            }
-            return root.Parse(asked, Parsing).Invoke();
+            return root.Parse([.. path, "--help"], Parsing).Invoke();
         });
         return command;
     }
-
-    private static LegacyCommand Legacy(ICommand command) => new(command);
 }

@@ -22,12 +22,22 @@ internal abstract class CliCommand : Command
     /// <summary>Runs the command on a command line the parser accepted; returns the exit code.</summary>
     protected abstract int Run(ParseResult parse);
 
-    /// <summary>Adds every option of a group that several commands share.</summary>
-    protected void Add(IOptionGroup group)
+    /// <summary>Adds the command's options and arguments, in the order the help lists them (a group spread in with <c>..</c>).</summary>
+    protected void Declare(IEnumerable<Symbol> symbols)
     {
-        foreach (var option in group.Options)
+        foreach (var symbol in symbols)
         {
-            Add(option);
+            switch (symbol)
+            {
+                case Option option:
+                    Add(option);
+                    break;
+                case Argument argument:
+                    Add(argument);
+                    break;
+                default:
+                    throw new ArgumentException($"a command declares options and arguments, not {symbol.GetType().Name}", nameof(symbols));
+            }
         }
     }
 }

@@ -79,10 +79,10 @@ internal static class Opt
     /// A finite number in [<paramref name="min"/>, <paramref name="max"/>]; with <paramref name="aboveMin"/>
     /// it must be greater than <paramref name="min"/> (a rate of 0 trains nothing). Null when absent.
     /// </summary>
-    public static Option<double?> DoubleOrNull(string name, string description, double min, double max, bool aboveMin = false, string? defaultText = null) =>
+    public static Option<double?> DoubleOrNull(string name, string description, double min, double max, bool aboveMin = false, string? defaultText = null, string valueName = "X") =>
         new(name)
         {
-            HelpName = "X",
+            HelpName = valueName,
             Description = WithDefault($"{description} ({DoubleRange(min, max, aboveMin)})", defaultText),
             CustomParser = r => Single(r) is { } text ? ParseDouble(r, text, min, max, aboveMin) : null,
         };
@@ -104,30 +104,42 @@ internal static class Opt
     /// A value read by <paramref name="parse"/>, whose <see cref="PrefixLabException"/> becomes the
     /// option's one-line error (a task name, a profile); null when absent.
     /// </summary>
-    public static Option<T?> Parsed<T>(string name, string valueName, string description, Func<string, T> parse, string? defaultText = null)
+    public static Option<T?> Parsed<T>(string name, string valueName, string description, Func<string, T> parse, string? defaultText = null, bool required = false)
         where T : class =>
         new(name)
         {
             HelpName = valueName,
             Description = WithDefault(description, defaultText),
+            Required = required,
             CustomParser = r => Single(r) is { } text ? Catch(r, () => parse(text)) : null,
         };
 
+    /// <summary>A value type read by <paramref name="parse"/> (as <see cref="Parsed{T}"/>); null when absent.</summary>
+    public static Option<T?> ParsedValue<T>(string name, string valueName, string description, Func<string, T> parse, string? defaultText = null)
+        where T : struct =>
+        new(name)
+        {
+            HelpName = valueName,
+            Description = WithDefault(description, defaultText),
+            CustomParser = r => Single(r) is { } text ? Catch(r, () => new Box<T>(parse(text)))?.Value : null,
+        };
+
     /// <summary>
-    /// Words separated by commas, blanks dropped; an option given without a word is refused ("option
-    /// --only names no spec"), so an empty list means the option is absent.
+    /// Words separated by commas, blanks dropped unless <paramref name="keepBlanks"/> (where a word's
+    /// place counts, as label names'); an option given without a word is refused ("option --only names
+    /// no spec"), so an empty list means the option is absent.
     /// </summary>
-    public static Option<string[]> List(string name, string valueName, string description, string what, string? defaultText = null) =>
+    public static Option<string[]> List(string name, string valueName, string description, string what, string? defaultText = null, bool keepBlanks = false) =>
         Collection(name, valueName, WithDefault(description, defaultText), text =>
         {
-            var words = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var words = keepBlanks ? text.Split(',') : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             PrefixLabException.Check(words.Length > 0, $"option {name} names no {what}");
             return words;
         });
 
     /// <summary>Token ids separated by spaces or commas, at least one; an empty list means the option is absent.</summary>
     public static Option<int[]> TokenIds(string name, string description, string? defaultText = null) =>
-        Collection<int>(name, "\"IDS\"", WithDefault(description, defaultText), text => [.. MethodSettings.ParseTokens(text, name)]);
+        Collection(name, "\"IDS\"", WithDefault(description, defaultText), text => TokenList(text, name));
 
     /// <summary>
     /// A list from one word. The parser gives list-typed options an empty list when they are absent and
@@ -141,6 +153,24 @@ internal static class Opt
             Arity = ArgumentArity.ExactlyOne,
             CustomParser = r => Single(r) is { } text ? Catch(r, () => parse(text)) ?? [] : [],
         };
+
+    /// <summary>Token ids separated by spaces or commas, each a whole number, 0 or more; at least one.</summary>
+    private static int[] TokenList(string text, string name)
+    {
+        var tokens = new List<int>();
+        foreach (var part in text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int token) || token < 0)
+            {
+                throw new PrefixLabException($"option {name}: '{part}' in \"{text}\" is not a token id (a whole number, 0 or more)");
+            }
+            tokens.Add(token);
+        }
+        PrefixLabException.Check(tokens.Count > 0, $"option {name} holds no token ids");
+        return [.. tokens];
+    }
+
+    private sealed record Box<T>(T Value);
 
     private static T? Catch<T>(ArgumentResult r, Func<T> parse)
         where T : class

@@ -51,17 +51,21 @@ internal static class ParseErrors
         value.StartsWith("--", StringComparison.Ordinal) && option.Option.Arity.MaximumNumberOfValues > 0
         && !option.Option.Aliases.Prepend(option.Option.Name).Any(name => args.Contains($"{name}={value}") || args.Contains($"{name}:{value}"));
 
-    /// <summary>Every spelling of the options <paramref name="command"/> accepts, its parents' recursive ones (help) included.</summary>
+    /// <summary>Every spelling of the options <paramref name="command"/> accepts, its ancestors' recursive ones (help) included.</summary>
     public static IEnumerable<string> KnownOptions(Command command)
     {
-        var options = command.Options.Concat(command.Parents.OfType<Command>().SelectMany(p => p.Options.Where(o => o.Recursive)));
+        var options = command.Options.ToList();
+        for (var parent = command.Parents.OfType<Command>().FirstOrDefault(); parent is not null; parent = parent.Parents.OfType<Command>().FirstOrDefault())
+        {
+            options.AddRange(parent.Options.Where(o => o.Recursive));
+        }
         return options.SelectMany(o => o.Aliases.Prepend(o.Name));
     }
 
     /// <summary>"unknown command 'tun' (did you mean 'tune'?)", or the known commands when none is close.</summary>
-    public static string UnknownCommand(Command root, string word)
+    public static string UnknownCommand(Command parent, string word)
     {
-        var names = root.Subcommands.Select(c => c.Name).ToList();
+        var names = parent.Subcommands.Select(c => c.Name).ToList();
         string hint = Suggestions.DidYouMean(word, names, n => $"'{n}'");
         return $"unknown command '{word}'{(hint.Length > 0 ? hint : $" (known: {string.Join(", ", names)})")}";
     }
@@ -72,9 +76,9 @@ internal static class ParseErrors
         {
             return $"unknown option {word}{Suggestions.DidYouMean(word, known)}";
         }
-        if (command.Parents.FirstOrDefault() is null)
+        if (command.Subcommands.Count > 0)
         {
-            return UnknownCommand(command, word); // the root: a word that is not one of the commands
+            return UnknownCommand(command, word); // the root or construct: a word that is not one of its commands
         }
         return command.Arguments.Count == 0
             ? $"unexpected argument '{word}': this command takes only --options (quote a value that has spaces)"

@@ -26,16 +26,7 @@ internal sealed class AttentionCommand : CliCommand
             separated by white lines. With a GPT-2 tokenizer the axes show token strings, else token ids.
             """)
     {
-        Add(model);
-        Add(adapter);
-        Add(prompt);
-        Add(task);
-        Add(output);
-        Add(rescale);
-        Add(layer);
-        Add(head);
-        Add(csv);
-        Add(loadFlags);
+        Declare([model, adapter, .. prompt.Options, task, output, rescale, layer, head, csv, .. loadFlags.Options]);
     }
 
     protected override int Run(ParseResult parse)

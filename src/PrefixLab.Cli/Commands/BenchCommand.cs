@@ -34,9 +34,7 @@ internal sealed class BenchCommand : CliCommand
     public BenchCommand()
         : base("bench", "time training steps and evaluation against this machine's matmul peak")
     {
-        Add(stepsOption);
-        Add(repeatOption);
-        Add(jsonOption);
+        Declare([stepsOption, repeatOption, jsonOption]);
     }
 
     protected override int Run(ParseResult parse)

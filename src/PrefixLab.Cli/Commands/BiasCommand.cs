@@ -23,12 +23,7 @@ internal sealed class BiasCommand : CliCommand
             number of prefix positions that attention spreads over.
             """)
     {
-        Add(model);
-        Add(adapter);
-        Add(inputs);
-        Add(lastInput);
-        Add(json);
-        Add(loadFlags);
+        Declare([model, adapter, .. inputs.Options, lastInput, json, .. loadFlags.Options]);
     }
 
     protected override int Run(ParseResult parse)

@@ -30,13 +30,7 @@ internal sealed class CompletionsCommand : CliCommand
             end-of-text does not stop them.
             """)
     {
-        Add(model);
-        Add(adapters);
-        Add(virtualFrom);
-        Add(length);
-        Add(prompt);
-        Add(batch);
-        Add(json);
+        Declare([model, adapters, virtualFrom, length, .. prompt.Options, batch, json]);
     }
 
     protected override int Run(ParseResult parse)

@@ -19,11 +19,7 @@ internal sealed class CurvesCommand : CliCommand
             Also prints, per log, the first, last, lowest and highest value and the mean of the last half.
             """)
     {
-        Add(logsArgument);
-        Add(outOption);
-        Add(metricOption);
-        Add(labelsOption);
-        Add(titleOption);
+        Declare([logsArgument, outOption, metricOption, labelsOption, titleOption]);
     }
 
     protected override int Run(ParseResult parse)

@@ -30,17 +30,7 @@ internal sealed class GenerateCommand : CliCommand
         : base("generate", "greedy generation from a model (GPT-2 text or token ids), with an adapter if given")
     {
         maxNew.Aliases.Add("--new");
-        Add(model);
-        Add(adapter);
-        Add(prompt);
-        Add(tokenizer);
-        Add(tokens);
-        Add(text);
-        Add(ascii);
-        Add(maxNew);
-        Add(prefixSize);
-        Add(json);
-        Add(load);
+        Declare([model, adapter, prompt, tokenizer, tokens, text, ascii, maxNew, prefixSize, json, .. load.Options]);
     }
 
     protected override int Run(ParseResult parse)

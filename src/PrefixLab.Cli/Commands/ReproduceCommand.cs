@@ -25,14 +25,7 @@ internal sealed class ReproduceCommand : CliCommand
             again after a kill, skips it.
             """)
     {
-        Add(profileOption);
-        Add(seedsOption);
-        Add(onlyOption);
-        Add(outOption);
-        Add(specsOption);
-        Add(cacheOption);
-        Add(gpt2Option);
-        Add(textDataOption);
+        Declare([profileOption, seedsOption, onlyOption, outOption, specsOption, cacheOption, gpt2Option, textDataOption]);
     }
 
     protected override int Run(ParseResult parse)

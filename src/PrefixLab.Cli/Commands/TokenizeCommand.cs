@@ -21,11 +21,7 @@ internal sealed class TokenizeCommand : CliCommand
     public TokenizeCommand()
         : base("tokenize", "GPT-2 token ids of a text or file, the text of ids, or the tokenizer's speed", "Give one of --text, --file and --ids.")
     {
-        Add(tokenizerOption);
-        Add(textOption);
-        Add(fileOption);
-        Add(idsOption);
-        Add(speedOption);
+        Declare([tokenizerOption, textOption, fileOption, idsOption, speedOption]);
     }
 
     protected override int Run(ParseResult parse)

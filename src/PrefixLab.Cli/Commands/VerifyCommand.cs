@@ -24,13 +24,7 @@ internal sealed class VerifyCommand : CliCommand
             the range of α, and the shift of the content attention (KL(with ‖ without), total variation).
             """)
     {
-        Add(model);
-        Add(adapter);
-        Add(inputs);
-        Add(float64);
-        Add(tolerance);
-        Add(json);
-        Add(loadFlags);
+        Declare([model, adapter, .. inputs.Options, float64, tolerance, json, .. loadFlags.Options]);
     }
 
     protected override int Run(ParseResult parse)

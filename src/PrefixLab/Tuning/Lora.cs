@@ -165,12 +165,13 @@ public sealed class Lora : TuningMethod
 
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
-            new("rank", KnobType.Int, "r", "LoRA rank, 1 to the smallest in or out width of the targeted layers (default 1)", 1, 100_000, (s, v) => s with { Rank = (int)v })
+            new("rank", KnobType.Int, "r", "LoRA rank, at most the smallest in or out width of the targeted layers", 1, 100_000, (s, v) => s with { Rank = (int)v })
             {
+                Default = "1",
                 Check = (model, s, what, _) => CheckRank(model, s, what),
             },
-            new("alpha", KnobType.Number, "a", "LoRA alpha, more than 0 and at most 1e6; the update is scaled by alpha / r (default r)", 0, 1e6, (s, v) => s with { Alpha = (double)v }),
-            new("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these (default c_fc,c_proj)", 0, 0, (s, v) => s with { Targets = (string[])v }),
+            new("alpha", KnobType.Number, "a", "LoRA alpha; the update is scaled by alpha / r", 0, 1e6, (s, v) => s with { Alpha = (double)v }) { Default = "r" },
+            new("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { Default = "c_fc,c_proj" },
         ];
 
         public override IPeftMapping Peft { get; } = new LoraPeft();

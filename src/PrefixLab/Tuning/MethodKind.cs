@@ -29,8 +29,8 @@ public enum KnobType
 /// <param name="Name">The option name without dashes, e.g. <c>rank</c>.</param>
 /// <param name="Type">What the value is.</param>
 /// <param name="Placeholder">The value's placeholder in the usage text, e.g. <c>r</c>.</param>
-/// <param name="Help">The usage text after the option (may span lines).</param>
-/// <param name="Min">Smallest value (Int, Number).</param>
+/// <param name="Help">What the option sets, for its help (the range and default are added from <see cref="Min"/>, <see cref="Max"/> and <see cref="Knob.Default"/>).</param>
+/// <param name="Min">Smallest value (Int), or the bound a value must exceed (Number).</param>
 /// <param name="Max">Largest value (Int, Number).</param>
 /// <param name="Apply">Writes a value (int, double, string[] or int[]) into the settings.</param>
 public sealed record Knob(string Name, KnobType Type, string Placeholder, string Help, double Min, double Max, Func<TuningSettings, object, TuningSettings> Apply)
@@ -40,6 +40,9 @@ public sealed record Knob(string Name, KnobType Type, string Placeholder, string
     /// so far; null keeps the settings' own default.
     /// </summary>
     public Func<int, TuningSettings, object?>? DefaultFor { get; init; }
+
+    /// <summary>What the setting is when the option is left out, in words for the help (e.g. <c>1</c>, <c>the model's padding positions</c>).</summary>
+    public string? Default { get; init; }
 
     /// <summary>
     /// Checks the settings against the model once every knob is read: the model, the settings, how an

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using PrefixLab.Cli;
+using PrefixLab.Tuning;
 
 namespace PrefixLab.Tests.Cli;
 
@@ -11,15 +12,18 @@ namespace PrefixLab.Tests.Cli;
 /// </summary>
 public class ParserCliTests
 {
-    /// <summary>The commands declared on the parser, by name.</summary>
-    public static TheoryData<string> Commands() => [.. CliApp.Commands().OfType<CliCommand>().Select(c => c.Name)];
+    /// <summary>Every command that runs, by the words that call it (<c>tune</c>, <c>construct map</c>).</summary>
+    public static TheoryData<string> Commands() => [.. Paths(CliApp.Build()).Where(p => Command(p) is CliCommand)];
+
+    /// <summary>Every command, those that group others (<c>construct</c>) included.</summary>
+    public static TheoryData<string> AllCommands() => [.. Paths(CliApp.Build())];
 
     [Theory]
     [MemberData(nameof(Commands))]
     public void Help_lists_every_option_the_command_accepts_with_its_description_and_names_no_other(string name)
     {
         var command = Command(name);
-        var (code, help, stderr) = CliTests.Run(name, "--help");
+        var (code, help, stderr) = CliTests.Run([.. name.Split(' '), "--help"]);
         Assert.True(code == 0, stderr);
         var listed = Listed(help);
         foreach (var option in command.Options)
@@ -38,11 +42,10 @@ public class ParserCliTests
     [MemberData(nameof(Commands))]
     public void Help_shows_each_range_and_default_from_the_definition(string name)
     {
-        var (_, help, _) = CliTests.Run(name, "--help");
+        var (_, help, _) = CliTests.Run([.. name.Split(' '), "--help"]);
         foreach (var option in Command(name).Options.Where(o => o.HasDefaultValue && o.ValueType != typeof(bool)))
         {
-            string shown = Line(help, option.Name);
-            Assert.Contains($"[default: {option.GetDefaultValue()}]", shown);
+            Assert.Contains($"[default: {option.GetDefaultValue()}]", Words(Line(help, option.Name)));
         }
         foreach (var option in Command(name).Options.Where(o => o.ValueType == typeof(int) || o.ValueType == typeof(int?)))
         {
@@ -54,14 +57,21 @@ public class ParserCliTests
     [MemberData(nameof(AllCommands))]
     public void Help_cmd_prints_exactly_what_cmd_help_prints(string name)
     {
-        var (code, viaHelp, stderr) = CliTests.Run("help", name);
+        var (code, viaHelp, stderr) = CliTests.Run(["help", .. name.Split(' ')]);
         Assert.True(code == 0, stderr);
-        var (_, viaOption, _) = CliTests.Run(name, "--help");
+        var (_, viaOption, _) = CliTests.Run([.. name.Split(' '), "--help"]);
         Assert.Equal(viaOption, viaHelp);
         Assert.NotEqual(CliTests.Run("--help").Stdout, viaHelp);
     }
 
-    public static TheoryData<string> AllCommands() => [.. CliApp.Commands().Select(c => c.Name)];
+    [Theory]
+    [InlineData("tune")]
+    [InlineData("params")]
+    public void Every_knob_of_every_registered_method_is_an_option(string name)
+    {
+        var options = Command(name).Options.Select(o => o.Name).ToHashSet();
+        Assert.All(TuningMethods.Knobs, knob => Assert.Contains($"--{knob.Name}", options));
+    }
 
     [Fact]
     public void Version_prints_the_assemblys_informational_version()
@@ -74,6 +84,9 @@ public class ParserCliTests
     }
 
     [Theory]
+    [InlineData("pretrain --task plus1 --out x.safetensors --iter 5", "unknown option --iter (did you mean --iters?)")]
+    [InlineData("tune --model m --method lora --rnak 2", "unknown option --rnak (did you mean --rank?)")]
+    [InlineData("construct capcity --vocab 4 --length 2", "unknown command 'capcity' (did you mean 'capacity'?)")]
     [InlineData("bench --stesp 3", "unknown option --stesp (did you mean --steps?)")]
     [InlineData("tokenize --tokenizer x --txet hi", "unknown option --txet (did you mean --text?)")]
     [InlineData("verify --model m --adapter a --sample 3", "unknown option --sample (did you mean --samples?)")]
@@ -91,22 +104,21 @@ public class ParserCliTests
     public void Every_slip_on_every_command_is_one_line_and_exit_code_2(string name)
     {
         var command = Command(name);
-        var valued = command.Options.First(o => o.Arity.MinimumNumberOfValues > 0);
-        var flag = command.Options.FirstOrDefault(o => o.ValueType == typeof(bool));
-        var slips = new List<(string[] Args, string Expected)>
+        string[] words = name.Split(' ');
+        var slips = new List<(string[] Args, string Expected)> { ([.. words, "--no-such-option"], "unknown option --no-such-option") };
+        if (command.Options.FirstOrDefault(o => o.Arity.MinimumNumberOfValues > 0) is { } valued)
         {
-            ([name, "--no-such-option"], "unknown option --no-such-option"),
-            ([name, valued.Name], $"option {valued.Name} needs a value"),
-            ([name, valued.Name, "1", valued.Name, "1"], $"option {valued.Name} given twice"),
-            ([name, valued.Name, "--help-me"], $"option {valued.Name} needs a value"),
-        };
-        if (flag is not null)
+            slips.Add(([.. words, valued.Name], $"option {valued.Name} needs a value"));
+            slips.Add(([.. words, valued.Name, "1", valued.Name, "1"], $"option {valued.Name} given twice"));
+            slips.Add(([.. words, valued.Name, "--help-me"], $"option {valued.Name} needs a value"));
+        }
+        if (command.Options.FirstOrDefault(o => o.ValueType == typeof(bool)) is { } flag)
         {
-            slips.Add(([name, flag.Name, flag.Name], $"option {flag.Name} given twice"));
+            slips.Add(([.. words, flag.Name, flag.Name], $"option {flag.Name} given twice"));
         }
         if (command.Arguments.Count == 0)
         {
-            slips.Add(([name, "stray"], "unexpected argument 'stray'"));
+            slips.Add(([.. words, "stray"], "unexpected argument 'stray'"));
         }
         foreach (var (args, expected) in slips)
         {
@@ -114,13 +126,18 @@ public class ParserCliTests
             Assert.True(code == 2, $"{string.Join(' ', args)}: exit code {code}: {stderr}");
             string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.StartsWith($"prefixlab {name}: error: ", line);
+            Assert.DoesNotContain("internal error", line);
             Assert.Contains(expected, line);
             Assert.Equal("", stdout);
         }
     }
 
-    /// <summary>The command as the app builds it, under the root that gives it <c>--help</c>.</summary>
-    private static Command Command(string name) => CliApp.Build().Subcommands.Single(c => c.Name == name);
+    /// <summary>The command <paramref name="path"/> calls, as the app builds it (under the root that gives it <c>--help</c>).</summary>
+    private static Command Command(string path) =>
+        path.Split(' ').Aggregate(CliApp.Build(), (parent, name) => parent.Subcommands.Single(c => c.Name == name));
+
+    private static IEnumerable<string> Paths(Command parent) =>
+        parent.Subcommands.Where(c => c.Name != "help").SelectMany(c => Paths(c).Select(p => $"{c.Name} {p}").Prepend(c.Name));
 
     /// <summary>The lines under <paramref name="heading"/> up to the next blank line.</summary>
     private static string Section(string help, string heading) =>
