@@ -18,30 +18,25 @@ internal sealed class MethodOptions : IOptionGroup
     /// <summary>The methods' names, for the help of <c>--method</c>.</summary>
     public static string MethodNames => string.Join(", ", TuningMethods.Names);
 
-    /// <summary>The settings the options give, with the defaults of knobs left out, checked against <paramref name="model"/>.</summary>
-    public TuningSettings Read(ParseResult parse, Gpt model, int defaultPrefixSize)
+    /// <summary>
+    /// The settings of method <paramref name="kind"/>: every knob's option is read and checked for its
+    /// type and range while parsing, and the method takes the values of its own knobs, checked against
+    /// <paramref name="model"/>.
+    /// </summary>
+    public TuningSettings Read(ParseResult parse, Gpt model, int defaultPrefixSize, MethodKind kind)
     {
-        var settings = new TuningSettings();
-        var given = new HashSet<string>(StringComparer.Ordinal);
+        var values = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var (knob, _, value) in knobs)
         {
             if (value(parse) is { } v)
             {
-                settings = knob.Apply(settings, v);
-                given.Add(knob.Name);
+                values[knob.Name] = v;
             }
         }
-        // Defaults that depend on the model or on other knobs, once every given value is in.
-        foreach (var (knob, _, _) in knobs.Where(k => !given.Contains(k.Knob.Name)))
+        var settings = kind.Settings(values, defaultPrefixSize);
+        foreach (var knob in kind.Knobs)
         {
-            if (knob.DefaultFor?.Invoke(defaultPrefixSize, settings) is { } value)
-            {
-                settings = knob.Apply(settings, value);
-            }
-        }
-        foreach (var (knob, _, _) in knobs)
-        {
-            knob.Check?.Invoke(model, settings, $"--{knob.Name}", given.Contains(knob.Name));
+            knob.Check(model, settings, $"--{knob.Name}", values.ContainsKey(knob.Name));
         }
         return settings;
     }
@@ -50,8 +45,8 @@ internal sealed class MethodOptions : IOptionGroup
     /// Checks a size knob of <paramref name="settings"/> (named <paramref name="name"/>) set by
     /// <c>params --match</c>, as the command line checks the option.
     /// </summary>
-    public static void CheckMatched(Gpt model, TuningSettings settings, string name) =>
-        TuningMethods.Knobs.First(k => k.Name == name).Check?.Invoke(model, settings, $"--match {name}", true);
+    public static void CheckMatched(Gpt model, MethodKind kind, TuningSettings settings, string name) =>
+        kind.Knobs.First(k => k.Name == name).Check(model, settings, $"--match {name}", true);
 
     /// <summary>The option of <paramref name="knob"/> and how to read its value (null when it is absent).</summary>
     private static (Knob, Option, Func<ParseResult, object?>) Declare(Knob knob)
@@ -60,10 +55,10 @@ internal sealed class MethodOptions : IOptionGroup
         string help = knob.Help.ReplaceLineEndings(" ");
         return knob.Type switch
         {
-            KnobType.Int => With(knob, Opt.IntOrNull(name, help, (int)knob.Min, (int)knob.Max, knob.Default, knob.Placeholder), v => v),
-            KnobType.Number => With(knob, Opt.DoubleOrNull(name, help, knob.Min, knob.Max, aboveMin: true, knob.Default, knob.Placeholder), v => v),
-            KnobType.Tokens => With(knob, Opt.TokenIds(name, help, knob.Default), v => v is { Length: > 0 } ? v : null),
-            KnobType.Names => With(knob, Opt.List(name, knob.Placeholder, help, "layer", knob.Default), v => v is { Length: > 0 } ? v : null),
+            KnobType.Int => With(knob, Opt.IntOrNull(name, help, (int)knob.Min, (int)knob.Max, knob.DefaultText, knob.Placeholder), v => v),
+            KnobType.Number => With(knob, Opt.DoubleOrNull(name, help, knob.Min, knob.Max, aboveMin: true, knob.DefaultText, knob.Placeholder), v => v),
+            KnobType.Tokens => With(knob, Opt.TokenIds(name, help, knob.DefaultText), v => v is { Length: > 0 } ? v : null),
+            KnobType.Names => With(knob, Opt.List(name, knob.Placeholder, help, "layer", knob.DefaultText), v => v is { Length: > 0 } ? v : null),
             _ => throw new InvalidOperationException($"knob type {knob.Type}"),
         };
     }

@@ -29,7 +29,7 @@ internal sealed class ParamsCommand : CliCommand
         using var _ = model;
         var kind = parse.GetRequiredValue(methodOption)!;
         string method = kind.Name;
-        var settings = this.method.Read(parse, model, info.PrefixSize);
+        var settings = this.method.Read(parse, model, info.PrefixSize, kind);
         string? match = parse.GetValue(matchOption);
 
         if (match is null)
@@ -37,10 +37,10 @@ internal sealed class ParamsCommand : CliCommand
             Console.WriteLine($"{method}: {ParameterBudget.Count(model, method, settings):N0} trainable parameters");
             return 0;
         }
-        var (otherMethod, otherSettings, sizes) = ParseMatch(match, settings);
+        var (otherMethod, otherSettings, sizes) = ParseMatch(match, this.method.Read(parse, model, info.PrefixSize, TuningMethods.Get(match.Split(':', 2)[0])));
         foreach (var size in sizes)
         {
-            MethodOptions.CheckMatched(model, otherSettings, size);
+            MethodOptions.CheckMatched(model, TuningMethods.Get(otherMethod), otherSettings, size);
         }
         long target = ParameterBudget.Count(model, otherMethod, otherSettings);
         var best = ParameterBudget.Match(model, method, settings, target);
@@ -52,14 +52,14 @@ internal sealed class ParamsCommand : CliCommand
     }
 
     /// <summary>
-    /// The method and settings <c>--match</c> names (it sets any method's size knob, by name), and the
-    /// size knobs to check: all of them, as <c>--match</c> sets them or leaves them.
+    /// The method and settings <c>--match</c> names (it sets the method's size knob, by name, in
+    /// <paramref name="settings"/>, the method's settings from the options), and the size knob to check.
     /// </summary>
     private static (string Method, TuningSettings Settings, List<string> Sizes) ParseMatch(string text, TuningSettings settings)
     {
         var parts = text.Split(':', 2);
         var other = settings;
-        var sizes = TuningMethods.All.Select(k => k.Size).OfType<SizeKnob>().DistinctBy(s => s.Knob).ToList();
+        List<SizeKnob> sizes = TuningMethods.Get(parts[0]).Size is { } own ? [own] : [];
         if (parts.Length == 2)
         {
             foreach (var pair in parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries))
@@ -69,7 +69,7 @@ internal sealed class ParamsCommand : CliCommand
                 PrefixLabException.Check(kv.Length == 2 && int.TryParse(kv[1], System.Globalization.CultureInfo.InvariantCulture, out parsed) && parsed is >= 1 and <= 100_000,
                     $"option --match: setting '{pair}' must be name=whole number from 1 to 100000");
                 var size = sizes.FirstOrDefault(s => s.Knob == kv[0])
-                    ?? throw new PrefixLabException($"--match knows {string.Join(" and ", sizes.Select(s => s.Knob))}, not '{kv[0]}'");
+                    ?? throw new PrefixLabException(sizes.Count == 0 ? $"--match: {parts[0]} has no size to set, not '{kv[0]}'" : $"--match knows {string.Join(" and ", sizes.Select(s => s.Knob))} for {parts[0]}, not '{kv[0]}'");
                 other = size.With(other, parsed);
             }
         }

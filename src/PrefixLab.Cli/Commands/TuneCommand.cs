@@ -50,7 +50,7 @@ internal sealed class TuneCommand : CliCommand
         var task = taskOptions.Read(parse, modelPath);
         var (model, info) = ModelFile.Load(modelPath, load.Read(parse));
         using var _ = model;
-        var settings = method.Read(parse, model, info.PrefixSize);
+        var settings = method.Read(parse, model, info.PrefixSize, TuningMethods.Get(methodName));
         var run = training.Read(parse, output);
         PrefixLabException.Check(!run.KeepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
         var plan = format switch

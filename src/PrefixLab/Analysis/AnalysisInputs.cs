@@ -12,12 +12,12 @@ public static class AnalysisInputs
     /// up to <paramref name="newTokens"/> tokens that <paramref name="model"/> (with its adapter) generates
     /// greedily, as many as the model's block size lets it read.
     /// </summary>
-    public static Tensor Sequences(Gpt model, int prefixSize, IReadOnlyList<int[]> inputs, int newTokens)
+    public static Tensor Sequences(ILanguageModel model, int prefixSize, IReadOnlyList<int[]> inputs, int newTokens)
     {
         PrefixLabException.Check(inputs.Count > 0, "no inputs given");
         int length = inputs[0].Length;
         PrefixLabException.Check(length > 0 && inputs.All(i => i.Length == length), "inputs must be non-empty and of one length");
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Shape.VocabSize;
         PrefixLabException.Check(inputs.All(i => i.All(t => t >= 0 && t < vocab)), $"input tokens must be between 0 and {vocab - 1}");
         var layout = new SequenceLayout(prefixSize, length, 0);
         // A key/value prefix in front takes positions of the block too.

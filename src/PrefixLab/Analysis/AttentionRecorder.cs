@@ -38,8 +38,8 @@ public sealed class AttentionRecording(Tensor tokens, IReadOnlyList<LayerRecord>
 }
 
 /// <summary>
-/// Records attention through the model's named hook points, with whatever adapter is attached: it adds
-/// read-only hooks for one forward pass and removes them after, so it sees exactly what the model computes.
+/// Records attention through the model's named hook points, with whatever adapter is attached: one
+/// <see cref="HookedRuns.RunWithCache"/> of the points it reads, so it sees exactly what the model computes.
 /// </summary>
 public static class AttentionRecorder
 {
@@ -52,46 +52,32 @@ public static class AttentionRecorder
     /// tokens sit that much further along the position embedding (a plain run lined up with a run under
     /// a key/value prefix, <see cref="PrefixGeometry.PositionShift"/>).
     /// </summary>
-    public static AttentionRecording Record(Gpt model, Tensor tokens, int positionShift = 0)
+    public static AttentionRecording Record(ILanguageModel model, Tensor tokens, int positionShift = 0)
     {
-        int layers = model.Config.Layers;
-        var captured = new Tensor?[layers, Points.Length];
-        var handles = new List<IDisposable>();
-        bool wasTraining = model.training;
-        model.eval();
+        int layers = model.Shape.Layers;
+        var names = Enumerable.Range(0, layers).SelectMany(l => Points.Select(point => point(l))).ToHashSet(StringComparer.Ordinal);
+        bool wasTraining = model.Module.training;
+        model.Module.eval();
         try
         {
-            for (int layer = 0; layer < layers; layer++)
-            {
-                for (int point = 0; point < Points.Length; point++)
-                {
-                    int l = layer, p = point;
-                    handles.Add(model.Hooks.Add(Points[p](l), (activation, _) =>
-                    {
-                        // A clone: the forward pass may go on to change a tensor in place.
-                        captured[l, p] = activation.detach().clone().DetachFromDisposeScope();
-                        return activation;
-                    }));
-                }
-            }
-            using (no_grad())
-            using (NewDisposeScope())
+            // The recording takes over the cache's tensors and disposes them.
+            ActivationCache cache;
             using (model.ShiftPositions(positionShift))
             {
-                model.Forward(tokens);
+                cache = model.RunWithCache(tokens, names.Contains);
             }
+            var records = Enumerable.Range(0, layers)
+                .Select(l => Points.Select(point => cache[point(l)]).ToArray())
+                .Select(t => new LayerRecord(t[0], t[1], t[2], t[3], t[4], t[5]))
+                .ToList();
+            return new AttentionRecording(tokens, records);
         }
         finally
         {
-            handles.ForEach(h => h.Dispose());
             if (wasTraining)
             {
-                model.train();
+                model.Module.train();
             }
         }
-        var records = Enumerable.Range(0, layers)
-            .Select(l => new LayerRecord(captured[l, 0]!, captured[l, 1]!, captured[l, 2]!, captured[l, 3]!, captured[l, 4]!, captured[l, 5]!))
-            .ToList();
-        return new AttentionRecording(tokens, records);
     }
 }

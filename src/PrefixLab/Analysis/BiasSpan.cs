@@ -37,7 +37,7 @@ public static class BiasSpan
     /// the content queries of <paramref name="tokens"/>, or only over sequence row
     /// <paramref name="queryRow"/> when it is given (the paper's appendix reads the last input token).
     /// </summary>
-    public static IReadOnlyList<HeadBias> Measure(Gpt adapted, PrefixGeometry geometry, Tensor tokens, int? queryRow = null)
+    public static IReadOnlyList<HeadBias> Measure(ILanguageModel adapted, PrefixGeometry geometry, Tensor tokens, int? queryRow = null)
     {
         using var recording = AttentionRecorder.Record(adapted, tokens);
         return Measure(recording, geometry, queryRow);

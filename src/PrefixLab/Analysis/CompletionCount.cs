@@ -32,9 +32,9 @@ public static class CompletionCount
     /// of the vocabulary (row t), <paramref name="batch"/> rows per cached generation.
     /// <paramref name="progress"/> receives (rows done, rows in all) after each batch.
     /// </summary>
-    public static IReadOnlyList<int[]> Real(Gpt model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    public static IReadOnlyList<int[]> Real(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
     {
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Shape.VocabSize;
         Check(model, prompt, length, batch);
         var result = new List<int[]>(vocab);
         for (int start = 0; start < vocab; start += batch)
@@ -54,12 +54,12 @@ public static class CompletionCount
     /// <paramref name="tokens"/> (in their order), many at once: position 0 holds a padding token whose
     /// block inputs are replaced, per row, by the virtual token's vectors, as the adapters do it.
     /// </summary>
-    public static IReadOnlyList<int[]> Virtual(Gpt model, IReadOnlyList<VirtualToken> tokens, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    public static IReadOnlyList<int[]> Virtual(ILanguageModel model, IReadOnlyList<VirtualToken> tokens, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
     {
         Check(model, prompt, length, batch);
-        int width = model.Config.Width;
-        PrefixLabException.Check(tokens.All(t => t.Vectors.GetLength(1) == width && t.Vectors.GetLength(0) is > 0 and var l && l <= model.Config.Layers),
-            $"virtual tokens must have width {width} and at most {model.Config.Layers} layer rows");
+        int width = model.Shape.Width;
+        PrefixLabException.Check(tokens.All(t => t.Vectors.GetLength(1) == width && t.Vectors.GetLength(0) is > 0 and var l && l <= model.Shape.Layers),
+            $"virtual tokens must have width {width} and at most {model.Shape.Layers} layer rows");
         var result = new int[tokens.Count][];
         // Rows of one batch share their hooks, so soft prompts (one row) and prefixes (a row per block) go apart.
         var groups = Enumerable.Range(0, tokens.Count).GroupBy(i => tokens[i].Vectors.GetLength(0));
@@ -71,7 +71,7 @@ public static class CompletionCount
                 using var scope = NewDisposeScope();
                 int layers = group.Key;
                 var flat = chunk.SelectMany(i => tokens[i].Vectors.Cast<float>()).ToArray();
-                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.parameters().First().dtype);
+                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.Module.parameters().First().dtype);
                 var hooks = Enumerable.Range(0, layers)
                     .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => TuningMethod.ReplaceFirstPerRow(activation, context, vectors[.., l])))
                     .ToList();
@@ -103,15 +103,15 @@ public static class CompletionCount
     /// width]</c>), or else at N(0, 1) draws from <see cref="TrainOptions.Seed"/> alone. Returns the
     /// tokens in target order, ready for <see cref="Virtual"/>.
     /// </summary>
-    public static IReadOnlyList<VirtualToken> TrainVirtual(Gpt model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
+    public static IReadOnlyList<VirtualToken> TrainVirtual(ILanguageModel model, IReadOnlyList<int[]> targets, IReadOnlyList<int> prompt, TrainOptions options, Action<TrainingProgress>? progress = null, Tensor? start = null)
     {
         PrefixLabException.Check(targets.Count >= 1, "no targets to train virtual tokens for");
         int length = targets[0].Length;
         PrefixLabException.Check(targets.All(t => t.Length == length), "every target must have the same length");
         Check(model, prompt, length, targets.Count);
-        PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Config.VocabSize)), $"target tokens must be between 0 and {model.Config.VocabSize - 1}");
-        int width = model.Config.Width;
-        using var rows = new SoftPromptRows(model, targets.Count, new TuningSettings());
+        PrefixLabException.Check(targets.All(t => t.All(id => id >= 0 && id < model.Shape.VocabSize)), $"target tokens must be between 0 and {model.Shape.VocabSize - 1}");
+        int width = model.Shape.Width;
+        using var rows = new SoftPromptRows(model, targets.Count, new PromptSettings());
         // Not from torch's global generator, whose state depends on whatever drew from it before.
         using var generator = new Generator(options.Seed);
         using var drawn = start is null ? randn([targets.Count, width], generator: generator) : null;
@@ -124,7 +124,7 @@ public static class CompletionCount
         // TaskTraining.Loss averages over rows; times the row count, each row gets the gradient of its
         // own mean loss, as in a training of its own. Clipping the norm of the whole parameter would
         // couple the rows, so it is off; AdamW without decay is Adam, element by element.
-        var job = TaskTraining.ForMethod(model, rows, _ => TaskTraining.Loss(model, inputs, labels, length) * targets.Count, "virtual-targets", 1, options, 0, "frozen");
+        var job = MethodTraining.ForMethod(model, rows, _ => TaskTraining.Loss(model, inputs, labels, length) * targets.Count, "virtual-targets", 1, options, 0, "frozen");
         // The objective is a sum over the rows; progress shows the mean per target, comparable across counts.
         Trainer.Run(job, options with { GradClip = 0, BatchSize = targets.Count }, progress is null ? null : p => progress(p with { Loss = p.Loss / targets.Count }));
         using var trained = rows.Parameters[0].detach().to_type(ScalarType.Float32);
@@ -154,7 +154,7 @@ public static class CompletionCount
     /// Reads single-virtual-token adapters (a soft prompt or the paper's prefix with P = 1) trained on
     /// <paramref name="model"/>; any other adapter is refused.
     /// </summary>
-    public static IReadOnlyList<VirtualToken> LoadAdapters(Gpt model, IEnumerable<string> paths)
+    public static IReadOnlyList<VirtualToken> LoadAdapters(ILanguageModel model, IEnumerable<string> paths)
     {
         // The base model's fingerprint hashes every weight: once, not once per adapter.
         string fingerprint = AdapterFile.Fingerprint(model);
@@ -165,9 +165,9 @@ public static class CompletionCount
             var (method, info) = AdapterFile.Load(path, model, fingerprint);
             using (method)
             {
-                bool single = method is SoftPrompt or Prefix && method.Settings.PrefixSize == 1;
-                PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter with P = {method.Settings.PrefixSize}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
-                using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Config.Width);
+                bool single = method is SoftPrompt or Prefix && method.PaddingRows == 1;
+                PrefixLabException.Check(single, $"'{path}' is a {info.Method} adapter{(method.PaddingRows is int p ? $" with P = {p}" : "")}; completions needs one virtual token (soft-prompt or prefix, P = 1)");
+                using var vectors = method.Parameters[0].detach().to_type(ScalarType.Float32).reshape(-1, model.Shape.Width);
                 var values = vectors.data<float>().ToArray();
                 var grid = new float[vectors.shape[0], vectors.shape[1]];
                 Buffer.BlockCopy(values, 0, grid, 0, values.Length * sizeof(float));
@@ -177,16 +177,16 @@ public static class CompletionCount
         return tokens;
     }
 
-    private static void Check(Gpt model, IReadOnlyList<int> prompt, int length, int batch)
+    private static void Check(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch)
     {
         PrefixLabException.Check(length >= 1, $"the continuation length must be at least 1 (got {length})");
         PrefixLabException.Check(batch >= 1, $"the batch must be at least 1 (got {batch})");
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Shape.VocabSize;
         PrefixLabException.Check(prompt.All(t => t >= 0 && t < vocab), $"prompt tokens must be between 0 and {vocab - 1}");
         // The last generated token is never read back.
         int positions = 1 + prompt.Count + length - 1;
-        PrefixLabException.Check(positions <= model.Config.BlockSize,
-            $"1 token + {prompt.Count} prompt + {length} new tokens (--length) need {positions} positions, the model has {model.Config.BlockSize}");
+        PrefixLabException.Check(positions <= model.Shape.Positions,
+            $"1 token + {prompt.Count} prompt + {length} new tokens (--length) need {positions} positions, the model has {model.Shape.Positions}");
     }
 
     private static Tensor Rows(Tensor first, IReadOnlyList<int> prompt)
@@ -196,7 +196,7 @@ public static class CompletionCount
         return cat([first, rest], 1);
     }
 
-    private static List<int[]> Generate(Gpt model, Tensor rows, int length)
+    private static List<int[]> Generate(ILanguageModel model, Tensor rows, int length)
     {
         using var generated = Generation.Greedy(model, rows, length);
         var flat = generated.data<long>().ToArray();

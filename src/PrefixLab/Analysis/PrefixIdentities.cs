@@ -51,7 +51,7 @@ public static class PrefixIdentities
     /// rows, which is what the plain model reads there; with a key/value prefix the plain model reads the
     /// tokens at the positions the adapted one does (<see cref="PrefixGeometry.PositionShift"/>).
     /// </summary>
-    public static IReadOnlyList<HeadCheck> Check(Gpt adapted, Gpt plain, PrefixGeometry geometry, Tensor tokens)
+    public static IReadOnlyList<HeadCheck> Check(ILanguageModel adapted, ILanguageModel plain, PrefixGeometry geometry, Tensor tokens)
     {
         using var with = AttentionRecorder.Record(adapted, tokens);
         using var without = AttentionRecorder.Record(plain, tokens, geometry.PositionShift);

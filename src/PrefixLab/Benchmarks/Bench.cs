@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PrefixLab.Evaluation;
+using PrefixLab.Tuning;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
@@ -66,7 +67,7 @@ public static class Bench
         var layout = SequenceLayout.For(task, prefixSize);
         using var model = new Gpt(config, seed: 0);
         var options = new TrainOptions { Iterations = int.MaxValue };
-        var job = TaskTraining.Full(model, task, layout, options);
+        var job = MethodTraining.Full(model, task, layout, options);
         using var session = new TrainingSession(job, options);
         model.train();
         for (int i = 0; i < 5; i++)

@@ -46,7 +46,7 @@ public sealed class Construction : IDisposable
     /// </summary>
     public SoftPrompt Attach(Tensor virtualTokens)
     {
-        var prompt = new SoftPrompt(Model, new TuningSettings { PrefixSize = VirtualTokens });
+        var prompt = new SoftPrompt(Model, new PromptSettings { PrefixSize = VirtualTokens });
         prompt.LoadTensors(new Dictionary<string, Tensor> { ["prompt.embeddings"] = virtualTokens });
         return prompt;
     }

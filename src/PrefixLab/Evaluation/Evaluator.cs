@@ -1,6 +1,5 @@
 using PrefixLab.Model;
 using PrefixLab.Tasks;
-using PrefixLab.Training;
 using PrefixLab.Util;
 using static TorchSharp.torch;
 
@@ -50,10 +49,10 @@ public static class Evaluator
     /// <paramref name="samples"/> test samples of <paramref name="task"/> (or samples of another
     /// <paramref name="split"/>), decoded greedily in batches.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
+    public static EvalResult Evaluate(ILanguageModel model, ITask task, int prefixSize, int samples = DefaultSamples, ulong seed = 0, int batchSize = 256, DataSplit split = DataSplit.Test)
     {
         var layout = SequenceLayout.For(task, prefixSize);
-        TaskTraining.CheckFits(model, task, layout);
+        SequenceFit.Check(model, task, layout);
         var test = TestSet.Draw(task, samples, seed, split);
         int correct = 0;
         for (int start = 0; start < samples; start += batchSize)

@@ -1,6 +1,5 @@
 using PrefixLab.Model;
 using PrefixLab.Tasks;
-using PrefixLab.Training;
 
 namespace PrefixLab.Evaluation;
 
@@ -13,9 +12,9 @@ public static class TextEvaluator
     /// are decoded together (no padding, so no attention mask is needed), as many tokens as the longest
     /// answer among them has.
     /// </summary>
-    public static EvalResult Evaluate(Gpt model, TextSamples samples, int? limit = null, int batchSize = 64, DataSplit split = DataSplit.Test)
+    public static EvalResult Evaluate(ILanguageModel model, TextSamples samples, int? limit = null, int batchSize = 64, DataSplit split = DataSplit.Test)
     {
-        TextTraining.CheckFits(model, samples);
+        SequenceFit.Check(model, samples);
         var test = samples.Of(split).Take(limit ?? int.MaxValue).ToList();
         string splitName = split.ToString().ToLowerInvariant();
         PrefixLabException.Check(test.Count > 0, $"text task '{samples.Task.Name}' has no {splitName} examples (give some 'split': '{splitName}', or more examples)");

@@ -87,7 +87,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         model.eval();
         var tokenizer = Gpt2Tokenizer.Load(modelDirectory);
         tokenizer.CheckFits(model.Config.VocabSize);
-        var settings = new TuningSettings { PrefixSize = setup.PrefixSize };
+        var settings = TuningMethods.Get(setup.MethodName).Settings(new Dictionary<string, object> { [ContextKnobs.PrefixSize.Name] = setup.PrefixSize });
         int steps = setup.Steps?.For(context.Profile) ?? 0;
         double? lr = setup.Lr?.For(context.Profile); // null: the method's default
         string fingerprint = AdapterFile.Fingerprint(model);

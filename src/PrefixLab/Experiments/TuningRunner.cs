@@ -56,7 +56,7 @@ public sealed class TuningRunner : IExperimentRunner
         if (setup.Measures("shift"))
         {
             int steps = setup.ShiftSteps!.For(profile);
-            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, new TuningSettings(), task, steps, null, seed), steps * step)));
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, task, steps, null, seed), steps * step)));
         }
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
         items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
@@ -95,7 +95,7 @@ public sealed class TuningRunner : IExperimentRunner
         {
             foreach (var task in TunedTasks(setup, profile))
             {
-                var file = training.Run(baseFile, FullFineTune.Kind.Name, new TuningSettings(), TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
+                var file = training.Run(baseFile, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
                 metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
             }
         }
@@ -109,9 +109,18 @@ public sealed class TuningRunner : IExperimentRunner
 
     private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile)
     {
-        var settings = new TuningSettings { PrefixSize = setup.RunPrefix(run, profile), Rank = run.Rank, Targets = run.Targets ?? ["c_fc", "c_proj"] };
-        // Unset, the start keeps TuningSettings' default (the paper's N(0, 1)) and the run's cache key with it.
-        return run.InitStd is { } std ? settings with { InitStd = std.For(profile) } : settings;
+        // The spec's fields by the knobs' names; each method takes the knobs it has. Left out, a setting
+        // keeps the method's default (the targets c_fc, c_proj; the paper's N(0, 1)).
+        var values = new Dictionary<string, object> { ["prefix-size"] = setup.RunPrefix(run, profile), ["rank"] = run.Rank };
+        if (run.Targets is { } targets)
+        {
+            values["targets"] = targets.ToArray();
+        }
+        if (run.InitStd is { } std)
+        {
+            values["init-std"] = std.For(profile);
+        }
+        return TuningMethods.Get(run.Method).Settings(values, setup.RunPrefix(run, profile));
     }
 
     private static void Score(RunContext context, string basePath, string? runPath, string name, IReadOnlyList<string> tasks, Dictionary<string, double> metrics)

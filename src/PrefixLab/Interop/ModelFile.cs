@@ -48,7 +48,7 @@ public static class ModelFile
     public static void Save(string path, Gpt model, ModelInfo info)
     {
         var tensors = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        SafeTensors.Save(path, tensors, Sealed("model", JsonSerializer.Serialize(info, Json)));
+        SafeTensors.Save(path, tensors, Sealed(FileKinds.Model, JsonSerializer.Serialize(info, Json)));
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public static class ModelFile
     internal static Dictionary<string, string> Sealed(string kind, string json) => new()
     {
         ["format"] = Format,
-        ["kind"] = kind,
+        [FileKinds.Key] = kind,
         [kind] = json,
         [kind + "_sha256"] = Seal(json),
     };
@@ -153,11 +153,11 @@ public static class ModelFile
 
     private static ModelInfo ParseInfo(string path, IReadOnlyDictionary<string, string> metadata)
     {
-        if (!metadata.TryGetValue("format", out var format) || format != Format || !metadata.TryGetValue("model", out var json))
+        if (!metadata.TryGetValue("format", out var format) || format != Format || !metadata.TryGetValue(FileKinds.Model, out var json))
         {
             throw new PrefixLabException($"'{path}' is a safetensors file but not a PrefixLab model (no model config in its metadata)");
         }
-        if (metadata.TryGetValue("kind", out var kind) && kind != "model")
+        if (metadata.TryGetValue(FileKinds.Key, out var kind) && kind != FileKinds.Model)
         {
             throw new PrefixLabException($"'{path}' is a PrefixLab {kind}, not a model");
         }
@@ -172,7 +172,7 @@ public static class ModelFile
         }
         PrefixLabException.Check(info.PrefixSize >= 0 && info.PrefixSize <= info.Config.BlockSize, $"'{path}': prefix size must be between 0 and the block size {info.Config.BlockSize} (got {info.PrefixSize})");
         PrefixLabException.Check(info.Steps >= 0, $"'{path}': steps must be at least 0 (got {info.Steps})");
-        CheckSeal(path, metadata, "model");
+        CheckSeal(path, metadata, FileKinds.Model);
         return info;
     }
 

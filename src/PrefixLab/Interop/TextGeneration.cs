@@ -17,15 +17,15 @@ public static class TextGeneration
     /// stopping at <c>&lt;|endoftext|&gt;</c>. <paramref name="paddingRows"/> padding tokens go in front
     /// of the prompt for methods whose vectors take their place (soft prompts, the paper's prefix).
     /// </summary>
-    public static TextContinuation Greedy(Gpt model, Gpt2Tokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
+    public static TextContinuation Greedy(ILanguageModel model, Gpt2Tokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
     {
-        tokenizer.CheckFits(model.Config.VocabSize);
+        tokenizer.CheckFits(model.Shape.VocabSize);
         var ids = tokenizer.Encode(prompt);
         PrefixLabException.Check(ids.Length > 0 || paddingRows > 0, "the prompt is empty");
         PrefixLabException.Check(maxNew >= 0, $"new tokens must be 0 or more (got {maxNew})");
         int total = paddingRows + ids.Length + maxNew;
         PrefixLabException.Check(total <= model.SequenceCapacity,
-            $"{(model.PositionShift > 0 ? $"{model.PositionShift} prefix positions + " : "")}{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens (--max-new) exceed the model's {model.Config.BlockSize} positions");
+            $"{(model.PositionShift > 0 ? $"{model.PositionShift} prefix positions + " : "")}{paddingRows} padding + {ids.Length} prompt + {maxNew} new tokens (--max-new) exceed the model's {model.Shape.Positions} positions");
         long[] input = [.. Enumerable.Repeat((long)Tasks.SequenceLayout.PadToken, paddingRows), .. ids.Select(i => (long)i)];
         var next = new List<int>();
         if (maxNew > 0)

@@ -12,16 +12,16 @@ public static class Generation
     /// With <paramref name="useCache"/> each step feeds only the newest token; the tokens are the same
     /// as without it.
     /// </summary>
-    public static Tensor Greedy(Gpt model, Tensor prompt, int newTokens, bool useCache = true)
+    public static Tensor Greedy(ILanguageModel model, Tensor prompt, int newTokens, bool useCache = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(newTokens);
-        bool wasTraining = model.training;
-        model.eval();
+        bool wasTraining = model.Module.training;
+        model.Module.eval();
         try
         {
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
-            using var cache = useCache ? new KvCache(model.Config.Layers) : null;
+            using var cache = useCache ? new KvCache(model.Shape.Layers) : null;
             var generated = new List<Tensor>(newTokens);
             var sequence = prompt;
             var input = prompt;
@@ -43,7 +43,7 @@ public static class Generation
         {
             if (wasTraining)
             {
-                model.train();
+                model.Module.train();
             }
         }
     }

@@ -1,47 +1,98 @@
-using TorchSharp;
-using static TorchSharp.torch;
+using TorchSharp.Modules;
+using static TorchSharp.torch.nn;
 
 namespace PrefixLab.Model;
 
 /// <summary>
-/// A function attached to a named point of the forward pass. It receives the activation and returns the
-/// tensor the forward pass continues with: the same tensor to read, another one to replace it.
-/// </summary>
-public delegate Tensor HookFunction(Tensor activation, HookContext context);
-
-/// <summary>Where a hook runs.</summary>
-/// <param name="Name">The hook point's name, e.g. <c>blocks.0.attn.hook_pattern</c>.</param>
-/// <param name="Layer">The block index, or -1 outside the blocks.</param>
-/// <param name="Position">
-/// Absolute sequence row of the activation's first row. It is 0 for a full forward pass and the
-/// number of cached positions during cached generation, so a hook can tell which rows are the prefix.
-/// The row's position embedding is this plus <see cref="Gpt.PositionShift"/>.
-/// </param>
-public readonly record struct HookContext(string Name, int Layer, int Position);
-
-/// <summary>
-/// Named points of the forward pass, named as TransformerLens names them, where tuning methods and
-/// analyses attach. Shapes: residual points <c>[batch, position, width]</c>; <c>hook_q</c>,
-/// <c>hook_k</c>, <c>hook_v</c>, <c>hook_z</c> <c>[batch, head, position, head_dim]</c> (keys and values
-/// span every cached position); <c>hook_attn_scores</c> and <c>hook_pattern</c>
-/// <c>[batch, head, query, key]</c>.
+/// The hook points of a model by their TransformerLens names, where tuning methods and analyses attach.
+/// The points themselves are <see cref="HookPoint"/> modules in the model's tree; this index is built
+/// once from the tree, so it holds exactly the points the forward pass runs. Shapes: <c>hook_embed</c>
+/// and the residual points <c>[batch, position, width]</c>; <c>hook_pos_embed</c>
+/// <c>[position, width]</c> (the same for every batch row); <c>hook_q</c>, <c>hook_k</c>,
+/// <c>hook_v</c>, <c>hook_z</c> <c>[batch, head, position, head_dim]</c> (keys and values span every
+/// cached position); <c>hook_attn_scores</c> and <c>hook_pattern</c> <c>[batch, head, query, key]</c>;
+/// <c>mlp.hook_pre</c> and <c>mlp.hook_post</c> <c>[batch, position, MLP width]</c>; a Linear layer's
+/// <c>hook_out</c> its output.
 /// </summary>
 public sealed class HookPoints
 {
-    private readonly HashSet<string> known;
-    private readonly Dictionary<string, List<Registration>> hooks = new(StringComparer.Ordinal);
-    private int count;
+    private readonly Dictionary<string, HookPoint> byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<Linear, HookPoint> byLinear = new(ReferenceEqualityComparer.Instance);
 
-    internal HookPoints(IEnumerable<string> names)
+    /// <summary>Indexes every <see cref="HookPoint"/> in <paramref name="model"/>'s module tree.</summary>
+    internal HookPoints(Module model)
     {
-        known = new HashSet<string>(names, StringComparer.Ordinal);
+        var modules = model.named_modules().ToList();
+        var paths = modules.ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        foreach (var (path, module) in modules)
+        {
+            if (module is not HookPoint point)
+            {
+                continue;
+            }
+            PrefixLabException.Check(byName.TryAdd(point.Name, point), $"two hook points are named '{point.Name}'");
+            // A point that watches a Linear layer's output is that layer's child `hook_out`.
+            int dot = path.LastIndexOf('.');
+            if (dot > 0 && paths.TryGetValue(path[..dot], out var parent) && parent is Linear linear)
+            {
+                byLinear[linear] = point;
+            }
+        }
     }
 
-    /// <summary>Every hook point of the model, in forward order.</summary>
-    public IReadOnlyCollection<string> Names => known;
+    /// <summary>Every hook point's name, in module order.</summary>
+    public IReadOnlyCollection<string> Names => byName.Keys;
 
-    /// <summary>True when at least one hook is attached.</summary>
-    public bool Active => count > 0;
+    /// <summary>True when at least one hook is attached anywhere.</summary>
+    public bool Active => byName.Values.Any(p => p.Active);
+
+    /// <summary>The point named <paramref name="name"/>; an unknown name is a <see cref="PrefixLabException"/>.</summary>
+    public HookPoint this[string name] => byName.TryGetValue(name, out var point)
+        ? point
+        : throw new PrefixLabException($"unknown hook point '{name}' (e.g. {ResidPre(0)}, {Pattern(0)})");
+
+    /// <summary>The point that <paramref name="linear"/>'s output passes (its child <c>hook_out</c>).</summary>
+    public HookPoint OutputOf(Linear linear) => byLinear.TryGetValue(linear, out var point)
+        ? point
+        : throw new PrefixLabException("the Linear layer has no output hook point in this model");
+
+    /// <summary>
+    /// Attaches <paramref name="function"/> at <paramref name="name"/>. Several hooks on one point run in
+    /// the order they were added. Dispose the result to remove the hook.
+    /// </summary>
+    public IDisposable Add(string name, HookFunction function) => this[name].Add(function);
+
+    /// <summary>
+    /// Attaches every pair of <paramref name="hooks"/> until the result is disposed, as TransformerLens'
+    /// <c>run_with_hooks</c> does for one run: <c>using (model.Hooks.Scope((name, fn), …)) { … }</c>.
+    /// When a name is unknown nothing stays attached.
+    /// </summary>
+    public IDisposable Scope(params IEnumerable<(string Name, HookFunction Function)> hooks)
+    {
+        var scope = new HookScope();
+        try
+        {
+            foreach (var (name, function) in hooks)
+            {
+                scope.Handles.Add(Add(name, function));
+            }
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
+        return scope;
+    }
+
+    /// <summary>Embedding rows of the tokens, before the position embedding is added.</summary>
+    public const string Embed = "hook_embed";
+
+    /// <summary>Position embedding rows of the sequence, <c>[position, width]</c>.</summary>
+    public const string PosEmbed = "hook_pos_embed";
+
+    /// <summary>The final LayerNorm's output, which the LM head reads (absent without a final LayerNorm).</summary>
+    public const string FinalNormalized = "ln_final.hook_normalized";
 
     /// <summary>The block input, which is also the attention input before its LayerNorm.</summary>
     public static string ResidPre(int layer) => $"blocks.{layer}.hook_resid_pre";
@@ -70,7 +121,10 @@ public sealed class HookPoints
     /// <summary>The residual stream between attention and MLP.</summary>
     public static string ResidMid(int layer) => $"blocks.{layer}.hook_resid_mid";
 
-    /// <summary>The MLP's inner activation, <c>[batch, position, mlp width]</c>: the input of its output projection.</summary>
+    /// <summary>The MLP's hidden rows before its (last) activation.</summary>
+    public static string MlpPre(int layer) => $"blocks.{layer}.mlp.hook_pre";
+
+    /// <summary>The MLP's hidden rows after its (last) activation: what its output projection reads.</summary>
     public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";
 
     /// <summary>The MLP sublayer's contribution to the residual stream.</summary>
@@ -79,62 +133,17 @@ public sealed class HookPoints
     /// <summary>The block output.</summary>
     public static string ResidPost(int layer) => $"blocks.{layer}.hook_resid_post";
 
-    /// <summary>All hook point names of one block, in forward order.</summary>
-    public static IEnumerable<string> BlockNames(int layer) =>
-    [
-        ResidPre(layer), Q(layer), K(layer), V(layer), Scores(layer), Pattern(layer), Z(layer),
-        AttnOut(layer), ResidMid(layer), MlpPost(layer), MlpOut(layer), ResidPost(layer),
-    ];
-
-    /// <summary>
-    /// Attaches <paramref name="function"/> at <paramref name="name"/>. Several hooks on one point run in
-    /// the order they were added. Dispose the result to remove the hook.
-    /// </summary>
-    public IDisposable Add(string name, HookFunction function)
+    private sealed class HookScope : IDisposable
     {
-        if (!known.Contains(name))
-        {
-            throw new PrefixLabException($"unknown hook point '{name}' (e.g. {ResidPre(0)}, {Pattern(0)})");
-        }
-        if (!hooks.TryGetValue(name, out var list))
-        {
-            hooks[name] = list = [];
-        }
-        var registration = new Registration(this, name, function);
-        list.Add(registration);
-        count++;
-        return registration;
-    }
+        public List<IDisposable> Handles { get; } = [];
 
-    /// <summary>Runs the hooks at <paramref name="name"/>; the forward pass calls this at each point.</summary>
-    internal Tensor Run(string name, Tensor activation, int layer, int position)
-    {
-        if (count == 0 || !hooks.TryGetValue(name, out var list) || list.Count == 0)
+        public void Dispose()
         {
-            return activation;
+            foreach (var handle in Handles)
+            {
+                handle.Dispose();
+            }
+            Handles.Clear();
         }
-        var context = new HookContext(name, layer, position);
-        foreach (var registration in list.ToArray())
-        {
-            activation = registration.Function(activation, context);
-        }
-        return activation;
-    }
-
-    private void Remove(Registration registration)
-    {
-        if (hooks.TryGetValue(registration.Name, out var list) && list.Remove(registration))
-        {
-            count--;
-        }
-    }
-
-    private sealed class Registration(HookPoints owner, string name, HookFunction function) : IDisposable
-    {
-        public string Name { get; } = name;
-
-        public HookFunction Function { get; } = function;
-
-        public void Dispose() => owner.Remove(this);
     }
 }

@@ -33,7 +33,7 @@ public static class Checkpoint
         var metadata = new Dictionary<string, string>
         {
             ["format"] = ModelFile.Format,
-            ["kind"] = "checkpoint",
+            [FileKinds.Key] = FileKinds.Checkpoint,
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["fingerprint"] = fingerprint,
         };
@@ -50,7 +50,7 @@ public static class Checkpoint
     {
         // A run's own snapshot: one that diverged to NaN resumes as it was, as before loads refused NaN.
         var (tensors, metadata) = SafeTensors.Load(path, new LoadOptions { AllowNonFinite = true });
-        if (!metadata.TryGetValue("kind", out var kind) || kind != "checkpoint"
+        if (!FileKinds.Is(metadata, FileKinds.Checkpoint)
             || !metadata.TryGetValue("step", out var stepText) || !long.TryParse(stepText, CultureInfo.InvariantCulture, out long step)
             || !tensors.TryGetValue(OptimizerKey, out var optimizerBytes))
         {

@@ -1,6 +1,6 @@
+using PrefixLab.Evaluation;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
-using PrefixLab.Tuning;
 using PrefixLab.Util;
 using static TorchSharp.torch;
 
@@ -12,9 +12,9 @@ public static class TextTraining
     private const ulong DataStream = 0x7E47;
 
     /// <summary>The loss of step s on a batch drawn from the seed and s alone, scored on the answer tokens.</summary>
-    public static Func<long, Tensor> StepLoss(Gpt model, TextSamples samples, TrainOptions options)
+    public static Func<long, Tensor> StepLoss(ILanguageModel model, TextSamples samples, TrainOptions options)
     {
-        CheckFits(model, samples);
+        SequenceFit.Check(model, samples);
         return step =>
         {
             var (inputs, targets) = samples.TrainingBatch(options.BatchSize, Rng.For(options.Seed, DataStream, (ulong)step));
@@ -23,23 +23,9 @@ public static class TextTraining
         };
     }
 
-    /// <summary>
-    /// Training of <paramref name="method"/> on <paramref name="samples"/>, as
-    /// <see cref="TaskTraining.ForMethod(Gpt, ITuningMethod, ITask, SequenceLayout, TrainOptions, double, string)"/>
-    /// trains on a digit task. The run's fingerprint names the task by a hash of its examples.
-    /// </summary>
-    public static TrainingJob ForMethod(Gpt model, ITuningMethod method, TextSamples samples, TrainOptions options, double weightDecay, string baseFingerprint) =>
-        TaskTraining.ForMethod(model, method, StepLoss(model, samples, options), $"text:{samples.Task.Name}:{ContentHash(samples)}", samples.PaddingRows, options, weightDecay, baseFingerprint);
 
-    /// <summary>Throws when a sequence of <paramref name="samples"/> does not fit the model.</summary>
-    public static void CheckFits(Gpt model, TextSamples samples)
-    {
-        int longest = samples.LongestContext + 1;
-        PrefixLabException.Check(longest <= model.SequenceCapacity,
-            $"text task '{samples.Task.Name}' has a sequence of {longest} tokens (with {samples.PaddingRows} padding{(model.PositionShift > 0 ? $", after {model.PositionShift} prefix positions" : "")}), the model has {model.Config.BlockSize} positions");
-        int maxId = samples.All.SelectMany(s => s.Prompt.Concat(s.Answer)).Max();
-        PrefixLabException.Check(maxId < model.Config.VocabSize, $"text task '{samples.Task.Name}' has token {maxId}, beyond the model's vocabulary of {model.Config.VocabSize}");
-    }
+    /// <summary>How a run's fingerprint names a text task: its name and a hash of its examples.</summary>
+    public static string TaskName(TextSamples samples) => $"text:{samples.Task.Name}:{ContentHash(samples)}";
 
     private static string ContentHash(TextSamples samples)
     {

@@ -53,7 +53,7 @@ public sealed class AdaptedModel : IDisposable
         }
         try
         {
-            if (File.Exists(adapterPath) && SafeTensors.ReadMetadata(adapterPath).TryGetValue("kind", out var kind) && kind == "model")
+            if (File.Exists(adapterPath) && FileKinds.Is(SafeTensors.ReadMetadata(adapterPath), FileKinds.Model))
             {
                 var (tuned, tunedInfo) = ModelFile.Load(adapterPath, options);
                 if (tuned.Config != model.Config)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using PrefixLab.Interop;
 using PrefixLab.Model;
@@ -10,15 +11,16 @@ namespace PrefixLab.Tuning;
 
 /// <summary>What an adapter file says besides its tensors.</summary>
 /// <param name="Method">The method's name.</param>
-/// <param name="Settings">The method's settings (reparameterisations already folded).</param>
+/// <param name="Settings">The method's settings, its own record (reparameterisations already folded).</param>
 /// <param name="BaseFingerprint">Fingerprint of the base model's weights it was trained on.</param>
 /// <param name="PrefixSize">The padding positions of the inputs it was trained with.</param>
 /// <param name="Task">The task it was trained on.</param>
 /// <param name="Steps">Training steps.</param>
 /// <param name="Positions">
 /// Where a key/value prefix leaves the content on the position embedding (<see cref="KvPositions"/>):
-/// <c>AfterPrefix</c> in files written since PrefixLab follows Hugging Face; absent (null) in older
-/// files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained.
+/// <c>AfterPrefix</c> in prefix-kv files written since PrefixLab follows Hugging Face; absent (null) in
+/// older files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained, and in
+/// other methods' files (<see cref="MethodKind.Positions"/>).
 /// </param>
 public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] KvPositions? Positions = null);
@@ -42,24 +44,28 @@ public static class AdapterFile
     /// </remarks>
     public static void Save(string path, ITuningMethod method, AdapterInfo info)
     {
-        var saved = info with { Settings = TuningMethods.Get(info.Method).Saved(info.Settings), Positions = method.Settings.KvPositions };
-        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed("adapter", JsonSerializer.Serialize(saved, ModelFile.Json)));
+        var kind = TuningMethods.Get(info.Method);
+        var saved = info with { Settings = kind.Saved(info.Settings), Positions = kind.Positions(method.Settings) };
+        SafeTensors.Save(path, method.SaveTensors(), ModelFile.Sealed(FileKinds.Adapter, JsonSerializer.Serialize(saved, ModelFile.Json)));
     }
 
     /// <summary>Reads an adapter file's description, refusing one that cannot describe an adapter.</summary>
     public static AdapterInfo ReadInfo(string path)
     {
         var metadata = SafeTensors.ReadMetadata(path);
-        if (!metadata.TryGetValue("kind", out var kind) || kind != "adapter" || !metadata.TryGetValue("adapter", out var json))
+        if (!FileKinds.Is(metadata, FileKinds.Adapter) || !metadata.TryGetValue(FileKinds.Adapter, out var json))
         {
+            string? kind = metadata.GetValueOrDefault(FileKinds.Key);
             throw new PrefixLabException($"'{path}' is not a PrefixLab adapter{(kind is null ? "" : $" (it is a {kind})")}");
         }
-        var info = ModelFile.ParseJson<AdapterInfo>(path, json, "adapter description");
-        PrefixLabException.Check(TuningMethods.Names.Contains(info.Method, StringComparer.OrdinalIgnoreCase), $"'{path}': unknown method '{info.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
+        var stored = ModelFile.ParseJson<StoredInfo>(path, json, "adapter description");
+        var method = TuningMethods.Find(stored.Method) ?? throw new PrefixLabException($"'{path}': unknown method '{stored.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
+        var settings = method.Read(path, OwnFields(method, stored.Settings).ToJsonString(), stored.Positions);
+        var info = new AdapterInfo(stored.Method, settings, stored.BaseFingerprint, stored.PrefixSize, stored.Task, stored.Steps, stored.Positions);
         PrefixLabException.Check(info.BaseFingerprint.Length is 64 or LegacyFingerprintLength && info.BaseFingerprint.All(char.IsAsciiHexDigitLower),
             $"'{path}': base fingerprint '{info.BaseFingerprint}' is not 64 lowercase hex digits (or 16, in older files)");
         PrefixLabException.Check(info.PrefixSize >= 0 && info.Steps >= 0, $"'{path}': prefix size and steps must be at least 0 (got {info.PrefixSize} and {info.Steps})");
-        ModelFile.CheckSeal(path, metadata, "adapter");
+        ModelFile.CheckSeal(path, metadata, FileKinds.Adapter);
         return info;
     }
 
@@ -70,7 +76,7 @@ public static class AdapterFile
     /// model's <see cref="Fingerprint"/> when the caller has it already (it hashes every weight).
     /// NaN or ±∞ values are refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, Gpt model, string? fingerprint = null, LoadOptions? options = null)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string path, ILanguageModel model, string? fingerprint = null, LoadOptions? options = null)
     {
         if (Directory.Exists(path))
         {
@@ -82,10 +88,8 @@ public static class AdapterFile
         {
             throw new PrefixLabException($"adapter '{path}' was trained on another base model (fingerprint {info.BaseFingerprint}, this model {fingerprint})");
         }
-        PrefixLabException.Check(info.PrefixSize <= model.Config.BlockSize, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Config.BlockSize}");
+        PrefixLabException.Check(info.PrefixSize <= model.Shape.Positions, $"'{path}': prefix size {info.PrefixSize} exceeds the model's block size {model.Shape.Positions}");
         var (tensors, _) = SafeTensors.Load(path, options);
-        // A file without the field predates the convention: its key/value prefix left the content at 0.
-        info = info with { Settings = info.Settings with { KvPositions = info.Positions ?? KvPositions.FromZero } };
         try
         {
             return (Attach(path, info.Method, info.Settings, model, tensors), info);
@@ -106,9 +110,9 @@ public static class AdapterFile
     /// (whatever its name), each of the method's shape and kind of dtype. The settings are checked
     /// against the model first, so that none sizes an allocation beyond the model's scale.
     /// </summary>
-    internal static ITuningMethod Attach(string path, string name, TuningSettings settings, Gpt model, IReadOnlyDictionary<string, Tensor> tensors)
+    internal static ITuningMethod Attach(string path, string name, TuningSettings settings, ILanguageModel model, IReadOnlyDictionary<string, Tensor> tensors)
     {
-        var method = PrefixLabException.InFile(path, () => TuningMethods.Create(name, model, settings.ValidateFor(model.Config)));
+        var method = PrefixLabException.InFile(path, () => TuningMethods.Create(name, model, settings.ValidateFor(model.Shape)));
         try
         {
             var expected = method.SaveTensors();
@@ -131,6 +135,32 @@ public static class AdapterFile
     }
 
     /// <summary>
+    /// <paramref name="settings"/> without the fields of <see cref="LegacyUnionFields"/> that are not the
+    /// method's own: files from when one record held every method's settings store them all, and each
+    /// method reads only its own. Any other key stays, and the method's reader refuses it.
+    /// </summary>
+    private static JsonObject OwnFields(MethodKind kind, JsonObject settings)
+    {
+        var own = ModelFile.StrictJson.GetTypeInfo(kind.SettingsType).Properties.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var copy = (JsonObject)settings.DeepClone();
+        foreach (string field in LegacyUnionFields.Where(f => !own.Contains(f)))
+        {
+            copy.Remove(field);
+        }
+        return copy;
+    }
+
+    /// <summary>
+    /// The settings fields of adapter files written while every method shared one settings record (the
+    /// union of all methods' fields, each file holding all of them). Read only to be set aside.
+    /// </summary>
+    private static readonly string[] LegacyUnionFields =
+        ["prefix_size", "rank", "alpha", "targets", "tokens", "projection_hidden", "init_std", "rank_pattern", "alpha_pattern"];
+
+    /// <summary>An adapter description as stored, its settings still JSON for the method to read.</summary>
+    private sealed record StoredInfo(string Method, JsonObject Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps, KvPositions? Positions = null);
+
+    /// <summary>
     /// Whether a stored base fingerprint names the model whose <see cref="Fingerprint"/> is
     /// <paramref name="actual"/>: equal, or for a legacy 16-digit one, its first 16 digits.
     /// </summary>
@@ -141,10 +171,10 @@ public static class AdapterFile
     /// The SHA-256 of a model's weights (over names, shapes and bytes, in name order) as 64 hex digits:
     /// equal for the same weights, different when any weight differs.
     /// </summary>
-    public static string Fingerprint(nn.Module model)
+    public static string Fingerprint(ILanguageModel model)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (name, value) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (name, value) in model.Module.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             hash.AppendData(Encoding.UTF8.GetBytes($"{name}:{string.Join(",", value.shape)};"));
             using var contiguous = value.detach().cpu().contiguous();

@@ -5,11 +5,18 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>Full fine-tuning's settings: none (it trains every weight).</summary>
+public sealed record FullSettings : TuningSettings
+{
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(ModelShape config) => this;
+}
+
 /// <summary>
 /// Full fine-tuning: every parameter trains, the model in training mode (dropout on), with minGPT's
 /// groups (weight decay on Linear weights only) and the paper's learning rate 5e-4. It saves a model.
 /// </summary>
-public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMethod(model, settings, trainsBase: true)
+public sealed class FullFineTune(ILanguageModel model, FullSettings settings) : TuningMethod<FullSettings>(model, settings, trainsBase: true)
 {
     /// <summary>Full fine-tuning's registration: it trains the whole model and saves a model file; it has no size and no PEFT counterpart.</summary>
     public static MethodKind Kind { get; } = new Descriptor();
@@ -18,7 +25,7 @@ public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMet
     public override string Name => Kind.Name;
 
     /// <inheritdoc />
-    public override IReadOnlyList<Parameter> Parameters => [.. Model.parameters()];
+    public override IReadOnlyList<Parameter> Parameters => [.. Model.Module.parameters()];
 
     /// <inheritdoc />
     public override double DefaultLearningRate => 5e-4;
@@ -34,14 +41,14 @@ public sealed class FullFineTune(Gpt model, TuningSettings settings) : TuningMet
     }
 
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, Tensor> SaveTensors() => Model.state_dict();
+    public override IReadOnlyDictionary<string, Tensor> SaveTensors() => Model.Module.state_dict();
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<FullSettings>
     {
         public override string Name => "full";
 
         public override bool SavesModel => true;
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new FullFineTune(model, settings);
+        protected override ITuningMethod Attach(ILanguageModel model, FullSettings settings, Generator generator) => new FullFineTune(model, settings);
     }
 }

@@ -4,22 +4,40 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>The hard prompt's settings: its tokens, one per prefix position.</summary>
+public sealed record HardPromptSettings : ContextSettings
+{
+    /// <summary>The hard prompt's tokens, one per prefix position.</summary>
+    public IReadOnlyList<int>? Tokens { get; init; }
+
+    /// <summary>As many positions as tokens, when the tokens are given.</summary>
+    public override int DefaultPrefixSize(int padding) => Tokens?.Count ?? base.DefaultPrefixSize(padding);
+
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(ModelShape config)
+    {
+        base.ValidateFor(config);
+        PrefixLabException.Check(Tokens is null || Tokens.Count == PrefixSize, $"hard-prompt has {Tokens?.Count} tokens for {PrefixSize} prefix positions");
+        return this;
+    }
+}
+
 /// <summary>
 /// Prompting: chosen real tokens in the P prefix positions, in place of the padding. Nothing is
 /// trained; it is the baseline the paper compares virtual tokens with. PEFT holds it as a prompt
 /// (<c>PROMPT_TUNING</c>) whose virtual tokens are the tokens' embeddings; such a file loads back as a
 /// soft prompt.
 /// </summary>
-public sealed class HardPrompt : TuningMethod
+public sealed class HardPrompt : TuningMethod<HardPromptSettings>
 {
     private readonly long[] tokens;
 
-    /// <summary>Puts <see cref="TuningSettings.Tokens"/> into the first positions of every input.</summary>
-    public HardPrompt(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    /// <summary>Puts <see cref="HardPromptSettings.Tokens"/> into the first positions of every input.</summary>
+    public HardPrompt(ILanguageModel model, HardPromptSettings settings) : base(model, settings, trainsBase: false)
     {
         var chosen = settings.Tokens ?? throw new PrefixLabException("hard-prompt needs tokens (--tokens \"3 3 3\")");
         PrefixLabException.Check(chosen.Count == settings.PrefixSize, $"hard-prompt has {chosen.Count} tokens for {settings.PrefixSize} prefix positions");
-        PrefixLabException.Check(chosen.All(t => t >= 0 && t < model.Config.VocabSize), $"hard-prompt tokens must be between 0 and {model.Config.VocabSize - 1}");
+        PrefixLabException.Check(chosen.All(t => t >= 0 && t < model.Shape.VocabSize), $"hard-prompt tokens must be between 0 and {model.Shape.VocabSize - 1}");
         tokens = [.. chosen.Select(t => (long)t)];
         Hook(HookPoints.ResidPre(0), (activation, context) =>
         {
@@ -57,7 +75,7 @@ public sealed class HardPrompt : TuningMethod
         }
     }
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<HardPromptSettings>
     {
         public override string Name => "hard-prompt";
 
@@ -66,15 +84,15 @@ public sealed class HardPrompt : TuningMethod
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
             ContextKnobs.PrefixSize,
-            new("tokens", KnobType.Tokens, "\"3 3 3\"", "hard-prompt tokens from the model's vocabulary, one per prefix position", 0, 0, (s, v) => s with { Tokens = (int[])v })
+            new Knob<HardPromptSettings>("tokens", KnobType.Tokens, "\"3 3 3\"", "hard-prompt tokens from the model's vocabulary, one per prefix position", 0, 0, (s, v) => s with { Tokens = (int[])v })
             {
-                Check = (model, s, what, _) =>
+                Validate = (model, s, what, _) =>
                 {
                     if (s.Tokens is { } tokens)
                     {
                         PrefixLabException.Check(tokens.Count == s.PrefixSize, $"option {what} has {tokens.Count} token(s) for --prefix-size {s.PrefixSize}: give one per prefix position");
-                        int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Config.VocabSize, -1);
-                        PrefixLabException.Check(outside == -1, $"option {what}: token {outside} is outside the model's vocabulary 0-{model.Config.VocabSize - 1}");
+                        int outside = tokens.FirstOrDefault(t => t < 0 || t >= model.Shape.VocabSize, -1);
+                        PrefixLabException.Check(outside == -1, $"option {what}: token {outside} is outside the model's vocabulary 0-{model.Shape.VocabSize - 1}");
                     }
                 },
             },
@@ -83,10 +101,10 @@ public sealed class HardPrompt : TuningMethod
         // PEFT's virtual tokens are the tokens' embeddings (the model adds the positions).
         public override IPeftMapping Peft { get; } = new PromptPeft(imports: false, (method, model) =>
         {
-            using var ids = tensor(method.Settings.Tokens!.Select(t => (long)t).ToArray());
+            using var ids = tensor(((HardPrompt)method).Settings.Tokens!.Select(t => (long)t).ToArray());
             return model.TokenEmbedding.index_select(0, ids).to_type(ScalarType.Float32).contiguous();
         });
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new HardPrompt(model, settings);
+        protected override ITuningMethod Attach(ILanguageModel model, HardPromptSettings settings, Generator generator) => new HardPrompt(model, settings);
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using PrefixLab.Model;
 using TorchSharp.Modules;
@@ -23,75 +24,35 @@ public enum KvPositions
 }
 
 /// <summary>
-/// Settings of a tuning method. One record serves every method; each reads the fields it needs, and
-/// the whole record is stored in an adapter file's metadata.
+/// Settings of a tuning method: each method has its own record, derived from this one and declared in
+/// the method's file (<see cref="MethodKind{TSettings}"/> knows which). Code outside a method's file
+/// handles settings only as this base: serialised (a cache key, a fingerprint, an adapter file's
+/// metadata), its fields are the method's own, whatever the declared type.
 /// </summary>
-public sealed record TuningSettings
+[JsonConverter(typeof(TuningSettingsJson))]
+public abstract record TuningSettings
 {
-    /// <summary>Virtual tokens or prefix vectors (hard prompt, soft prompt, prefix, prefix-kv).</summary>
-    public int PrefixSize { get; init; } = 1;
-
-    /// <summary>LoRA rank r.</summary>
-    public int Rank { get; init; } = 1;
-
-    /// <summary>LoRA alpha; the update is scaled by alpha / r. Null means alpha = r (scale 1).</summary>
-    public double? Alpha { get; init; }
-
-    /// <summary>LoRA targets: a Linear layer is adapted when its name contains one of these.</summary>
-    public IReadOnlyList<string> Targets { get; init; } = ["c_fc", "c_proj"];
-
-    /// <summary>The hard prompt's tokens, one per prefix position.</summary>
-    public IReadOnlyList<int>? Tokens { get; init; }
-
-    /// <summary>
-    /// Prefix-kv only: train the keys and values through an MLP with this hidden width (Li and Liang's
-    /// reparameterisation, PEFT's <c>prefix_projection</c>); null trains them directly.
-    /// </summary>
-    public int? ProjectionHidden { get; init; }
-
-    /// <summary>Standard deviation of the initial soft prompt and prefix vectors (the paper: N(0, 1)).</summary>
-    public double InitStd { get; init; } = 1.0;
-
-    /// <summary>
-    /// LoRA: ranks that differ from <see cref="Rank"/> for some layers, as PEFT's <c>rank_pattern</c>: a
-    /// layer takes the value of the first key (a regular expression) that matches the end of its name at a
-    /// dot boundary. Left out of the JSON when null, so other settings' fingerprints stay as they were.
-    /// </summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public IReadOnlyDictionary<string, int>? RankPattern { get; init; }
-
-    /// <summary>LoRA: alphas that differ from <see cref="Alpha"/> for some layers, as PEFT's <c>alpha_pattern</c> (matched as <see cref="RankPattern"/>).</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public IReadOnlyDictionary<string, double>? AlphaPattern { get; init; }
-
-    /// <summary>
-    /// Prefix-kv: where the content sits on the position embedding. Not part of the settings' JSON: an
-    /// adapter file records it in <see cref="AdapterInfo.Positions"/>, and files without that field are
-    /// read as <see cref="KvPositions.FromZero"/>.
-    /// </summary>
-    [JsonIgnore]
-    public KvPositions KvPositions { get; init; }
-
     /// <summary>
     /// Throws <see cref="PrefixLabException"/> unless these settings, read from a file, can describe an
     /// adapter of a model of <paramref name="config"/>. The bounds (docs/reliability.md) keep what a
-    /// method allocates when it attaches within a small multiple of the model's own weights: a prefix
-    /// no longer than the block size, a rank no larger than the model's larger width.
+    /// method allocates when it attaches within a small multiple of the model's own weights.
     /// </summary>
-    public TuningSettings ValidateFor(GptConfig config)
-    {
-        int maxRank = Math.Max(config.Width, config.MlpWidth);
-        PrefixLabException.Check(PrefixSize >= 0 && PrefixSize <= config.BlockSize, $"prefix size must be between 0 and the model's block size {config.BlockSize} (got {PrefixSize})");
-        PrefixLabException.Check(Rank >= 1 && Rank <= maxRank, $"LoRA rank must be between 1 and {maxRank}, the model's larger width (got {Rank})");
-        PrefixLabException.Check(RankPattern is null || RankPattern.Values.All(r => r >= 1 && r <= maxRank), $"LoRA rank_pattern ranks must be between 1 and {maxRank}, the model's larger width");
-        PrefixLabException.Check(AlphaPattern is null || AlphaPattern.Values.All(double.IsFinite), "LoRA alpha_pattern values must be finite numbers");
-        PrefixLabException.Check(Alpha is null || double.IsFinite(Alpha.Value), $"LoRA alpha must be a finite number (got {Alpha})");
-        PrefixLabException.Check(Targets.Count > 0 && Targets.All(t => !string.IsNullOrEmpty(t)), "LoRA targets must be a non-empty list of names");
-        PrefixLabException.Check(Tokens is null || Tokens.Count == PrefixSize, $"hard-prompt has {Tokens?.Count} tokens for {PrefixSize} prefix positions");
-        PrefixLabException.Check(ProjectionHidden is null, "a saved prefix-kv adapter holds its keys and values without the projection (projection_hidden must be null)");
-        PrefixLabException.Check(double.IsFinite(InitStd) && InitStd >= 0, $"init std must be a finite number at least 0 (got {InitStd})");
-        return this;
-    }
+    public abstract TuningSettings ValidateFor(ModelShape config);
+}
+
+/// <summary>
+/// Writes settings declared as <see cref="TuningSettings"/> as their own type, so every field of the
+/// method's record is in the JSON. Reading needs the method: <see cref="MethodKind.Read"/>.
+/// </summary>
+internal sealed class TuningSettingsJson : JsonConverter<TuningSettings>
+{
+    /// <inheritdoc />
+    public override TuningSettings Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        throw new NotSupportedException("settings are read through their method's registration (MethodKind.Read)");
+
+    /// <inheritdoc />
+    public override void Write(Utf8JsonWriter writer, TuningSettings value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value, value.GetType(), options);
 }
 
 /// <summary>

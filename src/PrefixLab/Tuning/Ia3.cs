@@ -7,6 +7,13 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>IA³'s settings: none (its vectors are fixed by the model's shape).</summary>
+public sealed record Ia3Settings : TuningSettings
+{
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(ModelShape config) => this;
+}
+
 /// <summary>
 /// IA³ (Liu et al. 2022, "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context
 /// Learning"): learned vectors that rescale activations, as Hugging Face PEFT's <c>IA3</c> adapts GPT-2
@@ -26,15 +33,15 @@ namespace PrefixLab.Tuning;
 /// <c>transformer.h.L.mlp.c_proj.ia3_l</c> <c>[1, mlp width]</c>; a PEFT file prefixes them with
 /// <c>base_model.model.</c>. It has no size to vary and no options.
 /// </summary>
-public sealed class Ia3 : TuningMethod
+public sealed class Ia3 : TuningMethod<Ia3Settings>
 {
     private readonly Parameter[] attention;
     private readonly Parameter[] feedForward;
 
     /// <summary>Creates a ones vector for every block's <c>c_attn</c> output and MLP activation, and attaches them.</summary>
-    public Ia3(Gpt model, TuningSettings settings) : base(model, settings, trainsBase: false)
+    public Ia3(ILanguageModel model, Ia3Settings settings) : base(model, settings, trainsBase: false)
     {
-        var c = model.Config;
+        var c = model.Shape;
         attention = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(3L * c.Width, 1), requires_grad: true))];
         feedForward = [.. Enumerable.Range(0, c.Layers).Select(_ => new Parameter(ones(1, c.MlpWidth), requires_grad: true))];
         for (int layer = 0; layer < c.Layers; layer++)
@@ -73,18 +80,18 @@ public sealed class Ia3 : TuningMethod
     /// <summary>Scales <paramref name="activation"/> (<c>[batch, head, position, head_dim]</c>) by third <paramref name="part"/> of the layer's <c>c_attn</c> vector.</summary>
     private Tensor ScaleHeads(Tensor activation, int layer, int part)
     {
-        long width = Model.Config.Width;
+        long width = Model.Shape.Width;
         var scale = attention[layer].view(-1)[TensorIndex.Slice(part * width, (part + 1) * width)];
-        return activation * scale.view(Model.Config.Heads, 1, Model.Config.HeadDim).to_type(activation.dtype);
+        return activation * scale.view(Model.Shape.Heads, 1, Model.Shape.HeadDim).to_type(activation.dtype);
     }
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<Ia3Settings>
     {
         public override string Name => "ia3";
 
         public override IPeftMapping Peft { get; } = new Ia3Peft();
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Ia3(model, settings);
+        protected override ITuningMethod Attach(ILanguageModel model, Ia3Settings settings, Generator generator) => new Ia3(model, settings);
     }
 
     /// <summary>PEFT's <c>IA3</c> with GPT-2's default targets; a file that scales fewer layers loads with ones (no scaling) for the rest.</summary>
@@ -96,7 +103,7 @@ public sealed class Ia3 : TuningMethod
 
         public bool Imports => true;
 
-        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
         {
             config["target_modules"] = new JsonArray("c_attn", "mlp.c_proj");
             config["feedforward_modules"] = new JsonArray("mlp.c_proj");
@@ -106,10 +113,10 @@ public sealed class Ia3 : TuningMethod
             return method.SaveTensors().ToDictionary(kv => PeftFormat.ModulePrefix + kv.Key, kv => kv.Value.contiguous(), StringComparer.Ordinal);
         }
 
-        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
         {
             PrefixLabException.Check(!PeftFormat.IsSet(config["modules_to_save"]), $"'{directory}/{PeftFormat.ConfigFile}': modules_to_save is set (whole layers trained beside the IA³ vectors); PrefixLab's IA³ does not support it");
-            using var probe = new Ia3(model, new TuningSettings());
+            using var probe = new Ia3(model, new Ia3Settings());
             var expected = probe.SaveTensors();
             var modules = expected.Keys.Select(k => k[..^Suffix.Length]).ToHashSet(StringComparer.Ordinal);
             var mine = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -132,7 +139,7 @@ public sealed class Ia3 : TuningMethod
             {
                 mine[name] = ones.detach().clone();
             }
-            return (new TuningSettings(), mine);
+            return (new Ia3Settings(), mine);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using PrefixLab.Model;
 using TorchSharp;
@@ -6,16 +7,55 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
 
+/// <summary>LoRA's settings: rank, alpha, targets and PEFT's per-layer patterns.</summary>
+public sealed record LoraSettings : TuningSettings
+{
+    /// <summary>LoRA rank r.</summary>
+    public int Rank { get; init; } = 1;
+
+    /// <summary>LoRA alpha; the update is scaled by alpha / r. Null means alpha = r (scale 1).</summary>
+    public double? Alpha { get; init; }
+
+    /// <summary>A Linear layer is adapted when its name contains one of these.</summary>
+    public IReadOnlyList<string> Targets { get; init; } = ["c_fc", "c_proj"];
+
+    /// <summary>
+    /// Ranks that differ from <see cref="Rank"/> for some layers, as PEFT's <c>rank_pattern</c>: a layer
+    /// takes the value of the first key (a regular expression) that matches the end of its name at a dot
+    /// boundary. Left out of the JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, int>? RankPattern { get; init; }
+
+    /// <summary>Alphas that differ from <see cref="Alpha"/> for some layers, as PEFT's <c>alpha_pattern</c> (matched as <see cref="RankPattern"/>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, double>? AlphaPattern { get; init; }
+
+    /// <summary>A rank no larger than the model's larger width (docs/reliability.md).</summary>
+    public override TuningSettings ValidateFor(ModelShape config)
+    {
+        int maxRank = Math.Max(config.Width, config.MlpWidth);
+        PrefixLabException.Check(Rank >= 1 && Rank <= maxRank, $"LoRA rank must be between 1 and {maxRank}, the model's larger width (got {Rank})");
+        PrefixLabException.Check(RankPattern is null || RankPattern.Values.All(r => r >= 1 && r <= maxRank), $"LoRA rank_pattern ranks must be between 1 and {maxRank}, the model's larger width");
+        PrefixLabException.Check(AlphaPattern is null || AlphaPattern.Values.All(double.IsFinite), "LoRA alpha_pattern values must be finite numbers");
+        PrefixLabException.Check(Alpha is null || double.IsFinite(Alpha.Value), $"LoRA alpha must be a finite number (got {Alpha})");
+        PrefixLabException.Check(Targets.Count > 0 && Targets.All(t => !string.IsNullOrEmpty(t)), "LoRA targets must be a non-empty list of names");
+        return this;
+    }
+}
+
 /// <summary>
 /// LoRA: each targeted Linear layer computes <c>W x + b + (alpha / r) · B A x</c> with trainable
 /// <c>A</c> (r × in, Kaiming-uniform) and <c>B</c> (out × r, zero, so training starts from the base
-/// model). Targets are the Linear layers whose names contain one of <see cref="TuningSettings.Targets"/>;
+/// model). Targets are the Linear layers whose names contain one of <see cref="LoraSettings.Targets"/>;
 /// the default, <c>c_fc</c> and <c>c_proj</c>, is the paper's: the MLP and the attention output
-/// projection. <see cref="TuningSettings.RankPattern"/> and <see cref="TuningSettings.AlphaPattern"/>
+/// projection. <see cref="LoraSettings.RankPattern"/> and <see cref="LoraSettings.AlphaPattern"/>
 /// give some layers another r or alpha, as PEFT's <c>rank_pattern</c> and <c>alpha_pattern</c> do.
 /// <see cref="Merge"/> folds the update into the weights; <see cref="Unmerge"/> restores them exactly.
+/// The update is added at the hook point each layer's output passes (<c>….c_fc.hook_out</c>), whose
+/// context carries the layer's input.
 /// </summary>
-public sealed class Lora : TuningMethod
+public sealed class Lora : TuningMethod<LoraSettings>
 {
     private readonly List<Adapted> adapted = [];
     private bool merged;
@@ -24,12 +64,12 @@ public sealed class Lora : TuningMethod
     /// Adds a rank-r update to every targeted Linear layer of <paramref name="model"/>, each A drawn by
     /// <paramref name="generator"/> (seed 0 when null) layer after layer.
     /// </summary>
-    public Lora(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public Lora(ILanguageModel model, LoraSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
         using var own = generator is null ? new Generator(0) : null;
         PrefixLabException.Check(settings.Rank >= 1, $"LoRA rank must be at least 1 (got {settings.Rank})");
         PrefixLabException.Check(settings.Targets.Count > 0, "LoRA needs at least one target name");
-        foreach (var (name, module) in model.named_modules())
+        foreach (var (name, module) in model.Module.named_modules())
         {
             if (module is not Linear linear || !settings.Targets.Any(t => name.Contains(t, StringComparison.Ordinal)))
             {
@@ -46,8 +86,7 @@ public sealed class Lora : TuningMethod
             KaimingUniform(a, Math.Sqrt(5), generator ?? own!);
             var entry = new Adapted(name, linear, a, b, scale);
             adapted.Add(entry);
-            var remover = linear.register_forward_hook((_, input, output) => merged ? output : output + (input.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
-            Track(new Removal(remover.remove));
+            Hook(model.Hooks.OutputOf(linear).Name, (output, context) => merged ? output : output + (context.Input!.matmul(entry.A.t()).matmul(entry.B.t()) * entry.Scale));
         }
         PrefixLabException.Check(adapted.Count > 0, $"no Linear layer of the model matches LoRA targets [{string.Join(", ", settings.Targets)}]");
     }
@@ -115,9 +154,9 @@ public sealed class Lora : TuningMethod
     /// LoRA's rank is at most the smaller width of every targeted layer (a larger one adds parameters but
     /// no expressive power, and the factor matrices grow without bound).
     /// </summary>
-    private static void CheckRank(Gpt model, TuningSettings settings, string what)
+    private static void CheckRank(ILanguageModel model, LoraSettings settings, string what)
     {
-        var smallest = model.named_modules()
+        var smallest = model.Module.named_modules()
             .Where(m => m.module is Linear && settings.Targets.Any(t => m.name.Contains(t, StringComparison.Ordinal)))
             .Select(m => (m.name, Shape: ((Linear)m.module).weight.shape))
             .OrderBy(m => Math.Min(m.Shape[0], m.Shape[1]))
@@ -157,31 +196,26 @@ public sealed class Lora : TuningMethod
         return null;
     }
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<LoraSettings>
     {
         public override string Name => "lora";
 
-        public override SizeKnob Size { get; } = new("rank", "rank", (s, r) => s with { Rank = r }, s => s.Rank);
+        public override SizeKnob Size { get; } = new SizeKnob<LoraSettings>("rank", "rank", (s, r) => s with { Rank = r }, s => s.Rank);
 
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
-            new("rank", KnobType.Int, "r", "LoRA rank, at most the smallest in or out width of the targeted layers", 1, 100_000, (s, v) => s with { Rank = (int)v })
+            new Knob<LoraSettings>("rank", KnobType.Int, "r", "LoRA rank, at most the smallest in or out width of the targeted layers", 1, 100_000, (s, v) => s with { Rank = (int)v })
             {
-                Default = "1",
-                Check = (model, s, what, _) => CheckRank(model, s, what),
+                DefaultText = "1",
+                Validate = (model, s, what, _) => CheckRank(model, s, what),
             },
-            new("alpha", KnobType.Number, "a", "LoRA alpha; the update is scaled by alpha / r", 0, 1e6, (s, v) => s with { Alpha = (double)v }) { Default = "r" },
-            new("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { Default = "c_fc,c_proj" },
+            new Knob<LoraSettings>("alpha", KnobType.Number, "a", "LoRA alpha; the update is scaled by alpha / r", 0, 1e6, (s, v) => s with { Alpha = (double)v }) { DefaultText = "r" },
+            new Knob<LoraSettings>("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { DefaultText = "c_fc,c_proj" },
         ];
 
         public override IPeftMapping Peft { get; } = new LoraPeft();
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Lora(model, settings, generator);
-    }
-
-    private sealed class Removal(Action remove) : IDisposable
-    {
-        public void Dispose() => remove();
+        protected override ITuningMethod Attach(ILanguageModel model, LoraSettings settings, Generator generator) => new Lora(model, settings, generator);
     }
 
     private sealed class Adapted(string name, Linear linear, Parameter a, Parameter b, double scale)

@@ -38,7 +38,7 @@ internal sealed class LoraPeft : IPeftMapping
     public bool Imports => true;
 
     /// <inheritdoc />
-    public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+    public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
     {
         var lora = (Lora)method;
         config["r"] = lora.Settings.Rank;
@@ -53,7 +53,7 @@ internal sealed class LoraPeft : IPeftMapping
     }
 
     /// <inheritdoc />
-    public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+    public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
     {
         string file = $"{directory}/{PeftFormat.ConfigFile}";
         foreach (var (field, what) in Unsupported)
@@ -70,7 +70,7 @@ internal sealed class LoraPeft : IPeftMapping
         double alpha = PeftFormat.Get<double>(config, "lora_alpha", directory);
         var rankPattern = PeftFormat.Pattern<int>(config, "rank_pattern", directory);
         var alphaPattern = PeftFormat.Pattern<double>(config, "alpha_pattern", directory);
-        var linears = model.named_modules().Where(m => m.module is Linear).Select(m => m.name).ToHashSet(StringComparer.Ordinal);
+        var linears = model.Module.named_modules().Where(m => m.module is Linear).Select(m => m.name).ToHashSet(StringComparer.Ordinal);
         var mine = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, value) in tensors)
         {
@@ -86,7 +86,7 @@ internal sealed class LoraPeft : IPeftMapping
         var modules = mine.Keys.Select(k => k[..k.LastIndexOf(".lora_", StringComparison.Ordinal)]).Distinct().Order(StringComparer.Ordinal).ToList();
         PrefixLabException.Check(modules.Count > 0, $"'{directory}' holds no LoRA weights");
         // Full layer names as targets select exactly the layers the file adapts.
-        return (new TuningSettings { Rank = rank, Alpha = alpha, Targets = modules, RankPattern = rankPattern, AlphaPattern = alphaPattern }, mine);
+        return (new LoraSettings { Rank = rank, Alpha = alpha, Targets = modules, RankPattern = rankPattern, AlphaPattern = alphaPattern }, mine);
     }
 
     /// <summary>What a tensor of a LoRA file that is not a LoRA A or B weight probably is, by PEFT's names.</summary>
@@ -104,10 +104,10 @@ internal sealed class LoraPeft : IPeftMapping
     /// PEFT's <c>target_modules</c> for <paramref name="adapted"/>: the short names (<c>c_fc</c>) when
     /// PEFT's suffix match on them picks exactly these layers, otherwise the full layer names.
     /// </summary>
-    private static List<string> TargetModules(Gpt model, IReadOnlyList<string> adapted)
+    private static List<string> TargetModules(ILanguageModel model, IReadOnlyList<string> adapted)
     {
         var shortNames = adapted.Select(a => a[(a.LastIndexOf('.') + 1)..]).Distinct(StringComparer.Ordinal).ToList();
-        var matched = model.named_modules().Where(m => m.module is Linear)
+        var matched = model.Module.named_modules().Where(m => m.module is Linear)
             .Select(m => m.name).Where(n => shortNames.Any(s => n == s || n.EndsWith("." + s, StringComparison.Ordinal)));
         return matched.Order(StringComparer.Ordinal).SequenceEqual(adapted.Order(StringComparer.Ordinal)) ? shortNames : [.. adapted];
     }

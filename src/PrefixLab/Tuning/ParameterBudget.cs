@@ -11,7 +11,7 @@ public sealed record BudgetPoint(TuningSettings Settings, long Count);
 public static class ParameterBudget
 {
     /// <summary>Trainable parameters of <paramref name="method"/> with <paramref name="settings"/> on <paramref name="model"/>.</summary>
-    public static long Count(Gpt model, string method, TuningSettings settings)
+    public static long Count(ILanguageModel model, string method, TuningSettings settings)
     {
         using var attached = TuningMethods.Create(method, model, settings);
         return attached.ParameterCount;
@@ -23,7 +23,7 @@ public static class ParameterBudget
     /// <paramref name="limit"/>; ties go to the smaller setting. Exact when <see cref="BudgetPoint.Count"/>
     /// equals the target.
     /// </summary>
-    public static BudgetPoint Match(Gpt model, string method, TuningSettings baseSettings, long target, int limit = 4096)
+    public static BudgetPoint Match(ILanguageModel model, string method, TuningSettings baseSettings, long target, int limit = 4096)
     {
         var size = TuningMethods.Get(method).Size ?? throw new PrefixLabException($"method '{method}' has no size to vary");
         BudgetPoint? best = null;

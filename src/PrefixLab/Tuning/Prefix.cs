@@ -9,18 +9,18 @@ namespace PrefixLab.Tuning;
 /// attention input, before the block's LayerNorm, are replaced by trainable vectors
 /// <c>s^l_1..s^l_P</c>. The inputs keep P padding tokens in front, so positions line up.
 /// </summary>
-public sealed class Prefix : TuningMethod
+public sealed class Prefix : TuningMethod<PromptSettings>
 {
     private readonly Parameter prefix;
 
     /// <summary>
-    /// Creates L × P vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) by
+    /// Creates L × P vectors drawn from N(0, <see cref="PromptSettings.InitStd"/>²) by
     /// <paramref name="generator"/> (seed 0 when null) and attaches them.
     /// </summary>
-    public Prefix(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public Prefix(ILanguageModel model, PromptSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
-        prefix = NormalParameter([model.Config.Layers, RequiredPrefixSize(), model.Config.Width], settings.InitStd, generator);
-        for (int layer = 0; layer < model.Config.Layers; layer++)
+        prefix = NormalParameter([model.Shape.Layers, settings.RequiredPrefixSize(Name), model.Shape.Width], settings.InitStd, generator);
+        for (int layer = 0; layer < model.Shape.Layers; layer++)
         {
             int l = layer;
             Hook(HookPoints.ResidPre(l), (activation, context) => ReplacePrefixRows(activation, context, prefix[l]));
@@ -46,7 +46,7 @@ public sealed class Prefix : TuningMethod
     public override IReadOnlyDictionary<string, Tensor> SaveTensors() =>
         new Dictionary<string, Tensor> { ["prefix.vectors"] = prefix };
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<PromptSettings>
     {
         public override string Name => "prefix";
 
@@ -56,6 +56,6 @@ public sealed class Prefix : TuningMethod
 
         public override IReadOnlyList<Knob> Knobs { get; } = [ContextKnobs.PrefixSize, ContextKnobs.InitStd];
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new Prefix(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, PromptSettings settings, Generator generator) => new Prefix(model, settings, generator);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using TorchSharp;
@@ -6,6 +7,32 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PrefixLab.Tuning;
+
+/// <summary>Prefix-kv's settings: a prompt's, the optional projection and where the content sits.</summary>
+public sealed record PrefixKvSettings : PromptSettings
+{
+    /// <summary>
+    /// Train the keys and values through an MLP with this hidden width (Li and Liang's
+    /// reparameterisation, PEFT's <c>prefix_projection</c>); null trains them directly.
+    /// </summary>
+    public int? ProjectionHidden { get; init; }
+
+    /// <summary>
+    /// Where the content sits on the position embedding. Not part of the settings' JSON: an adapter file
+    /// records it in <see cref="AdapterInfo.Positions"/>, and files without that field are read as
+    /// <see cref="KvPositions.FromZero"/>.
+    /// </summary>
+    [JsonIgnore]
+    public KvPositions KvPositions { get; init; }
+
+    /// <inheritdoc />
+    public override TuningSettings ValidateFor(ModelShape config)
+    {
+        base.ValidateFor(config);
+        PrefixLabException.Check(ProjectionHidden is null, "a saved prefix-kv adapter holds its keys and values without the projection (projection_hidden must be null)");
+        return this;
+    }
+}
 
 /// <summary>
 /// Prefix-tuning in Li and Liang's form, as Hugging Face PEFT implements it: at every block, P trainable
@@ -19,7 +46,7 @@ namespace PrefixLab.Tuning;
 /// 2l + 1: the keys and values <c>[layer, key/value, head, P, head_dim]</c> permuted; both tools put the
 /// content at positions P … after the prefix.
 /// </summary>
-public sealed class PrefixKv : TuningMethod
+public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
 {
     private readonly Parameter? keysValues;
     private readonly Parameter? embedding;
@@ -34,15 +61,15 @@ public sealed class PrefixKv : TuningMethod
     /// PyTorch initialises them) from <paramref name="generator"/> (seed 0 when null) and attaches them
     /// to every block's attention.
     /// </summary>
-    public PrefixKv(Gpt model, TuningSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
+    public PrefixKv(ILanguageModel model, PrefixKvSettings settings, Generator? generator = null) : base(model, settings, trainsBase: false)
     {
         using var own = generator is null ? new Generator(0) : null;
         generator ??= own!;
-        layers = model.Config.Layers;
-        heads = model.Config.Heads;
-        headDim = model.Config.HeadDim;
-        size = RequiredPrefixSize();
-        int width = model.Config.Width;
+        layers = model.Shape.Layers;
+        heads = model.Shape.Heads;
+        headDim = model.Shape.HeadDim;
+        size = settings.RequiredPrefixSize(Name);
+        int width = model.Shape.Width;
         if (settings.ProjectionHidden is int hidden)
         {
             PrefixLabException.Check(hidden >= 1, $"prefix-kv projection width must be at least 1 (got {hidden})");
@@ -121,7 +148,7 @@ public sealed class PrefixKv : TuningMethod
         return cat([prefix.to_type(activation.dtype), activation], 2);
     }
 
-    private sealed class Descriptor : MethodKind
+    private sealed class Descriptor : MethodKind<PrefixKvSettings>
     {
         public override string Name => "prefix-kv";
 
@@ -132,22 +159,28 @@ public sealed class PrefixKv : TuningMethod
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
             ContextKnobs.PrefixSize,
-            new("projection", KnobType.Int, "H", "prefix-kv: train through an MLP of width H (folded when saved)", 1, 65_536, (s, v) => s with { ProjectionHidden = (int)v })
+            new Knob<PrefixKvSettings>("projection", KnobType.Int, "H", "prefix-kv: train through an MLP of width H (folded when saved)", 1, 65_536, (s, v) => s with { ProjectionHidden = (int)v })
             {
-                Default = "none: the keys and values are trained directly",
+                DefaultText = "none: the keys and values are trained directly",
             },
             ContextKnobs.InitStd,
         ];
 
         public override IPeftMapping Peft { get; } = new KvPeft();
 
-        public override ITuningMethod Attach(Gpt model, TuningSettings settings, Generator generator) => new PrefixKv(model, settings, generator);
+        protected override ITuningMethod Attach(ILanguageModel model, PrefixKvSettings settings, Generator generator) => new PrefixKv(model, settings, generator);
 
         // The file holds the folded keys and values.
-        public override TuningSettings Saved(TuningSettings settings) => settings with { ProjectionHidden = null };
+        protected override PrefixKvSettings Saved(PrefixKvSettings settings) => settings with { ProjectionHidden = null };
+
+        // Files record the convention beside the settings; one without it predates it: content from 0.
+        protected override KvPositions? Positions(PrefixKvSettings settings) => settings.KvPositions;
+
+        public override TuningSettings Read(string path, string json, KvPositions? positions) =>
+            ((PrefixKvSettings)base.Read(path, json, positions)) with { KvPositions = positions ?? KvPositions.FromZero };
 
         // Runs cached before the content moved after the prefix keep their identity; later ones say so.
-        public override object Identity(object identity, TuningSettings settings) =>
+        protected override object Identity(object identity, PrefixKvSettings settings) =>
             settings.KvPositions == KvPositions.AfterPrefix ? new { identity, positions = KvPositions.AfterPrefix } : identity;
     }
 
@@ -157,21 +190,21 @@ public sealed class PrefixKv : TuningMethod
 
         public bool Imports => true;
 
-        public Dictionary<string, Tensor> Export(ITuningMethod method, Gpt model, JsonObject config)
+        public Dictionary<string, Tensor> Export(ITuningMethod method, ILanguageModel model, JsonObject config)
         {
             var prefix = (PrefixKv)method;
             PrefixLabException.Check(prefix.Settings.KvPositions == KvPositions.AfterPrefix,
                 "this prefix-kv adapter was trained with the content at positions from 0, before PrefixLab followed Hugging Face; PEFT puts the content after the prefix, so it would mean something else there: retrain it (tune --method prefix-kv) to export it");
             PeftFormat.AddShape(config, model, prefix.Settings.PrefixSize);
-            config["encoder_hidden_size"] = model.Config.Width;
+            config["encoder_hidden_size"] = model.Shape.Width;
             config["prefix_projection"] = false;
             // [layer, kv, head, P, d] → [P, layer, kv, head, d] → [P, layer · 2 · width]
             return new() { [PeftFormat.PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
         }
 
-        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, Gpt model, string directory)
+        public (TuningSettings Settings, Dictionary<string, Tensor> Tensors) Import(JsonObject config, Dictionary<string, Tensor> tensors, ILanguageModel model, string directory)
         {
-            var c = model.Config;
+            var c = model.Shape;
             int size = PeftFormat.Get<int>(config, "num_virtual_tokens", directory);
             var (width, layers, heads) = (PeftFormat.Get<int>(config, "token_dim", directory), PeftFormat.Get<int>(config, "num_layers", directory), PeftFormat.Get<int>(config, "num_attention_heads", directory));
             PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,
@@ -184,7 +217,7 @@ public sealed class PrefixKv : TuningMethod
             PrefixLabException.Check(embeddings!.shape.SequenceEqual(expected),
                 $"'{directory}': {name} has shape [{string.Join(", ", embeddings.shape)}], expected [{string.Join(", ", expected)}]");
             var keysValues = embeddings.view(size, layers, 2, heads, c.HeadDim).permute(1, 2, 3, 0, 4);
-            return (new TuningSettings { PrefixSize = size }, new() { ["prefix.keys_values"] = keysValues });
+            return (new PrefixKvSettings { PrefixSize = size }, new() { ["prefix.keys_values"] = keysValues });
         }
     }
 }

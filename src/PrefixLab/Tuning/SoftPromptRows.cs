@@ -11,18 +11,18 @@ namespace PrefixLab.Tuning;
 /// weight decay, no gradient clipping over the whole parameter), training it on a batch whose row i is
 /// prompt i's data is the same as training the prompts one by one, at the cost of one batch.
 /// </summary>
-public sealed class SoftPromptRows : TuningMethod
+public sealed class SoftPromptRows : TuningMethod<PromptSettings>
 {
     private readonly Parameter rows;
 
     /// <summary>
-    /// Creates <paramref name="count"/> vectors drawn from N(0, <see cref="TuningSettings.InitStd"/>²) by
+    /// Creates <paramref name="count"/> vectors drawn from N(0, <see cref="PromptSettings.InitStd"/>²) by
     /// <paramref name="generator"/> (seed 0 when null) and attaches them.
     /// </summary>
-    public SoftPromptRows(Gpt model, int count, TuningSettings settings, Generator? generator = null) : base(model, settings with { PrefixSize = 1 }, trainsBase: false)
+    public SoftPromptRows(ILanguageModel model, int count, PromptSettings settings, Generator? generator = null) : base(model, settings with { PrefixSize = 1 }, trainsBase: false)
     {
         PrefixLabException.Check(count >= 1, $"soft-prompt rows need at least 1 row (got {count})");
-        rows = NormalParameter([count, model.Config.Width], settings.InitStd, generator, model.parameters().First().dtype);
+        rows = NormalParameter([count, model.Shape.Width], settings.InitStd, generator, model.Module.parameters().First().dtype);
         Hook(HookPoints.ResidPre(0), (activation, context) => ReplaceFirstPerRow(activation, context, rows));
     }
 

@@ -17,14 +17,14 @@ public abstract class TuningMethod : ITuningMethod
     private readonly List<(string Name, bool RequiresGrad)> frozen = [];
 
     /// <summary>Attaches to <paramref name="model"/>; freezes it unless the method trains the base.</summary>
-    protected TuningMethod(Gpt model, TuningSettings settings, bool trainsBase)
+    protected TuningMethod(ILanguageModel model, TuningSettings settings, bool trainsBase)
     {
         Model = model;
         Settings = settings;
         TrainsBase = trainsBase;
         if (!trainsBase)
         {
-            foreach (var (name, parameter) in model.named_parameters())
+            foreach (var (name, parameter) in model.Module.named_parameters())
             {
                 frozen.Add((name, parameter.requires_grad));
                 parameter.requires_grad = false;
@@ -60,7 +60,7 @@ public abstract class TuningMethod : ITuningMethod
     public virtual IReadOnlyList<Training.ParameterGroup> Groups(double weightDecay) => [new(Parameters, weightDecay)];
 
     /// <summary>The adapted model.</summary>
-    protected Gpt Model { get; }
+    protected ILanguageModel Model { get; }
 
     /// <inheritdoc />
     public abstract IReadOnlyDictionary<string, Tensor> SaveTensors();
@@ -96,7 +96,7 @@ public abstract class TuningMethod : ITuningMethod
             hook.Dispose();
         }
         hooks.Clear();
-        var parameters = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        var parameters = Model.Module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         foreach (var (name, requiresGrad) in frozen)
         {
             parameters[name].requires_grad = requiresGrad;
@@ -157,13 +157,6 @@ public abstract class TuningMethod : ITuningMethod
         return activation.shape[1] == 1 ? first : cat([first, activation[.., 1..]], 1);
     }
 
-    /// <summary>The settings' prefix size, which a prompt or prefix needs to be at least 1.</summary>
-    protected int RequiredPrefixSize()
-    {
-        PrefixLabException.Check(Settings.PrefixSize >= 1, $"{Name} needs a prefix size of at least 1 (got {Settings.PrefixSize})");
-        return Settings.PrefixSize;
-    }
-
     /// <summary>
     /// A trainable tensor drawn from N(0, std²) by <paramref name="generator"/> (seed 0 when null), float32
     /// unless <paramref name="dtype"/> says otherwise.
@@ -188,4 +181,16 @@ public abstract class TuningMethod : ITuningMethod
         using var noGrad = no_grad();
         tensor.uniform_(-bound, bound, generator);
     }
+}
+
+/// <summary>A <see cref="TuningMethod"/> whose settings are <typeparamref name="TSettings"/>, the method's own record.</summary>
+/// <typeparam name="TSettings">The method's settings.</typeparam>
+/// <param name="model">The model to attach to.</param>
+/// <param name="settings">The method's settings.</param>
+/// <param name="trainsBase">Whether the base model trains too.</param>
+public abstract class TuningMethod<TSettings>(ILanguageModel model, TSettings settings, bool trainsBase) : TuningMethod(model, settings, trainsBase)
+    where TSettings : TuningSettings
+{
+    /// <summary>The settings it was created with, as the method's own record.</summary>
+    public new TSettings Settings { get; } = settings;
 }

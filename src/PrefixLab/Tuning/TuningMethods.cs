@@ -52,7 +52,7 @@ public static class TuningMethods
     /// experiment engine both start a run with seed S this way. Without a seed (loading a file, counting
     /// parameters: the values are overwritten or unused) the generator is seeded with 0.
     /// </summary>
-    public static ITuningMethod Create(string name, Gpt model, TuningSettings settings, ulong? seed = null)
+    public static ITuningMethod Create(string name, ILanguageModel model, TuningSettings settings, ulong? seed = null)
     {
         var kind = Get(name);
         using var generator = new torch.Generator(seed ?? 0);

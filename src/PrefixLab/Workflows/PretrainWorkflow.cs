@@ -1,4 +1,5 @@
 using PrefixLab.Evaluation;
+using PrefixLab.Tuning;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
@@ -57,7 +58,7 @@ public static class PretrainWorkflow
         // The seed initialises the model as well as drawing the batches and masks, so that a base model
         // is named by its settings and one seed, whoever trains it.
         using var model = new Gpt(config, (long)options.Seed);
-        var job = TaskTraining.Full(model, task, layout, options, request.WeightDecay);
+        var job = MethodTraining.Full(model, task, layout, options, request.WeightDecay);
         long parameters = model.parameters().Sum(p => p.numel());
         progress?.Invoke($"{request.Label} {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {parameters:N0} parameters", null);
         int periodicSamples = request.EvalSamples ?? Evaluator.DefaultSamples;

@@ -45,8 +45,8 @@ public sealed class TaskData
     /// <summary>The training job of <paramref name="method"/> on this task with <paramref name="paddingRows"/> in front of each input.</summary>
     public TrainingJob Job(Gpt model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>
         digits is not null
-            ? TaskTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
-            : TextTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
+            ? MethodTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
+            : MethodTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
 
     /// <summary>
     /// Scores the model on the test split (or another <paramref name="split"/>); <paramref name="samples"/>

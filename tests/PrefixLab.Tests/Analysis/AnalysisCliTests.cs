@@ -6,6 +6,8 @@ using PrefixLab.Tuning;
 using SkiaSharp;
 using static TorchSharp.torch;
 
+using PrefixLab.Tests.Tuning;
+
 namespace PrefixLab.Tests.Analysis;
 
 /// <summary>verify, bias and attention run as a user runs them, on files written here (no training).</summary>
@@ -114,7 +116,7 @@ public class AnalysisCliTests
         {
             string fingerprint = AdapterFile.Fingerprint(model);
             random.manual_seed(7);
-            var settings = new TuningSettings { PrefixSize = size };
+            var settings = TestSettings.For(method, prefixSize: size);
             using var adapter = TuningMethods.Create(method, model, settings);
             AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, fingerprint, adapter.InputPadding(3), "descending", 0));
         }

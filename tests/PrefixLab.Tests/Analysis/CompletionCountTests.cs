@@ -9,6 +9,8 @@ using PrefixLab.Tuning;
 using SkiaSharp;
 using static TorchSharp.torch;
 
+using PrefixLab.Tests.Tuning;
+
 namespace PrefixLab.Tests.Analysis;
 
 /// <summary>
@@ -227,7 +229,7 @@ public class CompletionCountTests
     {
         string path = Path.Combine(dir, $"{method}-{prefixSize}-{seed}.safetensors");
         random.manual_seed(seed);
-        var settings = new TuningSettings { PrefixSize = prefixSize, InitStd = 3.0 };
+        var settings = TestSettings.For(method, prefixSize: prefixSize, initStd: 3.0);
         using var adapter = TuningMethods.Create(method, model, settings);
         AdapterFile.Save(path, adapter, new AdapterInfo(method, settings, AdapterFile.Fingerprint(model), prefixSize, null, 0));
         return path;

@@ -5,6 +5,8 @@ using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
+using PrefixLab.Tests.Tuning;
+
 namespace PrefixLab.Tests.Analysis;
 
 public class PrefixIdentitiesTests(ITestOutputHelper output)
@@ -92,7 +94,7 @@ public class PrefixIdentitiesTests(ITestOutputHelper output)
     {
         using var plain = TestModels.Create(layers: 2, heads: 2, width: 32, seed: 4);
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32, seed: 4);
-        using var lora = new Lora(model, new TuningSettings { Rank = 2 });
+        using var lora = new Lora(model, new LoraSettings { Rank = 2 });
         using (no_grad())
         {
             random.manual_seed(2);
@@ -112,7 +114,7 @@ public class PrefixIdentitiesTests(ITestOutputHelper output)
         using var plain = TestModels.Create(layers, heads, width, blockSize: 29, attnLayerNorm: norm, seed: seed);
         using var model = TestModels.Create(layers, heads, width, blockSize: 29, attnLayerNorm: norm, seed: seed);
         random.manual_seed(100 + seed);
-        using var adapter = TuningMethods.Create(method, model, new TuningSettings { PrefixSize = size });
+        using var adapter = TuningMethods.Create(method, model, TestSettings.For(method, prefixSize: size));
         if (float64)
         {
             plain.to(ScalarType.Float64);

@@ -14,7 +14,7 @@ public class RecorderAndBiasTests
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32);
         random.manual_seed(1);
-        using var kv = new PrefixKv(model, new TuningSettings { PrefixSize = 3 });
+        using var kv = new PrefixKv(model, new PrefixKvSettings { PrefixSize = 3 });
         using var tokens = TestModels.RandomTokens(2, 10);
         using var recording = AttentionRecorder.Record(model, tokens);
         Assert.Equal(2, recording.Layers.Count);
@@ -36,7 +36,7 @@ public class RecorderAndBiasTests
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32);
         random.manual_seed(2);
-        using var kv = new PrefixKv(model, new TuningSettings { PrefixSize = 1 });
+        using var kv = new PrefixKv(model, new PrefixKvSettings { PrefixSize = 1 });
         using var tokens = TestModels.RandomTokens(4, 12);
         var bias = BiasSpan.Measure(model, PrefixGeometry.Of(kv), tokens);
         Assert.Equal(4, bias.Count);
@@ -57,7 +57,7 @@ public class RecorderAndBiasTests
     {
         using var model = TestModels.Create(layers: 1, heads: 2, width: 32);
         random.manual_seed(3);
-        using var prefix = new Prefix(model, new TuningSettings { PrefixSize = 10 });
+        using var prefix = new Prefix(model, new PromptSettings { PrefixSize = 10 });
         using var tokens = TestModels.RandomTokens(4, 20);
         tokens[TensorIndex.Colon, TensorIndex.Slice(0, 10)] = 0;
         var bias = BiasSpan.Measure(model, PrefixGeometry.Of(prefix), tokens);
@@ -76,7 +76,7 @@ public class RecorderAndBiasTests
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32);
         random.manual_seed(5);
-        using var prefix = new Prefix(model, new TuningSettings { PrefixSize = 4 });
+        using var prefix = new Prefix(model, new PromptSettings { PrefixSize = 4 });
         using var tokens = TestModels.RandomTokens(3, 12);
         tokens[TensorIndex.Colon, TensorIndex.Slice(0, 4)] = 0;
         var geometry = PrefixGeometry.Of(prefix);
@@ -99,7 +99,7 @@ public class RecorderAndBiasTests
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 32, blockSize: 21);
         random.manual_seed(4);
-        using var prefix = new Prefix(model, new TuningSettings { PrefixSize = 1 });
+        using var prefix = new Prefix(model, new PromptSettings { PrefixSize = 1 });
         using var tokens = AnalysisInputs.Sequences(model, 1, [[2, 6, 0, 1, 4, 6, 3, 0, 1, 2]], 10);
         Assert.Equal([1L, 21], tokens.shape);
         using var recording = AttentionRecorder.Record(model, tokens);

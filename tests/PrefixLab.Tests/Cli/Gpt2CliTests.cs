@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PrefixLab.Tuning;
 using PrefixLab.Interop;
 using PrefixLab.Tests.Interop;
 

@@ -30,7 +30,7 @@ internal sealed class LoaderFixtures : IDisposable
         BaseFingerprint = AdapterFile.Fingerprint(Base);
 
         AdapterPath = Path.Combine(Root, "adapter.safetensors");
-        var settings = new TuningSettings { Rank = 2, Alpha = 4, Targets = ["c_attn", "c_fc"] };
+        var settings = new LoraSettings { Rank = 2, Alpha = 4, Targets = ["c_attn", "c_fc"] };
         using (var lora = TuningMethods.Create("lora", Base, settings))
         {
             Randomise(lora, 4);
@@ -47,7 +47,7 @@ internal sealed class LoaderFixtures : IDisposable
         WriteHuggingFace(Gpt2, Gpt2ShardedDir, shards: 2);
 
         PeftDir = Path.Combine(Root, "peft");
-        using (var lora = TuningMethods.Create("lora", Gpt2, new TuningSettings { Rank = 2, Alpha = 2, Targets = ["c_attn", "mlp.c_proj"] }))
+        using (var lora = TuningMethods.Create("lora", Gpt2, new LoraSettings { Rank = 2, Alpha = 2, Targets = ["c_attn", "mlp.c_proj"] }))
         {
             Randomise(lora, 6);
             PeftFormat.Save(PeftDir, lora, Gpt2, "gpt2");

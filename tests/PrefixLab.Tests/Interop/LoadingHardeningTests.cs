@@ -193,7 +193,8 @@ public sealed class LoadingHardeningTests : IDisposable
     [InlineData("settings", "null", "'Settings'")]
     [InlineData("method", "\"dropout\"", "unknown method 'dropout'")]
     [InlineData("settings.rank", "100000", "LoRA rank must be between 1 and 64")]
-    [InlineData("settings.projection_hidden", "1000000000", "projection_hidden must be null")]
+    [InlineData("settings.targets", "[]", "LoRA targets must be a non-empty list")]
+    [InlineData("settings.dropout", "0.1", "'dropout'")]
     [InlineData("unknown", "1", "unknown")]
     public void An_adapter_description_missing_or_nulling_a_field_is_refused(string field, string? value, string expected)
     {

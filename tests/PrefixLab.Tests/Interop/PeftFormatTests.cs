@@ -6,6 +6,8 @@ using PrefixLab.Tuning;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
+using PrefixLab.Tests.Tuning;
+
 namespace PrefixLab.Tests.Interop;
 
 /// <summary>
@@ -64,10 +66,10 @@ public class PeftFormatTests(ITestOutputHelper output)
         string dir = PythonGpt2.SmallCheckpoint;
         var (model, _) = ModelFile.Load(dir);
         using var _ = model;
-        var settings = new TuningSettings { PrefixSize = 3, Rank = 3, Alpha = 6, Targets = targets.Split(','), Tokens = [17, 4, 250] };
+        var settings = TestSettings.For(method.Replace("-pattern", "", StringComparison.Ordinal), prefixSize: 3, rank: 3, alpha: 6, targets: targets.Split(','), tokens: [17, 4, 250]);
         if (method == "lora-pattern")
         {
-            settings = settings with { RankPattern = new Dictionary<string, int> { ["h\\.1\\.mlp\\.c_fc"] = 2 }, AlphaPattern = new Dictionary<string, double> { ["c_attn"] = 1.5 } };
+            settings = (LoraSettings)settings with { RankPattern = new Dictionary<string, int> { ["h\\.1\\.mlp\\.c_fc"] = 2 }, AlphaPattern = new Dictionary<string, double> { ["c_attn"] = 1.5 } };
         }
         string folder = Path.Combine(TestModels.TempDirectory(), "adapter");
         long[] ids = [5, 17, 42, 7, 99];
@@ -155,7 +157,7 @@ public class PeftFormatTests(ITestOutputHelper output)
             new() { ["base_model.model.transformer.h.0.ln_1.lora_A.weight"] = zeros(2, 32), ["base_model.model.transformer.h.0.ln_1.lora_B.weight"] = zeros(32, 2) }));
         Assert.Contains("expected [3, 32]", Refusal($"{{{Lora}, \"rank_pattern\": {{\"c_fc\": 3}}}}", lora));
 
-        using var prefix = TuningMethods.Create("prefix", model, new TuningSettings());
+        using var prefix = TuningMethods.Create("prefix", model, new PromptSettings());
         Assert.Contains("no PEFT counterpart", Assert.Throws<PrefixLabException>(() => PeftFormat.Save(Path.Combine(dir, "out"), prefix, model, "m")).Message);
     }
 

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using PrefixLab.Tuning;
 using PrefixLab.Interop;
 using PrefixLab.Tests.Cli;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using PrefixLab.Tuning;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tests.Interop;

@@ -5,6 +5,8 @@ using PrefixLab.Training;
 using PrefixLab.Tuning;
 using static TorchSharp.torch;
 
+using PrefixLab.Tests.Tuning;
+
 namespace PrefixLab.Tests.Tasks;
 
 /// <summary>Text tasks from files: parsing, padded batches, training and evaluation.</summary>
@@ -100,11 +102,11 @@ public class TextTaskTests
         foreach (var name in new[] { "soft-prompt", "prefix", "prefix-kv", "lora", "full" })
         {
             using var model = TestModels.Create(blockSize: 40, seed: 5);
-            using var method = TuningMethods.Create(name, model, new TuningSettings { PrefixSize = 2 });
+            using var method = TuningMethods.Create(name, model, TestSettings.For(name, prefixSize: 2));
             var samples = TextSamples.Encode(task, Encode, method.PaddingRows ?? 0);
             var options = new TrainOptions { Iterations = 60, BatchSize = 8, LearningRate = 1e-2, LogEvery = 10 };
             var first = new List<double>();
-            var result = Trainer.Run(TextTraining.ForMethod(model, method, samples, options, 0, "base"), options, p => first.Add(p.Loss));
+            var result = Trainer.Run(MethodTraining.ForMethod(model, method, samples, options, 0, "base"), options, p => first.Add(p.Loss));
             Assert.Equal(60, result.Steps);
             Assert.True(result.FinalLoss < first[0], $"{name}: loss {first[0]} → {result.FinalLoss}");
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using PrefixLab.Evaluation;
+using PrefixLab.Tuning;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
@@ -186,6 +187,6 @@ public class TensorBoardTests
             GradClip = gradClip,
             TensorBoardDir = board,
         };
-        Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress, evaluate: () => Evaluator.Evaluate(model, task, 1, samples: 20));
+        Trainer.Run(MethodTraining.Full(model, task, layout, options), options, progress, evaluate: () => Evaluator.Evaluate(model, task, 1, samples: 20));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PrefixLab.Evaluation;
+using PrefixLab.Tuning;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
@@ -172,7 +173,7 @@ public class TrainerTests
             KeepBest = validate is not null,
         };
         built?.Invoke(model);
-        result = Trainer.Run(TaskTraining.Full(model, task, layout, options), options, progress,
+        result = Trainer.Run(MethodTraining.Full(model, task, layout, options), options, progress,
             evaluate is null ? null : () => evaluate(model), validate is null ? null : () => validate(model));
         return model;
     }

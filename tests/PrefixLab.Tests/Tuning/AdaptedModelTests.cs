@@ -19,7 +19,7 @@ public class AdaptedModelTests
             ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 2));
             string fingerprint = AdapterFile.Fingerprint(model);
             random.manual_seed(3);
-            var settings = new TuningSettings { PrefixSize = 2 };
+            var settings = TestSettings.For(method, prefixSize: 2);
             using var adapter = TuningMethods.Create(method, model, settings);
             using (no_grad())
             {
@@ -56,7 +56,7 @@ public class AdaptedModelTests
         using (var model = TestModels.Create(layers: 1, blockSize: 21))
         {
             ModelFile.Save(modelPath, model, new ModelInfo(model.Config, 2));
-            using var adapter = TuningMethods.Create(method, model, new TuningSettings { PrefixSize = 1 });
+            using var adapter = TuningMethods.Create(method, model, TestSettings.For(method, prefixSize: 1));
             Assert.Equal(padding, adapter.InputPadding(2));
             PeftFormat.Save(folder, adapter, model, "model.safetensors");
         }

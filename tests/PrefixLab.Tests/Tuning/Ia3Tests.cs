@@ -58,7 +58,7 @@ public class Ia3Tests
         using var plain = model.Forward(tokens);
         string folder = Path.Combine(TestModels.TempDirectory(), "peft");
         Tensor adapted;
-        using (var ia3 = TuningMethods.Create("ia3", model, new TuningSettings(), 1))
+        using (var ia3 = TuningMethods.Create("ia3", model, new Ia3Settings(), 1))
         {
             using (var start = model.Forward(tokens))
             {

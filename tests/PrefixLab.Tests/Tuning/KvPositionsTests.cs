@@ -15,7 +15,7 @@ public class KvPositionsTests
         using var model = TestModels.Create(layers: 2, blockSize: 21, seed: 2);
         using var tokens = TestModels.RandomTokens(2, 12, seed: 4);
         random.manual_seed(5);
-        using var kv = TuningMethods.Create("prefix-kv", model, new TuningSettings { PrefixSize = 3 });
+        using var kv = TuningMethods.Create("prefix-kv", model, new PrefixKvSettings { PrefixSize = 3 });
         Assert.Equal(3, model.PositionShift);
         Assert.Equal(18, model.SequenceCapacity);
         using var noGrad = no_grad();
@@ -25,7 +25,7 @@ public class KvPositionsTests
         var kvTensor = ((PrefixKv)kv).KeysValues().clone();
         kv.Dispose();
         Assert.Equal(0, model.PositionShift);
-        using var fromZero = TuningMethods.Create("prefix-kv", model, new TuningSettings { PrefixSize = 3, KvPositions = KvPositions.FromZero });
+        using var fromZero = TuningMethods.Create("prefix-kv", model, new PrefixKvSettings { PrefixSize = 3, KvPositions = KvPositions.FromZero });
         fromZero.LoadTensors(new Dictionary<string, Tensor> { ["prefix.keys_values"] = kvTensor });
         Assert.Equal(0, model.PositionShift);
         using var legacy = model.Forward(tokens);
@@ -33,7 +33,7 @@ public class KvPositionsTests
 
         // Cached greedy decoding continues at the shifted positions too.
         fromZero.Dispose();
-        using var again = TuningMethods.Create("prefix-kv", model, new TuningSettings { PrefixSize = 3 });
+        using var again = TuningMethods.Create("prefix-kv", model, new PrefixKvSettings { PrefixSize = 3 });
         again.LoadTensors(new Dictionary<string, Tensor> { ["prefix.keys_values"] = kvTensor });
         Assert.True(model.Forward(tokens).allclose(logits, rtol: 1e-5, atol: 1e-6));
         using var cached = Generation.Greedy(model, tokens, 6, useCache: true);
@@ -50,7 +50,7 @@ public class KvPositionsTests
         using var model = TestModels.Create(layers: 2, blockSize: 21, seed: 2);
         using var tokens = TestModels.RandomTokens(2, 12, seed: 4);
         string fingerprint = AdapterFile.Fingerprint(model);
-        var settings = new TuningSettings { PrefixSize = 2 };
+        var settings = new PrefixKvSettings { PrefixSize = 2 };
         random.manual_seed(6);
         Tensor fromZero, afterPrefix;
         Dictionary<string, Tensor> tensors;
@@ -79,7 +79,7 @@ public class KvPositionsTests
         using (oldMethod)
         {
             Assert.Null(oldInfo.Positions);
-            Assert.Equal(KvPositions.FromZero, oldMethod.Settings.KvPositions);
+            Assert.Equal(KvPositions.FromZero, ((PrefixKv)oldMethod).Settings.KvPositions);
             Assert.True(model.Forward(tokens).allclose(fromZero, rtol: 1e-5, atol: 1e-6));
             // PEFT's layout has no place for content at 0: exporting it is refused with what to do.
             var e = Assert.Throws<PrefixLabException>(() => PeftFormat.Save(Path.Combine(dir, "peft"), oldMethod, model, "m"));
@@ -99,14 +99,14 @@ public class KvPositionsTests
     public void A_key_value_prefix_takes_the_place_of_the_model_padding_it_covers()
     {
         using var model = TestModels.Create(layers: 1, blockSize: 21);
-        using (var kv = TuningMethods.Create("prefix-kv", model, new TuningSettings { PrefixSize = 2 }))
+        using (var kv = TuningMethods.Create("prefix-kv", model, new PrefixKvSettings { PrefixSize = 2 }))
         {
             Assert.Equal(1, kv.InputPadding(3)); // content stays at position 3, where pretraining put it
             Assert.Equal(0, kv.InputPadding(1));
         }
-        using var soft = TuningMethods.Create("soft-prompt", model, new TuningSettings { PrefixSize = 2 });
+        using var soft = TuningMethods.Create("soft-prompt", model, new PromptSettings { PrefixSize = 2 });
         Assert.Equal(2, soft.InputPadding(3));
-        using var legacy = TuningMethods.Create("prefix-kv", model, new TuningSettings { PrefixSize = 2, KvPositions = KvPositions.FromZero });
+        using var legacy = TuningMethods.Create("prefix-kv", model, new PrefixKvSettings { PrefixSize = 2, KvPositions = KvPositions.FromZero });
         Assert.Equal(3, legacy.InputPadding(3));
     }
 }

@@ -14,6 +14,9 @@ namespace PrefixLab.Tests.Tuning;
 public class SeedingTests
 {
     private const ulong Seed = 1234;
+    private const int P = 3, Rank = 2, Hidden = 8;
+    private const double Std = 0.7;
+    private static readonly string[] Targets = ["c_attn", "c_fc", "c_proj"];
 
     [Theory]
     [InlineData("soft-prompt")]
@@ -24,13 +27,10 @@ public class SeedingTests
     public void Initial_tensors_from_the_seed_match_the_global_generator_draws_bit_for_bit(string method)
     {
         using var model = TestModels.Create(layers: 2, heads: 2, width: 16, blockSize: 20);
-        var settings = new TuningSettings { PrefixSize = 3, Rank = 2, InitStd = 0.7, Targets = ["c_attn", "c_fc", "c_proj"] };
-        if (method == "prefix-kv-projection")
-        {
-            settings = settings with { ProjectionHidden = 8 };
-        }
-        var expected = GlobalDraws(method, model, settings);
-        using var attached = TuningMethods.Create(method.Replace("-projection", "", StringComparison.Ordinal), model, settings, Seed);
+        string name = method.Replace("-projection", "", StringComparison.Ordinal);
+        var settings = TestSettings.For(name, prefixSize: P, rank: Rank, initStd: Std, targets: Targets, projection: method == "prefix-kv-projection" ? Hidden : null);
+        var expected = GlobalDraws(method, model);
+        using var attached = TuningMethods.Create(name, model, settings, Seed);
         var actual = attached.Parameters.ToList();
         Assert.Equal(expected.Count, actual.Count);
         for (int i = 0; i < expected.Count; i++)
@@ -47,8 +47,8 @@ public class SeedingTests
         random.manual_seed(99);
         using var first = randn(5);
         random.manual_seed(99);
-        using (TuningMethods.Create("lora", model, new TuningSettings { Rank = 2 }, Seed))
-        using (TuningMethods.Create("prefix", model, new TuningSettings { PrefixSize = 2 }, Seed))
+        using (TuningMethods.Create("lora", model, new LoraSettings { Rank = 2 }, Seed))
+        using (TuningMethods.Create("prefix", model, new PromptSettings { PrefixSize = 2 }, Seed))
         {
             using var second = randn(5);
             Assert.True(TestModels.Same(first, second));
@@ -56,7 +56,7 @@ public class SeedingTests
     }
 
     /// <summary>The initial tensors as the methods drew them from torch's global generator seeded with <see cref="Seed"/>.</summary>
-    private static List<Tensor> GlobalDraws(string method, Gpt model, TuningSettings s)
+    private static List<Tensor> GlobalDraws(string method, Gpt model)
     {
         var c = model.Config;
         random.manual_seed((long)Seed);
@@ -64,26 +64,26 @@ public class SeedingTests
         switch (method)
         {
             case "soft-prompt":
-                return [randn(s.PrefixSize, c.Width).mul_(s.InitStd)];
+                return [randn(P, c.Width).mul_(Std)];
             case "prefix":
-                return [randn(c.Layers, s.PrefixSize, c.Width).mul_(s.InitStd)];
+                return [randn(c.Layers, P, c.Width).mul_(Std)];
             case "prefix-kv":
-                return [randn([c.Layers, 2, c.Heads, s.PrefixSize, c.HeadDim]).mul_(s.InitStd)];
+                return [randn([c.Layers, 2, c.Heads, P, c.HeadDim]).mul_(Std)];
             case "prefix-kv-projection":
-                var embedding = randn(s.PrefixSize, c.Width).mul_(s.InitStd);
-                var first = nn.Linear(c.Width, s.ProjectionHidden!.Value);
-                var second = nn.Linear(s.ProjectionHidden.Value, c.Layers * 2 * c.Width);
+                var embedding = randn(P, c.Width).mul_(Std);
+                var first = nn.Linear(c.Width, Hidden);
+                var second = nn.Linear(Hidden, c.Layers * 2 * c.Width);
                 return [embedding, first.weight, first.bias!, second.weight, second.bias!];
             default:
                 var draws = new List<Tensor>();
                 foreach (var (name, module) in model.named_modules())
                 {
-                    if (module is TorchSharp.Modules.Linear linear && s.Targets.Any(t => name.Contains(t, StringComparison.Ordinal)))
+                    if (module is TorchSharp.Modules.Linear linear && Targets.Any(t => name.Contains(t, StringComparison.Ordinal)))
                     {
-                        var a = empty(s.Rank, linear.weight.shape[1]);
+                        var a = empty(Rank, linear.weight.shape[1]);
                         nn.init.kaiming_uniform_(a, Math.Sqrt(5));
                         draws.Add(a);
-                        draws.Add(zeros(linear.weight.shape[0], s.Rank));
+                        draws.Add(zeros(linear.weight.shape[0], Rank));
                     }
                 }
                 return draws;

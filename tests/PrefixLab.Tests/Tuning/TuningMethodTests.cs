@@ -18,21 +18,22 @@ public class TuningMethodTests
         // Notebook 04: 4 layers, 4 heads, width 256, P = 12.
         using var model = TestModels.Create(layers: 4, heads: 4, width: 256, blockSize: 31);
         const int L = 4, E = 256, P = 12;
-        var settings = new TuningSettings { PrefixSize = P, Rank = 1 };
+        var settings = new PromptSettings { PrefixSize = P };
+        var lora = new LoraSettings { Rank = 1 };
         Assert.Equal(L * P * E, ParameterBudget.Count(model, "prefix", settings));
         Assert.Equal(12_288, ParameterBudget.Count(model, "prefix", settings));
-        Assert.Equal(12_288, ParameterBudget.Count(model, "lora", settings)); // per layer r(E+4E) + r(4E+E) + r(E+E)
+        Assert.Equal(12_288, ParameterBudget.Count(model, "lora", lora)); // per layer r(E+4E) + r(4E+E) + r(E+E)
         Assert.Equal(P * E, ParameterBudget.Count(model, "soft-prompt", settings));
-        Assert.Equal(L * 2 * P * E, ParameterBudget.Count(model, "prefix-kv", settings));
+        Assert.Equal(L * 2 * P * E, ParameterBudget.Count(model, "prefix-kv", new PrefixKvSettings { PrefixSize = P }));
         const int H = 64;
-        Assert.Equal((P * E) + (E * H) + H + (H * 2 * L * E) + (2 * L * E), ParameterBudget.Count(model, "prefix-kv", settings with { ProjectionHidden = H }));
-        Assert.Equal(L * 12 * 3 * E, ParameterBudget.Count(model, "lora", settings with { Rank = 3 }));
-        Assert.Equal(L * 4 * (E + (3 * E)), ParameterBudget.Count(model, "lora", settings with { Rank = 4, Targets = ["c_attn"] })); // r(E + 3E) per layer
-        Assert.Equal(0, ParameterBudget.Count(model, "hard-prompt", settings with { Tokens = [.. Enumerable.Repeat(3, P)] }));
-        Assert.Equal(model.parameters().Sum(p => p.numel()), ParameterBudget.Count(model, "full", settings));
+        Assert.Equal((P * E) + (E * H) + H + (H * 2 * L * E) + (2 * L * E), ParameterBudget.Count(model, "prefix-kv", new PrefixKvSettings { PrefixSize = P, ProjectionHidden = H }));
+        Assert.Equal(L * 12 * 3 * E, ParameterBudget.Count(model, "lora", lora with { Rank = 3 }));
+        Assert.Equal(L * 4 * (E + (3 * E)), ParameterBudget.Count(model, "lora", lora with { Rank = 4, Targets = ["c_attn"] })); // r(E + 3E) per layer
+        Assert.Equal(0, ParameterBudget.Count(model, "hard-prompt", new HardPromptSettings { PrefixSize = P, Tokens = [.. Enumerable.Repeat(3, P)] }));
+        Assert.Equal(model.parameters().Sum(p => p.numel()), ParameterBudget.Count(model, "full", new FullSettings()));
 
         var match = ParameterBudget.Match(model, "prefix", settings, 12_288);
-        Assert.Equal((12, 12_288L), (match.Settings.PrefixSize, match.Count));
+        Assert.Equal((12, 12_288L), (((PromptSettings)match.Settings).PrefixSize, match.Count));
         var none = ParameterBudget.Match(model, "prefix", settings, 12_300);
         Assert.Equal(12_288, none.Count);
     }
@@ -43,7 +44,7 @@ public class TuningMethodTests
     {
         using var model = TestModels.Create(layers: 2, blockSize: 21);
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        using (var method = TuningMethods.Create(name, model, new TuningSettings { PrefixSize = 2 }))
+        using (var method = TuningMethods.Create(name, model, TestSettings.For(name, prefixSize: 2)))
         {
             Train(model, method, steps: 5, lr: 1e-2);
             if (method is Lora lora)
@@ -60,7 +61,7 @@ public class TuningMethodTests
     public void Merged_lora_gives_the_logits_of_unmerged_lora()
     {
         using var model = TestModels.Create(layers: 2, blockSize: 21);
-        using var lora = new Lora(model, new TuningSettings { Rank = 2, Alpha = 4 });
+        using var lora = new Lora(model, new LoraSettings { Rank = 2, Alpha = 4 });
         Train(model, lora, steps: 5, lr: 1e-2);
         var tokens = TestModels.RandomTokens(4, 20);
         using var noGrad = no_grad();
@@ -93,7 +94,7 @@ public class TuningMethodTests
             {
                 expected = model.Forward(tokens);
             }
-            AdapterFile.Save(path, method, new AdapterInfo(name, settings with { ProjectionHidden = null }, AdapterFile.Fingerprint(model), 2, "ascending", 3));
+            AdapterFile.Save(path, method, new AdapterInfo(name, settings, AdapterFile.Fingerprint(model), 2, "ascending", 3));
         }
         using var noGrad = no_grad();
         Assert.False(TestModels.Same(expected, model.Forward(tokens))); // detached: the plain model differs
@@ -127,7 +128,7 @@ public class TuningMethodTests
         string path = Path.Combine(TestModels.TempDirectory(), "adapter.safetensors");
         using var model = TestModels.Create(layers: 2, blockSize: 21, seed: 1);
         using var other = TestModels.Create(layers: 2, blockSize: 21, seed: 2);
-        var settings = new TuningSettings { PrefixSize = 2 };
+        var settings = new PromptSettings { PrefixSize = 2 };
         using (var prefix = new Prefix(model, settings))
         {
             AdapterFile.Save(path, prefix, new AdapterInfo("prefix", settings, AdapterFile.Fingerprint(model), 2, null, 0));
@@ -141,7 +142,7 @@ public class TuningMethodTests
     {
         using var model = TestModels.Create(layers: 1, blockSize: 21);
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        using var full = new FullFineTune(model, new TuningSettings());
+        using var full = new FullFineTune(model, new FullSettings());
         Assert.True(full.TrainsBase);
         Train(model, full, steps: 3, lr: 1e-3);
         Assert.All(model.state_dict(), kv => Assert.False(TestModels.Same(before[kv.Key], kv.Value), kv.Key));
@@ -149,9 +150,9 @@ public class TuningMethodTests
 
     internal static TuningSettings Settings(string name) => name switch
     {
-        "hard-prompt" => new TuningSettings { PrefixSize = 2, Tokens = [3, 5] },
-        "prefix-kv" => new TuningSettings { PrefixSize = 2, ProjectionHidden = 16 },
-        _ => new TuningSettings { PrefixSize = 2, Rank = 2 },
+        "hard-prompt" => TestSettings.For(name, prefixSize: 2, tokens: [3, 5]),
+        "prefix-kv" => TestSettings.For(name, prefixSize: 2, projection: 16),
+        _ => TestSettings.For(name, prefixSize: 2, rank: 2),
     };
 
     internal static void Train(Gpt model, ITuningMethod method, int steps, double lr)
@@ -159,6 +160,6 @@ public class TuningMethodTests
         var task = TaskRegistry.Default.Get("descending");
         var layout = SequenceLayout.For(task, method.InputPadding(1));
         var options = new TrainOptions { Iterations = steps, LearningRate = lr, BatchSize = 8 };
-        Trainer.Run(TaskTraining.ForMethod(model, method, task, layout, options, 0.01, "test"), options);
+        Trainer.Run(MethodTraining.ForMethod(model, method, task, layout, options, 0.01, "test"), options);
     }
 }

@@ -26,7 +26,7 @@ public class SeedTests
         string dir = TestModels.TempDirectory();
         var training = new CachedTraining(new RunContext(profile, seed, new ResultCache(Path.Combine(dir, "cache")), (_, _) => { }));
         var baseFile = training.Base(setup.Config(profile), setup.Model, setup.Pretrain);
-        var runFile = training.Run(baseFile, run.Method, new TuningSettings(), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), null, "full");
+        var runFile = training.Run(baseFile, run.Method, TuningMethods.Get(run.Method).Defaults, TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), null, "full");
 
         string model = Path.Combine(dir, "base.safetensors");
         var (code, _, stderr) = CliTests.Run("pretrain", "--task", setup.Pretrain.Task, "--prefix-size", "1", "--layers", "1", "--heads", "1", "--width", "96",

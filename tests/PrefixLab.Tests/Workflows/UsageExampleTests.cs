@@ -51,7 +51,7 @@ public class UsageExampleTests
             var descending = TaskData.Of(TaskRegistry.Default.Get("descending"));
             var (model, info) = ModelFile.Load(basePath);
             using (model)
-            using (var tune = TuneWorkflow.Attach(model, info, "prefix", new TuningSettings { PrefixSize = info.PrefixSize }, seed: 1))
+            using (var tune = TuneWorkflow.Attach(model, info, "prefix", new PromptSettings { PrefixSize = info.PrefixSize }, seed: 1))
             {
                 var request = new TuneRequest(descending, tune.Options(steps: 200), adapterPath) { FinalEvalSamples = 500 };
                 var result = tune.Run(request, (stage, step) => Console.WriteLine(step is null ? stage : $"step {step.Step}: loss {step.Loss:F3}"));

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PrefixLab.Interop;
 using PrefixLab.Model;
-using PrefixLab.Tuning;
 using PrefixLab.Util;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PrefixLab.Interop;
+namespace PrefixLab.Tuning;
 
 /// <summary>
 /// Hugging Face PEFT's adapter layout: a directory with <c>adapter_config.json</c> and
@@ -43,7 +43,7 @@ public static class PeftFormat
     /// atomically. <paramref name="baseModel"/> goes into <c>base_model_name_or_path</c> as given: pass
     /// the name the user gave for the model (the command line passes <c>--model</c> as typed).
     /// </summary>
-    public static void Save(string directory, ITuningMethod method, Gpt model, string? baseModel = null)
+    public static void Save(string directory, ITuningMethod method, ILanguageModel model, string? baseModel = null)
     {
         var mapping = TuningMethods.Find(method.Name)?.Peft
             ?? throw new PrefixLabException($"PEFT's format holds {string.Join(" and ", SavableMethods)} adapters; '{method.Name}' has no PEFT counterpart");
@@ -68,7 +68,7 @@ public static class PeftFormat
     /// carry no fingerprint of their base weights, so only the shapes are checked. NaN or ±∞ values are
     /// refused unless <paramref name="options"/> allow them.
     /// </summary>
-    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, Gpt model, LoadOptions? options = null)
+    public static (ITuningMethod Method, AdapterInfo Info) Load(string directory, ILanguageModel model, LoadOptions? options = null)
     {
         PrefixLabException.Check(IsPeftAdapter(directory), $"'{directory}' is not a PEFT adapter: it has no {ConfigFile}");
         var config = JsonFiles.ReadObject(Path.Combine(directory, ConfigFile));
@@ -139,12 +139,12 @@ public static class PeftFormat
     }
 
     /// <summary>The shape fields PEFT's prompt-learning configs share.</summary>
-    internal static void AddShape(JsonObject config, Gpt model, int size)
+    internal static void AddShape(JsonObject config, ILanguageModel model, int size)
     {
         config["num_virtual_tokens"] = size;
-        config["token_dim"] = model.Config.Width;
-        config["num_layers"] = model.Config.Layers;
-        config["num_attention_heads"] = model.Config.Heads;
+        config["token_dim"] = model.Shape.Width;
+        config["num_layers"] = model.Shape.Layers;
+        config["num_attention_heads"] = model.Shape.Heads;
         config["num_transformer_submodules"] = 1;
     }
 

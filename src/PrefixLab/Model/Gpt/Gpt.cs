@@ -9,15 +9,17 @@ namespace PrefixLab.Model;
 /// <summary>
 /// The paper's transformer, as minGPT builds it: learned token and position embeddings, pre-LayerNorm
 /// blocks of causal self-attention and a GELU MLP, a final LayerNorm and a bias-free LM head. Parameter
-/// names are minGPT's (<c>transformer.h.0.attn.c_attn.weight</c>, …). Every block exposes the named
-/// hook points of <see cref="HookPoints"/>.
+/// names are minGPT's (<c>transformer.h.0.attn.c_attn.weight</c>, …); hook points are named as
+/// TransformerLens names them (<see cref="HookPoints"/>). The paper's models and Hugging Face GPT-2 are
+/// both this family.
 /// </summary>
-public sealed class Gpt : Module<Tensor, Tensor>
+public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
 {
     private readonly Transformer transformer;
 #pragma warning disable IDE1006 // minGPT's state-dict name
     private readonly Linear? lm_head; // null when tied to the token embedding (GPT-2)
 #pragma warning restore IDE1006
+    private readonly HookedLinear? head;
 
     /// <summary>
     /// Builds a model with minGPT's initialisation: weights N(0, 0.02), the residual output projections
@@ -37,8 +39,10 @@ public sealed class Gpt : Module<Tensor, Tensor>
         Dropout = new DropoutStream(Rng.Mix((ulong)generator.initial_seed(), 0xD50));
         transformer = new Transformer(config, Dropout);
         lm_head = config.TiedHead ? null : Linear(config.Width, config.VocabSize, hasBias: false);
+        head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out");
         RegisterComponents();
-        Hooks = new HookPoints(Enumerable.Range(0, config.Layers).SelectMany(HookPoints.BlockNames));
+        Hooks = new HookPoints(this);
+        Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize, config.MlpWidth);
         if (initialise)
         {
             Initialise(generator);
@@ -54,10 +58,19 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// <summary>The architecture.</summary>
     public GptConfig Config { get; }
 
+    /// <inheritdoc />
+    object ILanguageModel.Config => Config;
+
+    /// <inheritdoc />
+    public ModelShape Shape { get; }
+
+    /// <inheritdoc />
+    Module ILanguageModel.Module => this;
+
     /// <summary>Where the dropout masks come from; the trainer reseeds it every step.</summary>
     public DropoutStream Dropout { get; }
 
-    /// <summary>Named points of the forward pass where hooks read or replace activations.</summary>
+    /// <inheritdoc />
     public HookPoints Hooks { get; }
 
     /// <summary>
@@ -116,11 +129,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
         {
             throw new PrefixLabException($"lastRows must be between 1 and {length} (got {lastRows})");
         }
-        var x = transformer.Embed(tokens, PositionShift + position);
+        var x = transformer.Embed(tokens, PositionShift + position, row: position);
         for (int layer = 0; layer < Config.Layers; layer++)
         {
             int queryFrom = layer == Config.Layers - 1 && lastRows is int rows ? (int)length - rows : 0;
-            x = transformer.Blocks[layer].Forward(x, layer, Hooks, cache, position, queryFrom);
+            x = transformer.Blocks[layer].Forward(x, cache, position, queryFrom);
         }
         if (cache is not null)
         {
@@ -129,8 +142,13 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return x;
     }
 
-    /// <summary>Token plus position embeddings (with embedding dropout in training mode) of tokens starting at embedding position <paramref name="position"/>.</summary>
-    public Tensor Embed(Tensor tokens, int position = 0) => transformer.Embed(tokens, position);
+    /// <summary>
+    /// Token plus position embeddings (with embedding dropout in training mode) of tokens starting at
+    /// embedding position <paramref name="position"/>. The forward pass's <c>hook_embed</c> and
+    /// <c>hook_pos_embed</c> do not run here: a method that calls this inside a hook (a hard prompt)
+    /// should not look like a second forward pass to other hooks.
+    /// </summary>
+    public Tensor Embed(Tensor tokens, int position = 0) => transformer.Embed(tokens, position, row: null);
 
     /// <summary>The token embedding, <c>[vocabulary, width]</c>.</summary>
     public Tensor TokenEmbedding => transformer.TokenEmbedding;
@@ -139,9 +157,9 @@ public sealed class Gpt : Module<Tensor, Tensor>
     public Tensor PositionEmbedding => transformer.PositionEmbedding;
 
     /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
-    public Tensor Head(Tensor hidden) => lm_head is null
-        ? functional.linear(transformer.FinalNorm(hidden), transformer.TokenEmbedding)
-        : lm_head.call(transformer.FinalNorm(hidden));
+    public Tensor Head(Tensor hidden) => head is HookedLinear linear
+        ? linear.Forward(transformer.FinalNorm(hidden), position: -1)
+        : functional.linear(transformer.FinalNorm(hidden), transformer.TokenEmbedding);
 
     /// <summary>
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
@@ -226,15 +244,28 @@ public sealed class Gpt : Module<Tensor, Tensor>
         private readonly MaskDropout drop;
         private readonly ModuleList<Block> h;
         private readonly LayerNorm? ln_f;
+        private readonly HookPoint hook_embed;
+        private readonly HookPoint hook_pos_embed;
 #pragma warning restore IDE1006
+        // The final LayerNorm's output point, registered as ln_f's child (a tuple, so that this module
+        // does not register it a second time as a field of its own).
+        private readonly (LayerNorm Norm, HookPoint Normalized)? final;
 
         public Transformer(GptConfig config, DropoutStream dropout) : base("transformer")
         {
             wte = Embedding(config.VocabSize, config.Width);
             wpe = Embedding(config.BlockSize, config.Width);
             drop = new MaskDropout(config.Dropout, dropout);
-            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(_ => new Block(config, dropout)).ToArray());
+            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(layer => new Block(config, dropout, layer)).ToArray());
             ln_f = config.LayerNorms ? LayerNorm(config.Width) : null;
+            hook_embed = new HookPoint(HookPoints.Embed);
+            hook_pos_embed = new HookPoint(HookPoints.PosEmbed);
+            if (ln_f is not null)
+            {
+                var normalized = new HookPoint(HookPoints.FinalNormalized);
+                ln_f.register_module("hook_normalized", normalized);
+                final = (ln_f, normalized);
+            }
             RegisterComponents();
         }
 
@@ -244,53 +275,25 @@ public sealed class Gpt : Module<Tensor, Tensor>
 
         public Tensor PositionEmbedding => wpe.weight!;
 
-        public Tensor Embed(Tensor tokens, int position)
+        /// <summary>
+        /// The embeddings of tokens at embedding positions from <paramref name="position"/> on; with a
+        /// sequence <paramref name="row"/> (the forward pass), through <c>hook_embed</c> and <c>hook_pos_embed</c>.
+        /// </summary>
+        public Tensor Embed(Tensor tokens, int position, int? row)
         {
             using var positions = arange(position, position + tokens.shape[1], dtype: ScalarType.Int64);
-            return drop.forward(wte.forward(tokens).add_(wpe.forward(positions)));
+            var tokenRows = wte.forward(tokens);
+            var positionRows = wpe.forward(positions);
+            if (row is not int r)
+            {
+                return drop.forward(tokenRows.add_(positionRows));
+            }
+            var hooked = hook_embed.Run(tokenRows, r);
+            positionRows = hook_pos_embed.Run(positionRows, r);
+            // In place only on the embedding's own output: a hook's replacement may be a tensor it keeps.
+            return drop.forward(ReferenceEquals(hooked, tokenRows) ? tokenRows.add_(positionRows) : hooked + positionRows);
         }
 
-        public Tensor FinalNorm(Tensor x) => ln_f is null ? x : ln_f.forward(x);
-    }
-}
-
-/// <summary>A pre-LayerNorm transformer block: <c>x + attn(ln_1(x))</c>, then <c>x + mlp(ln_2(x))</c>.</summary>
-public sealed class Block : Module
-{
-#pragma warning disable IDE1006 // minGPT's state-dict names
-    private readonly LayerNorm? ln_1;
-    private readonly Attention attn;
-    private readonly LayerNorm? ln_2;
-    private readonly Mlp mlp;
-#pragma warning restore IDE1006
-
-    /// <summary>Creates a block; without <see cref="GptConfig.AttnLayerNorm"/> it has no <c>ln_1</c>, without <see cref="GptConfig.LayerNorms"/> no LayerNorm at all. Its dropout draws from <paramref name="dropout"/>.</summary>
-    public Block(GptConfig config, DropoutStream dropout) : base("block")
-    {
-        ln_1 = config.AttnLayerNorm && config.LayerNorms ? LayerNorm(config.Width) : null;
-        attn = new Attention(config, dropout);
-        ln_2 = config.LayerNorms ? LayerNorm(config.Width) : null;
-        mlp = new Mlp(config, dropout);
-        RegisterComponents();
-    }
-
-    /// <summary>
-    /// Runs the block on <paramref name="x"/>; with <paramref name="queryFrom"/> &gt; 0 only the rows from
-    /// there on come out (the earlier rows still serve as keys and values).
-    /// </summary>
-    internal Tensor Forward(Tensor x, int layer, HookPoints hooks, KvCache? cache, int position, int queryFrom = 0)
-    {
-        x = hooks.Run(HookPoints.ResidPre(layer), x, layer, position);
-        var attnIn = ln_1 is null ? x : ln_1.forward(x);
-        var attnOut = attn.Forward(attnIn, layer, hooks, cache, position, queryFrom);
-        if (queryFrom > 0)
-        {
-            x = x[TensorIndex.Colon, TensorIndex.Slice(queryFrom)];
-            position += queryFrom;
-        }
-        attnOut = hooks.Run(HookPoints.AttnOut(layer), attnOut, layer, position);
-        x = hooks.Run(HookPoints.ResidMid(layer), x + attnOut, layer, position);
-        var mlpOut = hooks.Run(HookPoints.MlpOut(layer), mlp.Forward(ln_2 is null ? x : ln_2.forward(x), hooks, layer, position), layer, position);
-        return hooks.Run(HookPoints.ResidPost(layer), x + mlpOut, layer, position);
+        public Tensor FinalNorm(Tensor x) => final is (var norm, var normalized) ? normalized.Run(norm.forward(x), -1) : x;
     }
 }
