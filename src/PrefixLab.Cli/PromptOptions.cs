@@ -1,3 +1,4 @@
+using System.CommandLine;
 using PrefixLab.Interop;
 
 namespace PrefixLab.Cli;
@@ -6,10 +7,21 @@ namespace PrefixLab.Cli;
 /// One input given as <c>--input "ids"</c> or as <c>--prompt TEXT</c> (GPT-2's BPE, from <c>--tokenizer
 /// DIR</c> or the model's directory), shared by the analysis commands.
 /// </summary>
-internal sealed record PromptOptions(string? Prompt, string? Input, string? TokenizerDir)
+internal sealed class PromptOptions : IOptionGroup
 {
-    public static PromptOptions Read(Arguments args) => new(args.Optional("prompt"), args.Optional("input"), args.Optional("tokenizer"));
+    private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "the input as text, tokenized with GPT-2's BPE");
+    private readonly Option<int[]> input = Opt.TokenIds("--input", "the input as token ids, e.g. \"2 6 0 1 4\"");
+    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
 
+    public IEnumerable<Option> Options => [prompt, input, tokenizer];
+
+    public PromptInput Read(ParseResult parse) =>
+        new(parse.GetValue(prompt), parse.GetValue(input) is { Length: > 0 } ids ? ids : null, parse.GetValue(tokenizer));
+}
+
+/// <summary>The input that <see cref="PromptOptions"/> read: text, token ids or neither.</summary>
+internal sealed record PromptInput(string? Prompt, IReadOnlyList<int>? Input, string? TokenizerDir)
+{
     /// <summary>True when <c>--prompt</c> or <c>--input</c> was given.</summary>
     public bool Given => Prompt is not null || Input is not null;
 
@@ -28,7 +40,7 @@ internal sealed record PromptOptions(string? Prompt, string? Input, string? Toke
         PrefixLabException.Check(Prompt is null || Input is null, "give --prompt TEXT or --input \"ids\", not both");
         if (Input is not null)
         {
-            return [.. MethodSettings.ParseTokens(Input, "--input")];
+            return [.. Input];
         }
         if (Prompt is null)
         {

@@ -35,14 +35,8 @@ internal static class RunFiles
             : string.Create(CultureInfo.InvariantCulture, $"{result.Steps} steps ({(logged ? $"loss {result.FinalLoss:F4}" : "no loss logged")}, {result.Elapsed.TotalSeconds:F0} s)");
     }
 
-    /// <summary>The TensorBoard folder: <c>--log-dir DIR</c>, else <c>model.tb/</c> beside the output; null with <c>--no-tensorboard</c>.</summary>
-    public static string? TensorBoard(Arguments args, string output)
-    {
-        string? dir = args.Optional("log-dir");
-        bool off = args.Flag("no-tensorboard");
-        PrefixLabException.Check(!(off && dir is not null), "--log-dir and --no-tensorboard exclude each other");
-        return off ? null : dir ?? Stem(output) + ".tb";
-    }
+    /// <summary>Where a run's TensorBoard event files go unless <c>--log-dir</c> says: <c>model.tb/</c> beside the output.</summary>
+    public static string TensorBoard(string output) => Stem(output) + ".tb";
 
     /// <summary>Says which weights a run that kept its best ends with (nothing for other runs).</summary>
     public static void ReportKept(TrainingResult result)

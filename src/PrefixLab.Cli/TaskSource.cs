@@ -1,3 +1,4 @@
+using System.CommandLine;
 using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
@@ -22,16 +23,6 @@ internal sealed class TaskSource
         this.files = files;
     }
 
-    public const string Usage = """
-          --task T            a digit task by name, or
-          --data FILE|DIR     a text task: JSON lines, CSV or Parquet with text and label ("TEXT: … EMOTION: label");
-                              a folder: its .parquet files (or data/*.parquet), split by file name (train-*,
-                              validation-*, test-*); integer labels named by the dataset's ClassLabel
-          --label-names a,b   with --data: names of integer labels 0, 1, … (overrides the dataset's own)
-          --tokenizer DIR     with --data: where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
-          --label-name WORD   with --data: the word before the label (default EMOTION)
-        """;
-
     /// <summary>The task as the workflows take it.</summary>
     public TaskData Data { get; }
 
@@ -39,22 +30,21 @@ internal sealed class TaskSource
 
     public bool HasValidation => Data.HasValidation;
 
-    public static TaskSource Read(Arguments args, string modelPath)
+    /// <summary>
+    /// The digit task of <c>--task</c>, or the text task of <c>--data</c> with the tokenizer of
+    /// <c>--tokenizer</c> or of <paramref name="modelPath"/>'s directory.
+    /// </summary>
+    public static TaskSource Of(ITask? task, string? data, string? tokenizerDir, string labelName, string[]? labelNames, string modelPath)
     {
-        string? data = args.Optional("data");
-        string? task = args.Optional("task");
-        string? tokenizerDir = args.Optional("tokenizer");
-        string labelName = args.Optional("label-name") ?? "EMOTION";
-        string? labelNames = args.Optional("label-names");
         PrefixLabException.Check((data is null) != (task is null), "give either --task NAME or --data FILE");
         PrefixLabException.Check(labelNames is null || data is not null, "--label-names goes with --data FILE");
         if (task is not null)
         {
-            return new TaskSource(TaskData.Of(TaskRegistry.Default.Get(task)));
+            return new TaskSource(TaskData.Of(task));
         }
         string dir = tokenizerDir ?? modelPath;
         PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
-        return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames?.Split(',')), Gpt2Tokenizer.Load(dir).Encode), ("--data", data!), ("--tokenizer", dir));
+        return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames), Gpt2Tokenizer.Load(dir).Encode), ("--data", data!), ("--tokenizer", dir));
     }
 
     /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
@@ -82,4 +72,22 @@ internal sealed class TaskSource
             $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
         return layout.ContextLength;
     }
+}
+
+/// <summary>The options that choose what <c>tune</c> and <c>eval</c> train or score on (<see cref="TaskSource"/>).</summary>
+internal sealed class TaskSourceOptions : IOptionGroup
+{
+    private readonly Option<ITask?> task = Opt.Parsed("--task", "T", $"a digit task: {string.Join(", ", TaskRegistry.Default.Names)} (or --data)", TaskRegistry.Default.Get);
+    private readonly Option<string?> data = Opt.Text("--data", "FILE|DIR",
+        "a text task: JSON lines, CSV or Parquet with text and label (\"TEXT: … EMOTION: label\"); a folder: its .parquet files (or data/*.parquet), "
+        + "split by file name (train-*, validation-*, test-*); integer labels named by the dataset's ClassLabel");
+    private readonly Option<string[]> labelNames = Opt.List("--label-names", "A,B", "with --data: names of integer labels 0, 1, … (overrides the dataset's own)", "label", keepBlanks: true);
+    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --data: where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
+    private readonly Option<string> labelName = Opt.TextOr("--label-name", "WORD", "with --data: the word before the label", "EMOTION");
+
+    public IEnumerable<Option> Options => [task, data, labelNames, tokenizer, labelName];
+
+    public TaskSource Read(ParseResult parse, string modelPath) =>
+        TaskSource.Of(parse.GetValue(task), parse.GetValue(data), parse.GetValue(tokenizer), parse.GetRequiredValue(labelName),
+            parse.GetValue(labelNames) is { Length: > 0 } names ? names : null, modelPath);
 }

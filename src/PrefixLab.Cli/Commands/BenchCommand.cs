@@ -1,9 +1,10 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using PrefixLab.Benchmarks;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class BenchCommand : ICommand
+internal sealed class BenchCommand : CliCommand
 {
     // What --json reports, each measure once: a run's object and the medians over runs read the same list.
     private static readonly (string Key, Func<BenchResult, double> Of, int Digits)[] Measures =
@@ -26,25 +27,21 @@ internal sealed class BenchCommand : ICommand
         ("adamw", r => r.Nb03.Phases.Optimizer),
     ];
 
-    public string Name => "bench";
+    private readonly Option<int> stepsOption = Opt.Int("--steps", "timed training steps per model, after 5 warm-up steps", 20, 1, 10_000);
+    private readonly Option<int> repeatOption = Opt.Int("--repeat", "run the whole benchmark R times in a row and report each run and the medians (on a shared machine one run can be 10-20% off the next)", 1, 1, 100, "R");
+    private readonly Option<bool> jsonOption = Opt.Flag("--json", "print one JSON object: the measures (medians over the runs), and with R > 1 each run's measures under \"runs\"");
 
-    public string Summary => "time training steps and evaluation against this machine's matmul peak";
-
-    public string Usage => """
-        prefixlab bench [--steps N] [--repeat R] [--json]
-          --steps N    timed training steps per model, 1-10000, after 5 warm-up steps (default 20)
-          --repeat R   run the whole benchmark R times in a row, 1-100, and report each run and the medians
-                       (default 1; on a shared machine one run can be 10-20% off the next)
-          --json       print one JSON object: the measures (medians over the runs), and with R > 1
-                       each run's measures under "runs"
-        """;
-
-    public int Run(Arguments args)
+    public BenchCommand()
+        : base("bench", "time training steps and evaluation against this machine's matmul peak")
     {
-        int steps = args.Int("steps", 20, 1, 10_000);
-        int repeat = args.Int("repeat", 1, 1, 100);
-        bool json = args.Flag("json");
-        args.EnsureAllUsed();
+        Declare([stepsOption, repeatOption, jsonOption]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        int steps = parse.GetValue(stepsOption);
+        int repeat = parse.GetValue(repeatOption);
+        bool json = parse.GetValue(jsonOption);
         var runs = new List<BenchResult>();
         for (int i = 1; i <= repeat; i++)
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using PrefixLab.Analysis;
@@ -6,50 +7,45 @@ using PrefixLab.Tuning;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class BiasCommand : ICommand
+internal sealed class BiasCommand : CliCommand
 {
-    public string Name => "bias";
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> adapter = Opt.Required("--adapter", "PATH", "a soft-prompt, hard-prompt, prefix or prefix-kv adapter");
+    private readonly AnalysisInputOptions inputs = new(64);
+    private readonly Option<bool> lastInput = Opt.Flag("--last-input", "measure only the last input token's attention (as the paper's appendix does), not every content query");
+    private readonly Option<bool> json = Opt.Flag("--json", "print one JSON object, with the bias vectors");
+    private readonly LoadFlags loadFlags = new();
 
-    public string Summary => "the biases a prefix adds per head, their span, and how evenly it is attended (C3, C6)";
-
-    public string Usage => """
-        prefixlab bias --model FILE --adapter FILE [options]
-          --adapter FILE   a soft-prompt, hard-prompt, prefix or prefix-kv adapter
-          --task T         average over test inputs of T (default: the task the adapter was trained on)
-          --input "..."    or over this one input list
-          --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
-          --samples N      test inputs, 1-100000 (default 64)
-          --seed S         which test inputs, 0 or more (default 0)
-          --last-input     measure only the last input token's attention (as the paper's appendix does),
-                           not every content query
-          --json           print one JSON object, with the bias vectors
-        Per layer and head: the norms of the P bias vectors v(s_k), the singular values of their span and
-        its effective dimension, the mean attention mass on the prefix, and the entropy and effective
-        number of prefix positions that attention spreads over.
-        """ + "\n" + LoadFlags.Usage;
-
-    public int Run(Arguments args)
+    public BiasCommand()
+        : base("bias", "the biases a prefix adds per head, their span, and how evenly it is attended (C3, C6)", """
+            Per layer and head: the norms of the P bias vectors v(s_k), the singular values of their span and
+            its effective dimension, the mean attention mass on the prefix, and the entropy and effective
+            number of prefix positions that attention spreads over.
+            """)
     {
-        string modelPath = args.Required("model");
-        string adapterPath = args.Required("adapter");
-        var inputs = AnalysisInputOptions.Read(args, 64);
-        bool lastInput = args.Flag("last-input");
-        bool json = args.Flag("json");
-        var load = LoadFlags.Read(args);
-        args.EnsureAllUsed();
+        Declare([model, adapter, .. inputs.Options, lastInput, json, .. loadFlags.Options]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string modelPath = parse.GetRequiredValue(model);
+        string adapterPath = parse.GetRequiredValue(adapter);
+        var input = inputs.Read(parse);
+        bool lastOnly = parse.GetValue(lastInput);
+        var load = loadFlags.Read(parse);
 
         using var adapted = AdaptedModel.Load(modelPath, adapterPath, load);
         var geometry = PrefixGeometry.Of(adapted.Method);
-        var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
+        var (lists, newTokens) = input.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);
-        int? queryRow = lastInput ? adapted.PrefixSize + lists[0].Length - 1 : null;
+        int? queryRow = lastOnly ? adapted.PrefixSize + lists[0].Length - 1 : null;
         var heads = BiasSpan.Measure(adapted.Model, geometry, tokens, queryRow);
-        if (json)
+        if (parse.GetValue(json))
         {
             Console.WriteLine(JsonSerializer.Serialize(new { Method = adapted.MethodName, Form = geometry.Form.ToString(), geometry.Size, Samples = lists.Count, Heads = heads }, ModelFile.Json));
             return 0;
         }
-        string queries = lastInput ? $"the last input token (row {queryRow})" : "every content query";
+        string queries = lastOnly ? $"the last input token (row {queryRow})" : "every content query";
         Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}), attention of {queries} averaged over {lists.Count} sequence(s)");
         Console.WriteLine("layer head  eff. dim  prefix mass  entropy  eff. positions  singular values; vector norms");
         foreach (var h in heads)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using PrefixLab.Analysis;
@@ -9,45 +10,39 @@ namespace PrefixLab.Cli.Commands;
 /// <c>prefixlab completions</c>: paper C1's count of distinct greedy continuations from every single
 /// real token against trained single virtual tokens, in front of the same prompt.
 /// </summary>
-internal sealed class CompletionsCommand : ICommand
+internal sealed class CompletionsCommand : CliCommand
 {
     private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public string Name => "completions";
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string[]> adapters = Opt.List("--adapters", "A1,A2", "soft-prompt or prefix adapter files with one virtual token (P = 1)", "file");
+    private readonly Option<string?> virtualFrom = Opt.Text("--virtual-from", "DIR", "every *.safetensors adapter in DIR (without it or --adapters: real tokens only)");
+    private readonly Option<int> length = Opt.Int("--length", "tokens generated after the prompt, up to the model's positions − the prompt", 10, 1, 100_000, "K");
+    private readonly PromptOptions prompt = new();
+    private readonly Option<int> batch = Opt.Int("--batch", "rows per generation", 256, 1, Ranges.MaxBatch);
+    private readonly Option<bool> json = Opt.Flag("--json", "print one JSON object, with each virtual token's continuation");
 
-    public string Summary => "distinct greedy continuations: all V real tokens against trained virtual tokens (C1)";
-
-    public string Usage => """
-        prefixlab completions --model PATH [--adapters A1,A2,... | --virtual-from DIR] [options]
-          --model PATH         a PrefixLab model file or a Hugging Face GPT-2 directory
-          --adapters A1,A2     soft-prompt or prefix adapter files with one virtual token (P = 1)
-          --virtual-from DIR   every *.safetensors adapter in DIR (without either: real tokens only)
-          --length k           tokens generated after the prompt, 1 up to the model's positions − the prompt (default 10)
-          --prompt TEXT        text after the token, tokenized with GPT-2's BPE (default: none)
-          --tokenizer DIR      where vocab.json and merges.txt (or tokenizer.json) are (default: the model directory)
-          --input "ids"        or the prompt as token ids
-          --batch N            rows per generation, 1-65536 (default 256)
-          --json               print one JSON object, with each virtual token's continuation
-        Each of the V tokens t in turn: the model reads [t, prompt...] and continues greedily for k
-        tokens. Each adapter: position 0 holds its vector(s) instead of a token. Counts the distinct
-        k-token continuations of each (at most V for the real tokens); end-of-text does not stop them.
-        """;
-
-    public int Run(Arguments args)
+    public CompletionsCommand()
+        : base("completions", "distinct greedy continuations: all V real tokens against trained virtual tokens (C1)", """
+            Each of the V tokens t in turn: the model reads [t, prompt...] (--prompt or --input, default none)
+            and continues greedily for k tokens. Each adapter: position 0 holds its vector(s) instead of a
+            token. Counts the distinct k-token continuations of each (at most V for the real tokens);
+            end-of-text does not stop them.
+            """)
     {
-        string modelPath = args.Required("model");
-        string? list = args.Optional("adapters");
-        string? folder = args.Optional("virtual-from");
-        int length = args.Int("length", 10, 1, 100_000);
-        var text = PromptOptions.Read(args);
-        int batch = args.Int("batch", 256, 1, Ranges.MaxBatch);
-        bool json = args.Flag("json");
-        args.EnsureAllUsed();
-        PrefixLabException.Check(list is null || folder is null, "give --adapters or --virtual-from, not both");
-        var adapterPaths = list is not null ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            : folder is not null ? AdaptersIn(folder)
-            : [];
-        PrefixLabException.Check(list is null || adapterPaths.Length > 0, "option --adapters names no file");
+        Declare([model, adapters, virtualFrom, length, .. prompt.Options, batch, json]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string modelPath = parse.GetRequiredValue(model);
+        string[] list = parse.GetValue(adapters)!;
+        string? folder = parse.GetValue(virtualFrom);
+        int steps = parse.GetValue(length);
+        var text = prompt.Read(parse);
+        int rows = parse.GetValue(batch);
+        PrefixLabException.Check(list.Length == 0 || folder is null, "give --adapters or --virtual-from, not both");
+        var adapterPaths = folder is not null ? AdaptersIn(folder) : list;
         // Every adapter file is checked before the long count over the vocabulary starts.
         foreach (string path in adapterPaths)
         {
@@ -55,26 +50,26 @@ internal sealed class CompletionsCommand : ICommand
             PrefixLabException.Check(File.Exists(path), $"adapter file not found: '{path}'");
         }
 
-        var (model, _) = ModelFile.Load(modelPath);
-        using (model)
+        var (gpt, _) = ModelFile.Load(modelPath);
+        using (gpt)
         {
-            int[] prompt = text.Ids(modelPath) ?? [];
+            int[] promptIds = text.Ids(modelPath) ?? [];
             var tokenizer = text.Tokenizer(modelPath);
-            var virtualTokens = CompletionCount.LoadAdapters(model, adapterPaths);
+            var virtualTokens = CompletionCount.LoadAdapters(gpt, adapterPaths);
             var realProgress = new ProgressPrinter("real tokens");
-            var real = CompletionCount.Tally(CompletionCount.Real(model, prompt, length, batch, realProgress.Report));
+            var real = CompletionCount.Tally(CompletionCount.Real(gpt, promptIds, steps, rows, realProgress.Report));
             var virtualProgress = new ProgressPrinter("virtual tokens");
-            var continuations = virtualTokens.Count == 0 ? [] : CompletionCount.Virtual(model, virtualTokens, prompt, length, batch, virtualProgress.Report);
+            var continuations = virtualTokens.Count == 0 ? [] : CompletionCount.Virtual(gpt, virtualTokens, promptIds, steps, rows, virtualProgress.Report);
             var tally = virtualTokens.Count == 0 ? null : CompletionCount.Tally(continuations);
             string? Decode(int[] ids) => tokenizer?.Decode(ids);
-            if (json)
+            if (parse.GetValue(json))
             {
                 var report = new
                 {
                     Model = modelPath,
-                    Length = length,
-                    PromptIds = prompt,
-                    Vocab = model.Config.VocabSize,
+                    Length = steps,
+                    PromptIds = promptIds,
+                    Vocab = gpt.Config.VocabSize,
                     Real = real,
                     RealMostCommonText = Decode(real.MostCommon),
                     Virtual = tally,
@@ -83,9 +78,9 @@ internal sealed class CompletionsCommand : ICommand
                 Console.WriteLine(JsonSerializer.Serialize(report, ModelFile.Json));
                 return 0;
             }
-            string shown = text.Prompt is not null ? $"\"{text.Prompt}\" ({prompt.Length} tokens)" : prompt.Length == 0 ? "no prompt" : $"[{string.Join(' ', prompt)}]";
-            Console.WriteLine($"greedy {length}-token continuations after one token and {shown}");
-            Console.WriteLine(Line("single real tokens:   ", real, $"all {model.Config.VocabSize:N0} tokens (at most V)", Decode));
+            string shown = text.Prompt is not null ? $"\"{text.Prompt}\" ({promptIds.Length} tokens)" : promptIds.Length == 0 ? "no prompt" : $"[{string.Join(' ', promptIds)}]";
+            Console.WriteLine($"greedy {steps}-token continuations after one token and {shown}");
+            Console.WriteLine(Line("single real tokens:   ", real, $"all {gpt.Config.VocabSize:N0} tokens (at most V)", Decode));
             if (tally is not null)
             {
                 string kinds = string.Join(", ", virtualTokens.GroupBy(v => v.Method).Select(g => $"{g.Count():N0} {g.Key}"));

@@ -1,35 +1,36 @@
+using System.CommandLine;
 using PrefixLab.Reporting;
 using PrefixLab.Training;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class CurvesCommand : ICommand
+internal sealed class CurvesCommand : CliCommand
 {
-    public string Name => "curves";
+    private readonly Argument<string[]> logsArgument = new("LOG") { Arity = ArgumentArity.ZeroOrMore, Description = "a run's log (X.log.jsonl, written beside the model or adapter X.safetensors)" };
+    private readonly Option<string> outOption = Opt.Required("--out", "FILE.png", "the chart to write (not one of the logs, nor an existing device, pipe or folder)");
+    private readonly ChoiceOption<CurveMetric> metricOption = Opt.Choice("--metric",
+        "accuracy: the test evaluations of --eval-every; validation: the validation scores of --keep-best; loss",
+        ("accuracy", CurveMetric.Accuracy), ("validation", CurveMetric.Validation), ("loss", CurveMetric.Loss));
+    private readonly Option<string[]> labelsOption = Opt.List("--labels", "A,B", "legend entries, one per log", "label", "the file names");
+    private readonly Option<string?> titleOption = Opt.Text("--title", "TEXT", "chart title");
 
-    public string Summary => "draw the test accuracy or loss of training runs from their logs";
-
-    public string Usage => """
-        prefixlab curves LOG [LOG ...] --out FILE.png [options]
-          LOG               a run's log (X.log.jsonl, written beside the model or adapter X.safetensors)
-          --out FILE.png    the chart to write (not one of the logs, nor an existing device, pipe or folder)
-          --metric M        accuracy (the test evaluations of --eval-every, default), validation (the
-                            validation scores of --keep-best) or loss
-          --labels a,b,...  legend entries, one per log (default: the file names)
-          --title TEXT      chart title
-        Also prints, per log, the first, last, lowest and highest value and the mean of the last half.
-        """;
-
-    public int Run(Arguments args)
+    public CurvesCommand()
+        : base("curves", "draw the test accuracy or loss of training runs from their logs", """
+            Also prints, per log, the first, last, lowest and highest value and the mean of the last half.
+            """)
     {
-        string output = args.Required("out");
-        var metric = args.Choice("metric", ("accuracy", CurveMetric.Accuracy), ("validation", CurveMetric.Validation), ("loss", CurveMetric.Loss));
-        var labels = args.Optional("labels")?.Split(',');
-        string? title = args.Optional("title");
-        var logs = args.Positional;
-        args.EnsureAllUsed();
-        PrefixLabException.Check(logs.Count > 0, "curves needs at least one log file");
-        PrefixLabException.Check(labels is null || labels.Length == logs.Count, $"--labels has {labels?.Length} entries for {logs.Count} log(s)");
+        Declare([logsArgument, outOption, metricOption, labelsOption, titleOption]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string output = parse.GetRequiredValue(outOption);
+        var metric = metricOption.Read(parse);
+        var labels = parse.GetValue(labelsOption) is { Length: > 0 } given ? given : null;
+        string? title = parse.GetValue(titleOption);
+        var logs = parse.GetValue(logsArgument) ?? [];
+        PrefixLabException.Check(logs.Length > 0, "curves needs at least one log file");
+        PrefixLabException.Check(labels is null || labels.Length == logs.Length, $"--labels has {labels?.Length} entries for {logs.Length} log(s)");
         var plan = new OutputPlan().File("--out", output);
         foreach (string log in logs)
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using PrefixLab.Evaluation;
 using PrefixLab.Interop;
@@ -7,39 +8,39 @@ using PrefixLab.Workflows;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class EvalCommand : ICommand
+internal sealed class EvalCommand : CliCommand
 {
-    public string Name => "eval";
+    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string?> adapterOption = Opt.Text("--adapter", "PATH", "an adapter trained on that model (prefix, prompt, LoRA), a PEFT directory, or a fully fine-tuned model");
+    private readonly TaskSourceOptions taskOptions = new();
+    private readonly Option<int?> samplesOption = Opt.IntOrNull("--samples", "test samples", 1, Ranges.MaxSamples, "3200; text tasks: the whole test split");
+    private readonly Option<ulong> seedOption = Opt.Seed("--seed", "which test samples", 0);
+    private readonly ChoiceOption<DataSplit> splitOption = Opt.Choice("--split",
+        "the split to score: test, or validation (digit tasks: the lists --keep-best held out; text data: its validation split)",
+        ("test", DataSplit.Test), ("validation", DataSplit.Validation));
+    private readonly Option<int?> prefixSizeOption = Opt.IntOrNull("--prefix-size", "padding positions, at most the model's positions − 1", 0, 100_000, "the adapter's, else the model's", "P");
+    private readonly Option<int> batchOption = Opt.Int("--batch", "samples decoded at once", 256, 1, Ranges.MaxBatch);
+    private readonly Option<bool> jsonOption = Opt.Flag("--json", "print one JSON object");
+    private readonly LoadFlags loadFlags = new();
 
-    public string Summary => "exact-match accuracy of greedy decoding on a task's test split";
-
-    public string Usage => """
-        prefixlab eval --model FILE|DIR (--task T | --data FILE) [options]
-          --model FILE     a PrefixLab model file or a Hugging Face GPT-2 directory
-          --adapter PATH   an adapter trained on that model (prefix, prompt, LoRA), a PEFT directory,
-                           or a fully fine-tuned model
-          --samples N      test samples, 1-1000000 (default 3200; text tasks: the whole test split)
-          --seed S         which test samples, 0 or more (default 0)
-          --split S        test (default) or validation (digit tasks: the lists --keep-best held out;
-                           text data: its validation split)
-          --prefix-size P  padding positions, 0 to the model's positions − 1 (default: the adapter's, else the model's)
-          --batch N        samples decoded at once, 1-65536 (default 256)
-          --json           print one JSON object
-        """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage;
-
-    public int Run(Arguments args)
+    public EvalCommand()
+        : base("eval", "exact-match accuracy of greedy decoding on a task's test split", "Give --task T or --data FILE.")
     {
-        string path = args.Required("model");
-        string? adapterPath = args.Optional("adapter");
-        var task = TaskSource.Read(args, path);
-        int? samples = args.IntIfGiven("samples", 1, Ranges.MaxSamples);
-        ulong seed = args.Seed("seed", 0);
-        int? prefixSize = args.IntIfGiven("prefix-size", 0, 100_000);
-        int batch = args.Int("batch", 256, 1, Ranges.MaxBatch);
-        bool json = args.Flag("json");
-        var split = args.Choice("split", ("test", DataSplit.Test), ("validation", DataSplit.Validation));
-        var load = LoadFlags.Read(args);
-        args.EnsureAllUsed();
+        Declare([modelOption, adapterOption, .. taskOptions.Options, samplesOption, seedOption, splitOption, prefixSizeOption, batchOption, jsonOption, .. loadFlags.Options]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string path = parse.GetRequiredValue(modelOption);
+        string? adapterPath = parse.GetValue(adapterOption);
+        var task = taskOptions.Read(parse, path);
+        int? samples = parse.GetValue(samplesOption);
+        ulong seed = parse.GetValue(seedOption);
+        int? prefixSize = parse.GetValue(prefixSizeOption);
+        int batch = parse.GetValue(batchOption);
+        bool json = parse.GetValue(jsonOption);
+        var split = splitOption.Read(parse);
+        var load = loadFlags.Read(parse);
         PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task) or --data with a validation split");
 
         using var loaded = AdaptedModel.Load(path, adapterPath, load);

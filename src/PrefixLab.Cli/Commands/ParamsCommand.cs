@@ -1,44 +1,46 @@
+using System.CommandLine;
 using PrefixLab.Interop;
 using PrefixLab.Tuning;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class ParamsCommand : ICommand
+internal sealed class ParamsCommand : CliCommand
 {
-    public string Name => "params";
+    private readonly Option<string> modelOption = Opt.Required("--model", "FILE", "a PrefixLab model file");
+    private readonly Option<MethodKind?> methodOption = Opt.Parsed("--method", "M", $"the tuning method: {MethodOptions.MethodNames}", TuningMethods.Get, required: true);
+    private readonly MethodOptions method = new();
+    private readonly Option<string?> matchOption = Opt.Text("--match", "METHOD[:SIZE=N]",
+        $"find the size of --method ({Sizes}) whose count equals that configuration's, e.g. lora:rank=1; a size set there has the range of its option");
+    private readonly LoadFlags load = new();
 
-    public string Summary => "count a method's trainable parameters, or match another method's count";
-
-    public string Usage => $"""
-        prefixlab params --model FILE --method M [method options] [--match METHOD[:SIZE=N]]
-          --method M            {MethodSettings.MethodNames}
-          --match lora:rank=1   find the size of M ({Sizes}) whose count equals that configuration's;
-                                a size set there has the range of its option below
-        """ + "\n" + MethodSettings.Usage + "\n" + LoadFlags.Usage;
+    public ParamsCommand()
+        : base("params", "count a method's trainable parameters, or match another method's count")
+    {
+        Declare([modelOption, methodOption, .. method.Options, matchOption, .. load.Options]);
+    }
 
     /// <summary>The methods' sizes, e.g. <c>prefix-size (prefix, …), rank (lora)</c>.</summary>
-    private static string Sizes => string.Join(", ", TuningMethods.All.Where(k => k.Size is not null).GroupBy(k => k.Size!.Knob)
+    private static string Sizes => string.Join("; ", TuningMethods.All.Where(k => k.Size is not null).GroupBy(k => k.Size!.Knob)
         .Select(g => $"{g.Key} for {string.Join(", ", g.Select(k => k.Name))}"));
 
-    public int Run(Arguments args)
+    protected override int Run(ParseResult parse)
     {
-        var (model, info) = ModelFile.Load(args.Required("model"), LoadFlags.Read(args));
+        var (model, info) = ModelFile.Load(parse.GetRequiredValue(modelOption), load.Read(parse));
         using var _ = model;
-        string method = args.Required("method");
-        var kind = TuningMethods.Get(method);
-        var settings = MethodSettings.Read(args, model, info.PrefixSize, kind);
-        string? match = args.Optional("match");
-        args.EnsureAllUsed();
+        var kind = parse.GetRequiredValue(methodOption)!;
+        string method = kind.Name;
+        var settings = this.method.Read(parse, model, info.PrefixSize, kind);
+        string? match = parse.GetValue(matchOption);
 
         if (match is null)
         {
             Console.WriteLine($"{method}: {ParameterBudget.Count(model, method, settings):N0} trainable parameters");
             return 0;
         }
-        var (otherMethod, otherSettings, sizes) = ParseMatch(match, MethodSettings.Read(args, model, info.PrefixSize, TuningMethods.Get(match.Split(':', 2)[0])));
+        var (otherMethod, otherSettings, sizes) = ParseMatch(match, this.method.Read(parse, model, info.PrefixSize, TuningMethods.Get(match.Split(':', 2)[0])));
         foreach (var size in sizes)
         {
-            MethodSettings.CheckMatched(model, TuningMethods.Get(otherMethod), otherSettings, size);
+            MethodOptions.CheckMatched(model, TuningMethods.Get(otherMethod), otherSettings, size);
         }
         long target = ParameterBudget.Count(model, otherMethod, otherSettings);
         var best = ParameterBudget.Match(model, method, settings, target);

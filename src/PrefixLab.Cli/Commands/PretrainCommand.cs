@@ -1,3 +1,4 @@
+using System.CommandLine;
 using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Model;
@@ -8,87 +9,60 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class PretrainCommand : ICommand
+internal sealed class PretrainCommand : CliCommand
 {
-    public string Name => "pretrain";
+    private readonly Option<ITask?> taskOption = Opt.Parsed("--task", "T", $"the task: {string.Join(", ", TaskRegistry.Default.Names)}", TaskRegistry.Default.Get, required: true);
+    private readonly Option<string> outOption = Opt.Required("--out", "FILE",
+        "model file to write (safetensors); FILE.ckpt.safetensors and FILE.log.jsonl go beside it. None of them may be an existing device, pipe or folder.");
+    private readonly Option<int> vocabOption = Opt.Int("--vocab", "vocabulary size, at least the task's largest token + 1", DefaultVocab, 1, 1_000_000, "V");
+    private readonly Option<int> layersOption = Opt.Int("--layers", "blocks", 1, 1, 256);
+    private readonly Option<int> headsOption = Opt.Int("--heads", "attention heads, dividing --width", 1, 1, 1024);
+    private readonly Option<int> widthOption = Opt.Int("--width", "embedding width", 96, 1, 16_384);
+    private readonly Option<int> prefixSizeOption = Opt.Int("--prefix-size", "padding positions in front of each input", 1, 0, 1024, "P");
+    private readonly Option<bool> noAttnLayerNormOption = Opt.Flag("--no-attn-layernorm", "no LayerNorm before attention (notebook 02)");
+    private readonly Option<double> dropoutOption = Opt.Double("--dropout", "dropout", 0.1, 0, 0.99);
+    private readonly Option<int> itersOption = Opt.Int("--iters", "training steps", 20_000, 1, Ranges.MaxSteps);
+    private readonly Option<double> lrOption = Opt.Double("--lr", "learning rate", 5e-4, 0, Ranges.MaxLearningRate, aboveMin: true);
+    private readonly Option<double> weightDecayOption = Opt.Double("--weight-decay", "AdamW weight decay on Linear weights", 0.1, 0, Ranges.MaxWeightDecay);
+    private readonly TrainingOptions training = new();
 
-    public string Summary => "train a fresh model on a task and save it";
-
-    public string Usage => """
-        prefixlab pretrain --task T --out FILE [options]
-          --task T              ascending, descending, plus1, plus2, ascending-plus1, histogram, random
-          --out FILE            model file to write (safetensors); FILE.ckpt.safetensors and FILE.log.jsonl
-                                go beside it. None of them may be an existing device, pipe or folder.
-          --layers N            blocks, 1-256 (default 1)
-          --heads N             attention heads, 1-1024, dividing --width (default 1)
-          --width N             embedding width, 1-16384 (default 96)
-          --prefix-size P       padding positions in front of each input, 0-1024 (default 1)
-          --no-attn-layernorm   no LayerNorm before attention (notebook 02)
-          --dropout X           dropout, 0-0.99 (default 0.1)
-          --iters N             steps, 1-100000000 (default 20000)
-          --lr X                learning rate, more than 0 and at most 10 (default 5e-4)
-          --weight-decay X      on Linear weights, 0-10 (default 0.1)
-          --batch N             batch size, 1-65536 and what memory holds (default 64)
-          --seed S              seed of initialisation, batches and dropout, 0 or more (default 1)
-          --checkpoint-every N  checkpoint to FILE.ckpt.safetensors every N steps (default 1000; 0: at the end only)
-          --resume              continue from that checkpoint (the log is cut back to its step)
-          --log-every N         JSON-lines log FILE.log.jsonl every N steps, 1 or more (default 100)
-          --log-dir DIR         TensorBoard event files of the same numbers in DIR (default FILE.tb/)
-          --no-tensorboard      no event files
-          --eval-samples N      after training, evaluate on N test samples of the task, 0-1000000 (default 0: skip)
-          --eval-every N        also evaluate every N steps (a positive multiple of --log-every; leave it out
-                                for none), on --eval-samples samples (3200 if not given): shown with the
-                                progress and in the log
-          --keep-best           hold the validation split (1 in 20 training inputs) out of training, score
-                                it at every --eval-every and save the weights that scored best there
-        Every option is checked before the first step; a bad one ends the command with one line and exit code 2.
-        """;
-
-    public int Run(Arguments args)
+    public PretrainCommand()
+        : base("pretrain", "train a fresh model on a task and save it",
+            "Every option is checked before the first step; a bad one ends the command with one line and exit code 2.")
     {
-        var task = TaskRegistry.Default.Get(args.Required("task"));
-        string output = args.Required("out");
-        int prefixSize = args.Int("prefix-size", 1, 0, 1024);
-        ulong seed = args.Seed("seed", 1);
+        Declare([taskOption, outOption, vocabOption, layersOption, headsOption, widthOption, prefixSizeOption, noAttnLayerNormOption, dropoutOption, itersOption, lrOption, weightDecayOption, .. training.Options]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var task = parse.GetRequiredValue(taskOption)!;
+        string output = parse.GetRequiredValue(outOption);
+        int prefixSize = parse.GetValue(prefixSizeOption);
         var layout = SequenceLayout.For(task, prefixSize);
+        int vocab = parse.GetValue(vocabOption);
+        PrefixLabException.Check(vocab > task.MaxToken, $"option --vocab must be between {task.MaxToken + 1} and 1000000 (got {vocab}): task '{task.Name}' uses token {task.MaxToken}");
         var config = new GptConfig(
-            VocabSize: args.Int("vocab", DefaultVocab, task.MaxToken + 1, 1_000_000),
+            VocabSize: vocab,
             BlockSize: layout.ContextLength,
-            Layers: args.Int("layers", 1, 1, 256),
-            Heads: args.Int("heads", 1, 1, 1024),
-            Width: args.Int("width", 96, 1, 16_384),
-            Dropout: args.Double("dropout", 0.1, 0, 0.99),
-            AttnLayerNorm: !args.Flag("no-attn-layernorm"));
+            Layers: parse.GetValue(layersOption),
+            Heads: parse.GetValue(headsOption),
+            Width: parse.GetValue(widthOption),
+            Dropout: parse.GetValue(dropoutOption),
+            AttnLayerNorm: !parse.GetValue(noAttnLayerNormOption));
         PrefixLabException.Check(config.Width % config.Heads == 0, $"option --width {config.Width} must be a multiple of --heads {config.Heads}");
         config.Validate();
-        string? tensorBoard = RunFiles.TensorBoard(args, output);
-        var options = new TrainOptions
-        {
-            Iterations = args.Int("iters", 20_000, 1, Ranges.MaxSteps),
-            LearningRate = args.Double("lr", 5e-4, 0, Ranges.MaxLearningRate, aboveMin: true),
-            BatchSize = args.Int("batch", 64, 1, Ranges.MaxBatch),
-            Seed = seed,
-            CheckpointEvery = args.Int("checkpoint-every", 1000, 0, Ranges.MaxSteps),
-            CheckpointPath = RunFiles.Checkpoint(output),
-            Resume = args.Flag("resume"),
-            LogPath = RunFiles.Log(output),
-            LogEvery = args.Int("log-every", 100, 1, Ranges.MaxSteps),
-            EvalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0,
-            TensorBoardDir = tensorBoard,
-            KeepBest = args.Flag("keep-best"),
-        }.Validate();
-        double weightDecay = args.Double("weight-decay", 0.1, 0, Ranges.MaxWeightDecay);
-        int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
-        args.EnsureAllUsed();
-        RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output, tensorBoard).Check();
+        var run = training.Read(parse, output);
+        var options = run.For(parse.GetValue(itersOption), parse.GetValue(lrOption));
+        double weightDecay = parse.GetValue(weightDecayOption);
+        RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output, run.TensorBoard).Check();
         Ranges.CheckTrainingMemory(config, options.BatchSize, layout.ContextLength);
 
         var result = PretrainWorkflow.Run(
             new PretrainRequest(config, task, prefixSize, options, output)
             {
                 WeightDecay = weightDecay,
-                EvalSamples = evalSamples > 0 ? evalSamples : null,
-                FinalEvalSamples = evalSamples,
+                EvalSamples = run.EvalSamples > 0 ? run.EvalSamples : null,
+                FinalEvalSamples = run.EvalSamples,
             },
             new ProgressPrinter("pretrain").Report);
         if (result.Training.ResumedFrom > 0)

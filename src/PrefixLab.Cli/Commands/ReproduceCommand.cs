@@ -1,45 +1,43 @@
+using System.CommandLine;
 using PrefixLab.Experiments;
 using PrefixLab.Reporting;
 using PrefixLab.Util;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class ReproduceCommand : ICommand
+internal sealed class ReproduceCommand : CliCommand
 {
-    public string Name => "reproduce";
+    private readonly Option<Profile?> profileOption = Opt.Parsed("--profile", string.Join('|', Profiles.All.Select(p => p.Name)),
+        "quick: scaled down to under 45 minutes here; paper: the paper's sizes; smoke: a few minutes, checks the pipeline and decides nothing",
+        Profiles.Get, Profiles.Quick);
+    private readonly Option<int> seedsOption = Opt.Int("--seeds", "seeds per experiment; tables show mean ± std when K > 1", 1, 1, 100, "K");
+    private readonly Option<string[]> onlyOption = Opt.List("--only", "NAME,NAME", "run only these specs", "spec", "every spec");
+    private readonly Option<string> outOption = Opt.TextOr("--out", "DIR",
+        "where report.md, index.html, results.json and figures/ go: a folder or new, and those names not existing devices, pipes or folders", "report");
+    private readonly Option<string?> specsOption = Opt.Text("--specs", "DIR", "the experiment specs", defaultText: "experiments/ here, else the copy beside the app");
+    private readonly Option<string?> cacheOption = Opt.Text("--cache", "DIR", "trained models, adapters and finished results", defaultText: "runs/reproduce/PROFILE");
+    private readonly Option<string?> gpt2Option = Opt.Text("--gpt2", "DIR", "with --text-data: a Hugging Face GPT-2 directory for the paper's appendix (C6: prefix-spread); without them that experiment is reported as not run");
+    private readonly Option<string?> textDataOption = Opt.Text("--text-data", "FILE", "with --gpt2: labelled texts (.jsonl or .csv, as tune --data reads them)");
 
-    public string Summary => "run the paper's experiments (experiments/*.json) and write a report that decides C1–C6";
-
-    public string Usage => """
-        prefixlab reproduce [--profile smoke|quick|paper] [--seeds K] [--only NAME[,NAME]] [--out report/]
-          --profile P    quick (default: scaled down to under 45 minutes here), paper (the paper's sizes),
-                         smoke (a few minutes: checks the pipeline, decides nothing)
-          --seeds K      seeds per experiment, 1-100; tables show mean ± std when K > 1 (default 1)
-          --only NAMES   run only these specs (comma-separated names)
-          --out DIR      where report.md, index.html, results.json and figures/ go (default report/); a folder
-                         or new, and those names not existing devices, pipes or folders
-          --specs DIR    the specs (default: experiments/ here, else the copy beside the app)
-          --cache DIR    trained models, adapters and finished results (default runs/reproduce/PROFILE)
-          --gpt2 DIR --text-data FILE
-                         a Hugging Face GPT-2 directory and labelled texts (.jsonl or .csv, as tune
-                         --data reads them) for the paper's appendix (C6: prefix-spread); without them
-                         that experiment is reported as not run
-        Finished work is cached by a hash of everything that determines it: rerunning, or starting
-        again after a kill, skips it.
-        """;
-
-    public int Run(Arguments args)
+    public ReproduceCommand()
+        : base("reproduce", "run the paper's experiments (experiments/*.json) and write a report that decides C1–C6", """
+            Finished work is cached by a hash of everything that determines it: rerunning, or starting
+            again after a kill, skips it.
+            """)
     {
-        var profile = Profiles.Get(args.Optional("profile") ?? Profiles.Quick);
-        int seeds = args.Int("seeds", 1, 1, 100);
-        var only = args.Optional("only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string output = args.Optional("out") ?? "report";
-        string specsDirectory = args.Optional("specs") ?? DefaultSpecs();
-        string cacheDirectory = args.Optional("cache") ?? Path.Combine("runs", "reproduce", profile.Name);
-        string? gpt2 = args.Optional("gpt2");
-        string? textData = args.Optional("text-data");
-        args.EnsureAllUsed();
-        PrefixLabException.Check(only is null || only.Length > 0, "option --only names no spec");
+        Declare([profileOption, seedsOption, onlyOption, outOption, specsOption, cacheOption, gpt2Option, textDataOption]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        var profile = parse.GetValue(profileOption) ?? Profiles.Get(Profiles.Quick);
+        int seeds = parse.GetValue(seedsOption);
+        var only = parse.GetValue(onlyOption) is { Length: > 0 } names ? names : null;
+        string output = parse.GetRequiredValue(outOption);
+        string specsDirectory = parse.GetValue(specsOption) ?? DefaultSpecs();
+        string cacheDirectory = parse.GetValue(cacheOption) ?? Path.Combine("runs", "reproduce", profile.Name);
+        string? gpt2 = parse.GetValue(gpt2Option);
+        string? textData = parse.GetValue(textDataOption);
         PrefixLabException.Check((gpt2 is null) == (textData is null), "--gpt2 DIR and --text-data FILE go together");
         new OutputPlan().Directory("--out", output, "report.md", "index.html", "results.json").Directory("--out's figures", Path.Combine(output, "figures"))
             .Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Check();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -9,36 +10,34 @@ namespace PrefixLab.Cli.Commands;
 /// <c>prefixlab tokenize</c>: a checkpoint's GPT-2 tokenizer on its own, to see the ids a text gets (and
 /// compare them with another tool's), the text of ids, or the tokenizer's speed on a file.
 /// </summary>
-internal sealed class TokenizeCommand : ICommand
+internal sealed class TokenizeCommand : CliCommand
 {
-    public string Name => "tokenize";
+    private readonly Option<string> tokenizerOption = Opt.Required("--tokenizer", "DIR", "a Hugging Face GPT-2 directory: vocab.json and merges.txt, or tokenizer.json");
+    private readonly Option<string?> textOption = Opt.Text("--text", "T", "prints the ids of T");
+    private readonly Option<string?> fileOption = Opt.Text("--file", "F", "prints the ids of a UTF-8 text file");
+    private readonly Option<int[]> idsOption = Opt.TokenIds("--ids", "prints the text of the ids, e.g. \"15496 995\"");
+    private readonly Option<bool> speedOption = Opt.Flag("--speed", "with --file: prints the tokens, bytes and tokens per second instead of the ids");
 
-    public string Summary => "GPT-2 token ids of a text or file, the text of ids, or the tokenizer's speed";
-
-    public string Usage => """
-        prefixlab tokenize --tokenizer DIR (--text T | --file F | --ids "..") [--speed]
-          --tokenizer DIR   a Hugging Face GPT-2 directory: vocab.json and merges.txt, or tokenizer.json
-          --text T          prints the ids of T
-          --file F          prints the ids of a UTF-8 text file
-          --ids "15496 995" prints the text of the ids
-          --speed           with --file: prints the tokens, bytes and tokens per second instead of the ids
-        """;
-
-    public int Run(Arguments args)
+    public TokenizeCommand()
+        : base("tokenize", "GPT-2 token ids of a text or file, the text of ids, or the tokenizer's speed", "Give one of --text, --file and --ids.")
     {
-        string dir = args.Required("tokenizer");
-        string? text = args.Optional("text");
-        string? file = args.Optional("file");
-        string? ids = args.Optional("ids");
-        bool speed = args.Flag("speed");
-        args.EnsureAllUsed();
-        PrefixLabException.Check(new[] { text, file, ids }.Count(o => o is not null) == 1, "give one of --text T, --file F or --ids \"...\"");
+        Declare([tokenizerOption, textOption, fileOption, idsOption, speedOption]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string dir = parse.GetRequiredValue(tokenizerOption);
+        string? text = parse.GetValue(textOption);
+        string? file = parse.GetValue(fileOption);
+        var ids = parse.GetValue(idsOption) is { Length: > 0 } given ? given : null;
+        bool speed = parse.GetValue(speedOption);
+        PrefixLabException.Check(new object?[] { text, file, ids }.Count(o => o is not null) == 1, "give one of --text T, --file F or --ids \"...\"");
         PrefixLabException.Check(!speed || file is not null, "--speed needs --file F");
         PrefixLabException.Check(file is null || File.Exists(file), $"--file: file not found: '{file}'");
         var tokenizer = Gpt2Tokenizer.Load(dir);
         if (ids is not null)
         {
-            Console.WriteLine(tokenizer.Decode(MethodSettings.ParseTokens(ids, "--ids")));
+            Console.WriteLine(tokenizer.Decode(ids));
             return 0;
         }
         string input = text ?? File.ReadAllText(file!, Encoding.UTF8);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using PrefixLab.Evaluation;
 using PrefixLab.Interop;
 using PrefixLab.Tasks;
@@ -8,96 +9,71 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class TuneCommand : ICommand
+internal sealed class TuneCommand : CliCommand
 {
-    public string Name => "tune";
+    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> methodOption = Opt.Required("--method", "M", $"the tuning method: {MethodOptions.MethodNames}");
+    private readonly Option<int?> itersOption = Opt.IntOrNull("--iters", "training steps: required for every method that trains (hard-prompt trains nothing)", 1, Ranges.MaxSteps);
+    private readonly Option<string> outOption = Opt.Required("--out", "FILE",
+        "the adapter (or model, for full) to write; FILE.ckpt.safetensors and FILE.log.jsonl go beside it. None may be an input or an existing device, pipe or folder.");
+    private readonly Option<double?> lrOption = Opt.DoubleOrNull("--lr", "learning rate", 0, Ranges.MaxLearningRate, aboveMin: true,
+        "the method's own (the paper's: prefix, soft prompt 5e-5; LoRA 5e-3; full 5e-4)");
+    private readonly Option<double?> weightDecayOption = Opt.DoubleOrNull("--weight-decay", "AdamW weight decay", 0, Ranges.MaxWeightDecay, false,
+        "the method's own (0.01, PyTorch's AdamW default; full: 0.1 on Linear weights)");
+    private readonly MethodOptions method = new();
+    private readonly TrainingOptions training = new();
+    private readonly ChoiceOption<TuneFormat> formatOption = Opt.Choice("--format",
+        $"peft: save a {string.Join(", ", PeftFormat.SavableMethods)} adapter as a PEFT directory (adapter_config.json, adapter_model.safetensors) at --out, "
+        + "the config naming the base model as --model is typed; hf: full on a Hugging Face GPT-2, saved as a new Hugging Face folder at --out "
+        + "(config.json, model.safetensors, the tokenizer files), which transformers loads",
+        ("prefixlab", TuneFormat.PrefixLab), ("peft", TuneFormat.Peft), ("hf", TuneFormat.HuggingFace));
+    private readonly LoadFlags load = new();
+    private readonly TaskSourceOptions taskOptions = new();
 
-    public string Summary => "adapt a model to a task with a tuning method and save the adapter";
-
-    public string Usage => $"""
-        prefixlab tune --model FILE|DIR --method M (--task T | --data FILE) --iters N --out FILE [options]
-          --model FILE|DIR    a PrefixLab model file or a Hugging Face GPT-2 directory
-          --method M          {MethodSettings.MethodNames}
-          --iters N           steps, 1-100000000: required for every method but hard-prompt, which trains nothing
-          --out FILE          the adapter (or model, for full) to write; FILE.ckpt.safetensors and FILE.log.jsonl
-                              go beside it. None may be an input or an existing device, pipe or folder.
-          --lr X              more than 0 and at most 10; default: the method's own (the paper's: prefix, soft
-                              prompt 5e-5; LoRA 5e-3; full 5e-4)
-          --weight-decay X    0-10; default: the method's own (0.01, PyTorch's AdamW default; full: 0.1 on
-                              Linear weights)
-        """ + "\n" + MethodSettings.Usage + "\n" + """
-          --batch N, --seed S, --checkpoint-every N, --resume, --log-every N, --eval-samples N, --eval-every N,
-          --keep-best, --log-dir DIR, --no-tensorboard
-                              as for pretrain (--keep-best with --data: needs a validation split)
-          --format peft       save a {string.Join(", ", PeftFormat.SavableMethods)} adapter as a PEFT directory
-                              (adapter_config.json, adapter_model.safetensors) at --out; the config names
-                              the base model as --model is typed
-          --format hf         full on a Hugging Face GPT-2: save the model as a new Hugging Face folder at --out
-                              (config.json, model.safetensors, the tokenizer files), which transformers loads
-        """ + "\n" + LoadFlags.Usage + "\n" + TaskSource.Usage + "\n" + """
-        Adapters hold only the method's own tensors; full saves a model. Every option, output
-        and format is checked before the first step.
-        """;
-
-    public int Run(Arguments args)
+    public TuneCommand()
+        : base("tune", "adapt a model to a task with a tuning method and save the adapter", """
+            Give --task T or --data FILE. Adapters hold only the method's own tensors; full saves a model.
+            --keep-best with --data needs a validation split. Every option, output and format is checked
+            before the first step.
+            """)
     {
-        string modelPath = args.Required("model");
-        string methodName = args.Required("method");
-        string output = args.Required("out");
-        var format = args.Choice("format", ("prefixlab", TuneFormat.PrefixLab), ("peft", TuneFormat.Peft), ("hf", TuneFormat.HuggingFace));
+        Declare([modelOption, methodOption, itersOption, outOption, lrOption, weightDecayOption, .. method.Options, .. training.Options, formatOption, .. load.Options, .. taskOptions.Options]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string modelPath = parse.GetRequiredValue(modelOption);
+        string methodName = parse.GetRequiredValue(methodOption);
+        string output = parse.GetRequiredValue(outOption);
+        var format = formatOption.Read(parse);
         CheckFormat(format, modelPath, methodName, output);
-        var task = TaskSource.Read(args, modelPath);
-        var (model, info) = ModelFile.Load(modelPath, LoadFlags.Read(args));
+        var task = taskOptions.Read(parse, modelPath);
+        var (model, info) = ModelFile.Load(modelPath, load.Read(parse));
         using var _ = model;
-        var settings = MethodSettings.Read(args, model, info.PrefixSize, TuningMethods.Get(methodName));
-        ulong seed = args.Seed("seed", 1);
-        var lrText = args.Optional("lr");
-        var wdText = args.Optional("weight-decay");
-        int batch = args.Int("batch", 64, 1, Ranges.MaxBatch);
-        int checkpointEvery = args.Int("checkpoint-every", 1000, 0, Ranges.MaxSteps);
-        bool resume = args.Flag("resume");
-        int logEvery = args.Int("log-every", 100, 1, Ranges.MaxSteps);
-        int evalSamples = args.Int("eval-samples", 0, 0, Ranges.MaxSamples);
-        int evalEvery = args.IntIfGiven("eval-every", 1, Ranges.MaxSteps) ?? 0;
-        bool keepBest = args.Flag("keep-best");
-        string? tensorBoard = RunFiles.TensorBoard(args, output);
-        PrefixLabException.Check(!keepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
+        var settings = method.Read(parse, model, info.PrefixSize, TuningMethods.Get(methodName));
+        var run = training.Read(parse, output);
+        PrefixLabException.Check(!run.KeepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
         var plan = format switch
         {
             TuneFormat.Peft => new OutputPlan().Directory("--out", output, PeftFormat.WeightsFile, PeftFormat.ConfigFile),
             TuneFormat.HuggingFace => new OutputPlan().Directory("--out", output),
             _ => new OutputPlan().File("--out", output),
         };
-        task.AddInputsTo(RunFiles.AddTo(plan, "--out", output, tensorBoard).Input("--model", modelPath)).Check();
+        task.AddInputsTo(RunFiles.AddTo(plan, "--out", output, run.TensorBoard).Input("--model", modelPath)).Check();
 
-        using var tuning = TuneWorkflow.Attach(model, info, methodName, settings, seed);
+        using var tuning = TuneWorkflow.Attach(model, info, methodName, settings, run.Seed);
         // A method with nothing to train (hard-prompt) takes no steps; every other one needs --iters.
         bool trains = tuning.Trains;
-        PrefixLabException.Check(trains || !args.Has("iters"), $"option --iters: {tuning.Method.Name} trains nothing, leave --iters out");
-        PrefixLabException.Check(!trains || args.Has("iters"), $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {tuning.Method.Name}");
-        int iterations = trains ? args.Int("iters", 0, 1, Ranges.MaxSteps) : 0;
-        args.EnsureAllUsed();
+        int? iterations = parse.GetValue(itersOption);
+        PrefixLabException.Check(trains || iterations is null, $"option --iters: {tuning.Method.Name} trains nothing, leave --iters out");
+        PrefixLabException.Check(!trains || iterations is not null, $"missing required option --iters (training steps, 1-{Ranges.MaxSteps}) for {tuning.Method.Name}");
         int positions = task.Positions(model, tuning.InputPadding);
         if (trains)
         {
-            Ranges.CheckTrainingMemory(model.Config, batch, positions);
+            Ranges.CheckTrainingMemory(model.Config, run.Batch, positions);
         }
-        var options = new TrainOptions
-        {
-            Iterations = iterations,
-            LearningRate = lrText is null ? tuning.DefaultLearningRate : args.Double("lr", 0, 0, Ranges.MaxLearningRate, aboveMin: true),
-            BatchSize = batch,
-            Seed = seed,
-            CheckpointEvery = checkpointEvery,
-            CheckpointPath = RunFiles.Checkpoint(output),
-            Resume = resume,
-            LogPath = RunFiles.Log(output),
-            LogEvery = logEvery,
-            TensorBoardDir = tensorBoard,
-            EvalEvery = evalEvery,
-            KeepBest = keepBest,
-        }.Validate();
-        double weightDecay = wdText is null ? tuning.DefaultWeightDecay : args.Double("weight-decay", 0, 0, Ranges.MaxWeightDecay);
+        var options = run.For(iterations ?? 0, parse.GetValue(lrOption) ?? tuning.DefaultLearningRate);
+        double weightDecay = parse.GetValue(weightDecayOption) ?? tuning.DefaultWeightDecay;
 
         var result = tuning.Run(
             new TuneRequest(task.Data, options, output)
@@ -105,8 +81,8 @@ internal sealed class TuneCommand : ICommand
                 WeightDecay = weightDecay,
                 Format = format,
                 BaseModel = modelPath,
-                EvalSamples = evalSamples > 0 ? evalSamples : null,
-                FinalEvalSamples = evalSamples,
+                EvalSamples = run.EvalSamples > 0 ? run.EvalSamples : null,
+                FinalEvalSamples = run.EvalSamples,
             },
             new ProgressPrinter("tune").Report);
         if (result.Training is { } trained)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using PrefixLab.Analysis;
@@ -6,53 +7,48 @@ using PrefixLab.Tuning;
 
 namespace PrefixLab.Cli.Commands;
 
-internal sealed class VerifyCommand : ICommand
+internal sealed class VerifyCommand : CliCommand
 {
-    public string Name => "verify";
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> adapter = Opt.Required("--adapter", "PATH", "soft-prompt, hard-prompt, prefix or prefix-kv adapter; LoRA adapters and fully fine-tuned model files get the attention shift only");
+    private readonly AnalysisInputOptions inputs = new(32);
+    private readonly Option<bool> float64 = Opt.Flag("--double", "run model and adapter in float64");
+    private readonly Option<double?> tolerance = Opt.DoubleOrNull("--tolerance", "largest error that counts as rounding", 0, 1, defaultText: "1e-5 in float32, 1e-12 with --double");
+    private readonly Option<bool> json = Opt.Flag("--json", "print one JSON object");
+    private readonly LoadFlags loadFlags = new();
 
-    public string Summary => "check that a prefix leaves content attention alone and only biases each head (C2, C3)";
-
-    public string Usage => """
-        prefixlab verify --model FILE --adapter FILE [--task T | --input "2 6 0 1 4 6 3 0 1 2" | --prompt TEXT] [options]
-          --adapter FILE   soft-prompt, hard-prompt, prefix or prefix-kv adapter; LoRA adapters and fully
-                           fine-tuned model files get the attention shift only
-          --task T         run on test inputs of T (default: the task the adapter was trained on)
-          --input "..."    run on this one input list
-          --prompt TEXT    or on this text, tokenized with GPT-2's BPE (--tokenizer DIR, default the model directory)
-          --samples N      test inputs, 1-100000 (default 32)
-          --seed S         which test inputs, 0 or more (default 0)
-          --double         run model and adapter in float64
-          --tolerance X    largest error that counts as rounding, 0-1 (default 1e-5 in float32, 1e-12 in float64)
-          --json           print one JSON object
-        Per layer and head: (a) max |renormalised content attention with − without the adapter| and on the
-        layer's own inputs, (b) max |head output − (Σ_prefix A·v + (1 − α)·t̂)|, t̂ with against without,
-        the range of α, and the shift of the content attention (KL(with ‖ without), total variation).
-        """ + "\n" + LoadFlags.Usage;
-
-    public int Run(Arguments args)
+    public VerifyCommand()
+        : base("verify", "check that a prefix leaves content attention alone and only biases each head (C2, C3)", """
+            Per layer and head: (a) max |renormalised content attention with − without the adapter| and on the
+            layer's own inputs, (b) max |head output − (Σ_prefix A·v + (1 − α)·t̂)|, t̂ with against without,
+            the range of α, and the shift of the content attention (KL(with ‖ without), total variation).
+            """)
     {
-        string modelPath = args.Required("model");
-        string adapterPath = args.Required("adapter");
-        var inputs = AnalysisInputOptions.Read(args, 32);
-        bool float64 = args.Flag("double");
-        double tolerance = args.Double("tolerance", float64 ? 1e-12 : 1e-5, 0, 1);
-        bool json = args.Flag("json");
-        var load = LoadFlags.Read(args);
-        args.EnsureAllUsed();
+        Declare([model, adapter, .. inputs.Options, float64, tolerance, json, .. loadFlags.Options]);
+    }
+
+    protected override int Run(ParseResult parse)
+    {
+        string modelPath = parse.GetRequiredValue(model);
+        string adapterPath = parse.GetRequiredValue(adapter);
+        var input = inputs.Read(parse);
+        bool inFloat64 = parse.GetValue(float64);
+        double maxError = parse.GetValue(tolerance) ?? (inFloat64 ? 1e-12 : 1e-5);
+        var load = loadFlags.Read(parse);
 
         using var adapted = AdaptedModel.Load(modelPath, adapterPath, load);
         using var plain = AdaptedModel.Load(modelPath, null, load);
-        if (float64)
+        if (inFloat64)
         {
             adapted.ToFloat64();
             plain.ToFloat64();
         }
         var geometry = PrefixGeometry.Of(adapted.Method);
-        var (lists, newTokens) = inputs.Resolve(adapted.Task, modelPath);
+        var (lists, newTokens) = input.Resolve(adapted.Task, modelPath);
         using var tokens = AnalysisInputs.Sequences(adapted.Model, adapted.PrefixSize, lists, newTokens);
         var checks = PrefixIdentities.Check(adapted.Model, plain.Model, geometry, tokens);
-        string precision = float64 ? "float64" : "float32";
-        if (json)
+        string precision = inFloat64 ? "float64" : "float32";
+        if (parse.GetValue(json))
         {
             var report = new { Method = adapted.MethodName, Form = geometry.Form.ToString(), geometry.Size, Samples = lists.Count, Positions = tokens.shape[1], Precision = precision, Heads = checks };
             Console.WriteLine(JsonSerializer.Serialize(report, ModelFile.Json));
@@ -60,7 +56,7 @@ internal sealed class VerifyCommand : ICommand
         }
         Console.WriteLine($"{adapted.MethodName} ({geometry.Form}, P = {geometry.Size}) on {lists.Count} sequence(s) of {tokens.shape[1]} positions, {precision}");
         Console.Write(Table(checks));
-        Console.WriteLine(Verdict(checks, geometry, tolerance, float64));
+        Console.WriteLine(Verdict(checks, geometry, maxError, inFloat64));
         return 0;
     }
 

@@ -34,9 +34,10 @@ public static class ContextKnobs
 {
     /// <summary>Virtual tokens or prefix vectors; by default the model's padding positions (at least 1).</summary>
     public static Knob PrefixSize { get; } = new Knob<ContextSettings>("prefix-size", KnobType.Int, "P",
-        "virtual tokens / prefix vectors, 1 to the model's positions − 1\n(default: the model's padding positions)", 1, 100_000,
+        "virtual tokens / prefix vectors, at most the model's positions − 1", 1, 100_000,
         (s, v) => s with { PrefixSize = (int)v })
     {
+        DefaultText = "the model's padding positions (hard-prompt: one per token of --tokens)",
         Default = (padding, s) => s.DefaultPrefixSize(padding),
         Validate = (model, s, what, given) =>
         {
@@ -49,8 +50,11 @@ public static class ContextKnobs
 
     /// <summary>The standard deviation of the initial vectors.</summary>
     public static Knob InitStd { get; } = new Knob<PromptSettings>("init-std", KnobType.Number, "X",
-        "std of the initial prefix / soft-prompt vectors, more than 0 and at most 1000\n(default 1, the paper's N(0, 1))", 0, 1e3,
-        (s, v) => s with { InitStd = (double)v });
+        "std of the initial prefix / soft-prompt vectors", 0, 1e3,
+        (s, v) => s with { InitStd = (double)v })
+    {
+        DefaultText = "1, the paper's N(0, 1)",
+    };
 
     /// <summary>The prefix size as the size <c>params --match</c> varies.</summary>
     public static SizeKnob Size { get; } = new SizeKnob<ContextSettings>("prefix-size", "prefix size", (s, n) => s with { PrefixSize = n }, s => s.PrefixSize);

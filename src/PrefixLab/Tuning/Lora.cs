@@ -204,12 +204,13 @@ public sealed class Lora : TuningMethod<LoraSettings>
 
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
-            new Knob<LoraSettings>("rank", KnobType.Int, "r", "LoRA rank, 1 to the smallest in or out width of the targeted layers (default 1)", 1, 100_000, (s, v) => s with { Rank = (int)v })
+            new Knob<LoraSettings>("rank", KnobType.Int, "r", "LoRA rank, at most the smallest in or out width of the targeted layers", 1, 100_000, (s, v) => s with { Rank = (int)v })
             {
+                DefaultText = "1",
                 Validate = (model, s, what, _) => CheckRank(model, s, what),
             },
-            new Knob<LoraSettings>("alpha", KnobType.Number, "a", "LoRA alpha, more than 0 and at most 1e6; the update is scaled by alpha / r (default r)", 0, 1e6, (s, v) => s with { Alpha = (double)v }),
-            new Knob<LoraSettings>("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these (default c_fc,c_proj)", 0, 0, (s, v) => s with { Targets = (string[])v }),
+            new Knob<LoraSettings>("alpha", KnobType.Number, "a", "LoRA alpha; the update is scaled by alpha / r", 0, 1e6, (s, v) => s with { Alpha = (double)v }) { DefaultText = "r" },
+            new Knob<LoraSettings>("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { DefaultText = "c_fc,c_proj" },
         ];
 
         public override IPeftMapping Peft { get; } = new LoraPeft();

@@ -31,8 +31,8 @@ public enum KnobType
 /// <param name="Name">The option name without dashes, e.g. <c>rank</c>.</param>
 /// <param name="Type">What the value is.</param>
 /// <param name="Placeholder">The value's placeholder in the usage text, e.g. <c>r</c>.</param>
-/// <param name="Help">The usage text after the option (may span lines).</param>
-/// <param name="Min">Smallest value (Int, Number).</param>
+/// <param name="Help">What the option sets, for its help (the range and default are added from <see cref="Min"/>, <see cref="Max"/> and <see cref="Knob.DefaultText"/>).</param>
+/// <param name="Min">Smallest value (Int), or the bound a value must exceed (Number).</param>
 /// <param name="Max">Largest value (Int, Number).</param>
 public abstract record Knob(string Name, KnobType Type, string Placeholder, string Help, double Min, double Max)
 {
@@ -44,6 +44,9 @@ public abstract record Knob(string Name, KnobType Type, string Placeholder, stri
     /// so far; null keeps the settings' own default.
     /// </summary>
     public abstract object? DefaultFor(int padding, TuningSettings settings);
+
+    /// <summary>What the setting is when the option is left out, in words for the help (e.g. <c>1</c>, <c>the model's padding positions</c>).</summary>
+    public string? DefaultText { get; init; }
 
     /// <summary>
     /// Checks the settings against the model once every knob is read: the model, the settings, how an

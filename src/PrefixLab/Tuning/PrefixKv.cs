@@ -159,7 +159,10 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
         public override IReadOnlyList<Knob> Knobs { get; } =
         [
             ContextKnobs.PrefixSize,
-            new Knob<PrefixKvSettings>("projection", KnobType.Int, "H", "prefix-kv: train through an MLP of width H, 1-65536 (folded when saved)", 1, 65_536, (s, v) => s with { ProjectionHidden = (int)v }),
+            new Knob<PrefixKvSettings>("projection", KnobType.Int, "H", "prefix-kv: train through an MLP of width H (folded when saved)", 1, 65_536, (s, v) => s with { ProjectionHidden = (int)v })
+            {
+                DefaultText = "none: the keys and values are trained directly",
+            },
             ContextKnobs.InitStd,
         ];
 
