@@ -53,7 +53,7 @@ public sealed record ExperimentSpec
     {
         try
         {
-            return (Setup.ValueKind == JsonValueKind.Object ? Setup.Deserialize<T>(SpecLoader.Json) : null)
+            return (Setup.ValueKind == JsonValueKind.Object ? Setup.Deserialize<T>(SpecLoader.StrictJson) : null)
                 ?? throw new PrefixLabException($"spec '{Name}': the {Kind} kind needs a setup object");
         }
         catch (JsonException e)
@@ -76,6 +76,12 @@ public static class SpecLoader
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>
+    /// The same settings for reading specs and their setups, where a key no record has is an error: a
+    /// misspelt bound or setting would otherwise be dropped and leave a check or a run other than written.
+    /// </summary>
+    public static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
     /// <summary>Every <c>*.json</c> spec in <paramref name="directory"/>, in file-name order.</summary>
     public static IReadOnlyList<ExperimentSpec> LoadDirectory(string directory)
     {
@@ -96,7 +102,7 @@ public static class SpecLoader
         ExperimentSpec spec;
         try
         {
-            spec = JsonSerializer.Deserialize<ExperimentSpec>(json, Json) ?? throw new JsonException("empty");
+            spec = JsonSerializer.Deserialize<ExperimentSpec>(json, StrictJson) ?? throw new JsonException("empty");
         }
         catch (JsonException e)
         {
@@ -108,6 +114,11 @@ public static class SpecLoader
         {
             PrefixLabException.Check(spec.Claims.Contains(rule.Claim), $"spec '{spec.Name}': a rule decides {rule.Claim}, which the spec does not list in its claims");
             PrefixLabException.Check(rule.All.Count > 0, $"spec '{spec.Name}': the rule for {rule.Claim} has no checks");
+            foreach (var check in rule.All)
+            {
+                PrefixLabException.Check(check.AtLeast is not null || check.AtMost is not null || check.Above is not null,
+                    $"spec '{spec.Name}': a check of {rule.Claim} on '{check.Metric}' has no bound (give at_least, at_most or above)");
+            }
         }
         // Canonical text: the parsed document written back, so whitespace and comments do not change cache keys.
         using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });

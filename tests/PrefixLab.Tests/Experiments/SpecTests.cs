@@ -63,6 +63,11 @@ public class SpecTests
     [InlineData("""{ "name": "a b", "title": "t", "kind": "k" }""", "must be letters")]
     [InlineData("""{ "name": "x", "title": "t", "kind": "k", "setup": { "model": 3 } }""", "bad setup")]
     [InlineData("""{ "name": "x" """, "not valid")]
+    // A misspelt key would otherwise be dropped: here the bound, so the check would pass whatever the number.
+    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m", "at_mots": 5 } ] } ] }""", "at_mots")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "clams": ["C2"] }""", "clams")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "tuning", "claims": [], "setup": { "model": { "layers": 1, "heads": 1, "width": 16, "prefix_size": 1, "layres": 2 }, "pretrain": { "task": "ascending", "steps": 1 }, "runs": [], "evaluate": [] } }""", "layres")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m" } ] } ] }""", "has no bound")]
     public void Bad_specs_are_refused_with_one_line(string json, string expected)
     {
         var error = Assert.Throws<PrefixLabException>(() =>
@@ -83,6 +88,17 @@ public class SpecTests
         Assert.Equal(Verdict.DoesNotHold, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["a"] = M(60), ["b"] = M(29), ["c"] = M(20) }).Verdict);
         Assert.Equal(Verdict.DoesNotHold, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["a"] = M(49), ["b"] = M(30) }).Verdict);
         Assert.Equal(Verdict.NotDecided, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["a"] = M(60), ["b"] = M(30) }).Verdict);
+    }
+
+    [Fact]
+    public void An_at_most_bound_fails_a_number_above_it()
+    {
+        // at_most decides C2, C3, C6 and every "the prefix fails" check: its failing side must be real.
+        var rule = new ClaimRule("C2", "r", [new RuleCheck("error", AtMost: 1e-5)]);
+        MetricSummary M(double v) => MetricSummary.Of([v]);
+        Assert.Equal(Verdict.Holds, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["error"] = M(1e-5) }).Verdict);
+        Assert.Equal(Verdict.DoesNotHold, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["error"] = M(1.01e-5) }).Verdict);
+        Assert.Equal(Verdict.NotDecided, Rules.Decide("x", rule, new Dictionary<string, MetricSummary>()).Verdict);
     }
 
     [Fact]
