@@ -13,13 +13,11 @@ namespace PrefixLab.Cli;
 /// </summary>
 internal sealed class TaskSource
 {
-    private readonly ITask? digits;
     private readonly (string Flag, string Path)[] files;
 
     private TaskSource(TaskData data, params (string, string)[] files)
     {
         Data = data;
-        digits = data.Digits;
         this.files = files;
     }
 
@@ -63,7 +61,7 @@ internal sealed class TaskSource
     /// </summary>
     public int Positions(Gpt model, int paddingRows)
     {
-        if (digits is null)
+        if (Data.Digits is not { } digits)
         {
             return paddingRows + 2;
         }

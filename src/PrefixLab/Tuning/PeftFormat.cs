@@ -32,7 +32,7 @@ public static class PeftFormat
     internal const string PromptEmbeddings = "prompt_embeddings";
 
     /// <summary>The tuning methods whose adapters <see cref="Save"/> writes in PEFT's layout: those registered with a PEFT mapping.</summary>
-    public static IReadOnlyList<string> SavableMethods => TuningMethods.PeftSavable;
+    public static IReadOnlyList<string> SavableMethods => [.. TuningMethods.All.Where(k => k.Peft is not null).Select(k => k.Name)];
 
     /// <summary>Whether <paramref name="path"/> is a directory holding a PEFT adapter.</summary>
     public static bool IsPeftAdapter(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFile));

@@ -24,9 +24,6 @@ public static class TuningMethods
     /// <summary>Every knob of every method, each once (by name), in registration order.</summary>
     public static IReadOnlyList<Knob> Knobs => [.. All.SelectMany(k => k.Knobs).DistinctBy(k => k.Name)];
 
-    /// <summary>The methods whose adapters PEFT's format holds.</summary>
-    public static IReadOnlyList<string> PeftSavable => [.. All.Where(k => k.Peft is not null).Select(k => k.Name)];
-
     /// <summary>Method <paramref name="name"/> (any case), or null.</summary>
     public static MethodKind? Find(string name) => All.FirstOrDefault(k => k.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 

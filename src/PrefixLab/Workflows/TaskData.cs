@@ -43,7 +43,7 @@ public sealed class TaskData
         text is null ? throw new InvalidOperationException($"task '{Name}' is a digit task, not texts") : TextSamples.Encode(text, encode!, paddingRows);
 
     /// <summary>The training job of <paramref name="method"/> on this task with <paramref name="paddingRows"/> in front of each input.</summary>
-    public TrainingJob Job(Gpt model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>
+    public TrainingJob Job(ILanguageModel model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>
         digits is not null
             ? MethodTraining.ForMethod(model, method, digits, SequenceLayout.For(digits, paddingRows), options, weightDecay, baseFingerprint)
             : MethodTraining.ForMethod(model, method, Samples(paddingRows), options, weightDecay, baseFingerprint);
@@ -52,7 +52,7 @@ public sealed class TaskData
     /// Scores the model on the test split (or another <paramref name="split"/>); <paramref name="samples"/>
     /// null means 3,200 digit samples or the whole text split.
     /// </summary>
-    public EvalResult Evaluate(Gpt model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
+    public EvalResult Evaluate(ILanguageModel model, int paddingRows, int? samples, ulong seed, int batch, DataSplit split = DataSplit.Test) =>
         digits is not null
             ? Evaluator.Evaluate(model, digits, paddingRows, samples ?? Evaluator.DefaultSamples, seed, batch, split)
             : TextEvaluator.Evaluate(model, Samples(paddingRows), samples, batch, split);
