@@ -151,6 +151,7 @@ class Llama:
         """Logits [T, vocab] of the T tokens `ids` appended to `cache` (updated in place); `embeds`
         [P, width] are input embeddings in front of the tokens (prompt tuning), whose logits are dropped."""
         c, w, adapter = self.c, self.w, adapter or {}
+        assert all(0 <= i < c.vocab for i in ids), f"token ids {ids} outside the vocabulary 0..{c.vocab - 1}"
         x = w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
         virtual = 0
         if embeds is not None:
@@ -214,7 +215,7 @@ def load_adapter(directory, config, dtype=torch.float64):
     with open(os.path.join(directory, "adapter_config.json")) as f:
         ac = json.load(f)
     tensors = read_safetensors(os.path.join(directory, "adapter_model.safetensors"), dtype)
-    kind = ac["peft_type"]
+    kind, shapes = ac["peft_type"], config.expected_shapes()
     if kind == "LORA":
         lora = {}
         for k, a in tensors.items():
@@ -224,7 +225,10 @@ def load_adapter(directory, config, dtype=torch.float64):
                 r = pattern_value(ac.get("rank_pattern") or {}, module, ac["r"])
                 alpha = pattern_value(ac.get("alpha_pattern") or {}, module, ac["lora_alpha"])
                 b = tensors[k.replace("lora_A", "lora_B")]
-                assert a.shape[0] == r and b.shape[1] == r, (k, a.shape, b.shape, r)
+                out_in = shapes.get(module + ".weight")
+                assert out_in and len(out_in) == 2, f"{k}: the model has no linear module {module}"
+                assert tuple(a.shape) == (r, out_in[1]) and tuple(b.shape) == (out_in[0], r), \
+                    f"{k}: A {tuple(a.shape)} and B {tuple(b.shape)} do not fit {module} {out_in} at rank {r}"
                 scale = alpha / math.sqrt(r) if ac.get("use_rslora") else alpha / r
                 lora[module] = (a, b, scale)
         return {"lora": lora}
@@ -237,8 +241,10 @@ def load_adapter(directory, config, dtype=torch.float64):
             module = k[len("base_model.model."):-len(".ia3_l")]
             assert ends(module, targets), (module, targets)
             ff = ends(module, feedforward)
+            out_in = shapes.get(module + ".weight")
+            assert out_in and len(out_in) == 2, f"{k}: the model has no linear module {module}"
+            assert tuple(vector.shape) == ((1, out_in[1]) if ff else (out_in[0], 1)), f"{k}: {tuple(vector.shape)} does not fit {module} {out_in}"
             # PEFT's IA3 Linear: [1, in_features] on a feed-forward module, [out_features, 1] otherwise
-            assert vector.shape[0 if ff else 1] == 1, (k, vector.shape, ff)
             ia3[module] = (vector.flatten(), ff)
         return {"ia3": ia3}
     emb = tensors["prompt_embeddings"]

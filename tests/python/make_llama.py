@@ -24,7 +24,6 @@ second logit along the continuation.
 """
 import argparse
 import json
-import math
 import os
 
 import torch
@@ -113,9 +112,32 @@ def write_adapter(directory, adapter_config, tensors):
     json.dump(adapter_config, open(os.path.join(directory, "adapter_config.json"), "w"), indent=2)
 
 
+def peft_base(out):
+    return {"task_type": "CAUSAL_LM", "inference_mode": True, "base_model_name_or_path": out, "revision": None}
+
+
+def write_prefix(directory, out, c, embeddings):
+    """Prefix tuning's [P, layers * 2 * kv_heads * head_dim] vectors, sized as PEFT sizes them for a
+    grouped-query model (see load_adapter in llama_ref.py)."""
+    token_dim = c.kv_heads * c.head_dim
+    write_adapter(directory, peft_base(out) | {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": embeddings.shape[0],
+                                               "token_dim": token_dim, "num_transformer_submodules": 1,
+                                               "num_attention_heads": c.kv_heads, "num_layers": c.layers,
+                                               "encoder_hidden_size": token_dim, "prefix_projection": False},
+                  {"prompt_embeddings": embeddings})
+
+
+def write_prompt(directory, out, c, embeddings):
+    write_adapter(directory, peft_base(out) | {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": embeddings.shape[0],
+                                               "token_dim": c.width, "num_transformer_submodules": 1,
+                                               "num_attention_heads": c.heads, "num_layers": c.layers,
+                                               "prompt_tuning_init": "RANDOM"},
+                  {"prompt_embeddings": embeddings})
+
+
 def write_adapters(out, c, gen):
     """PEFT's four prompt/weight methods with random, clearly non-trivial values; name -> folder."""
-    base = {"task_type": "CAUSAL_LM", "inference_mode": True, "base_model_name_or_path": out, "revision": None}
+    base = peft_base(out)
     dirs = {k: os.path.join(out, "peft", k) for k in ("lora", "ia3", "prefix", "prompt")}
     r, alpha, tensors = 2, 4, {}
     for l in range(c.layers):
@@ -136,17 +158,9 @@ def write_adapters(out, c, gen):
     write_adapter(dirs["ia3"], base | {"peft_type": "IA3", "target_modules": IA3_TARGETS[c.type],
                                        "feedforward_modules": IA3_FEEDFORWARD, "fan_in_fan_out": False,
                                        "init_ia3_weights": True}, tensors)
-    p, token_dim = 3, c.kv_heads * c.head_dim  # PEFT's GQA sizing: see load_adapter in llama_ref.py
-    write_adapter(dirs["prefix"], base | {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": p, "token_dim": token_dim,
-                                          "num_transformer_submodules": 1, "num_attention_heads": c.kv_heads,
-                                          "num_layers": c.layers, "encoder_hidden_size": token_dim,
-                                          "prefix_projection": False},
-                  {"prompt_embeddings": torch.randn(p, c.layers * 2 * token_dim, generator=gen)})
-    p = 4
-    write_adapter(dirs["prompt"], base | {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": p, "token_dim": c.width,
-                                          "num_transformer_submodules": 1, "num_attention_heads": c.heads,
-                                          "num_layers": c.layers, "prompt_tuning_init": "RANDOM"},
-                  {"prompt_embeddings": torch.randn(p, c.width, generator=gen) * 0.5})
+    p = 3
+    write_prefix(dirs["prefix"], out, c, torch.randn(p, c.layers * 2 * c.kv_heads * c.head_dim, generator=gen))
+    write_prompt(dirs["prompt"], out, c, torch.randn(4, c.width, generator=gen) * 0.5)
     return dirs
 
 
@@ -187,7 +201,7 @@ def logits(a):
     print(json.dumps({"shape": list(out.shape), "logits": out.flatten().tolist(), "continuation": new, "margin": margin}))
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make")
@@ -212,12 +226,20 @@ def main():
     lg.add_argument("--adapter")
     lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
     sub.add_parser("selfcheck")
+    return parser
+
+
+def main():
+    parser = build_parser()
     a = parser.parse_args()
     if a.command == "selfcheck":
         from llama_selfcheck import selfcheck
         selfcheck()
         return
-    {"make": make, "logits": logits}[a.command](a)
+    try:
+        {"make": make, "logits": logits}[a.command](a)
+    except (AssertionError, OSError, KeyError, ValueError, IndexError) as e:  # bad input: one line, exit 2
+        parser.exit(2, f"make_llama.py {a.command}: {type(e).__name__}: {e}\n")
 
 
 if __name__ == "__main__":
