@@ -62,6 +62,8 @@ def hf_config(a):
         # head_dim 16 the short wavelengths stay, the middle one blends and the long ones are slowed.
         scaling = {"factor": a.rope_factor, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                    "original_max_position_embeddings": a.rope_original or a.positions, "rope_type": "llama3"}
+    assert a.sliding_window is None or t == "mistral", "--sliding-window is Mistral's"
+    assert a.head_dim or a.width % a.heads == 0, f"width {a.width} is not a multiple of {a.heads} heads: give --head-dim"
     if t == "llama":
         c |= {"attention_bias": a.bias, "mlp_bias": False, "pretraining_tp": 1, "rope_scaling": scaling}
     elif t == "mistral":
@@ -70,8 +72,8 @@ def hf_config(a):
         if scaling:
             c["rope_scaling"] = scaling
     else:
-        assert a.sliding_window is None, "--sliding-window is Mistral's"
-        c |= {"max_window_layers": a.layers, "rope_scaling": scaling, "sliding_window": None, "use_sliding_window": False}
+        # As Qwen2 and Qwen2.5 ship: a sliding_window that use_sliding_window false switches off.
+        c |= {"max_window_layers": a.layers, "rope_scaling": scaling, "sliding_window": a.positions, "use_sliding_window": False}
     return dict(sorted(c.items()))
 
 
@@ -171,10 +173,10 @@ def case(model, ids, new_tokens, adapter=None):
 
 
 def make(a):
-    os.makedirs(a.out, exist_ok=True)
-    gen = torch.Generator().manual_seed(a.seed)
     config = hf_config(a)
     c = Config(config)
+    os.makedirs(a.out, exist_ok=True)
+    gen = torch.Generator().manual_seed(a.seed)
     write_checkpoint(a.out, weight_specs(c, STORED[a.dtype], gen, a.std), a.shards)
     json.dump(config, open(os.path.join(a.out, "config.json"), "w"), indent=2)
     if a.no_reference:
