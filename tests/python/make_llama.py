@@ -29,6 +29,7 @@ import os
 import torch
 
 from llama_ref import Config, Llama, load_adapter
+from make_gpt2 import add_logits_command
 from safetensors_io import nbytes, write_safetensors
 
 STORED = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
@@ -222,11 +223,7 @@ def build_parser():
     m.add_argument("--dtype", choices=sorted(STORED), default="f32", help="stored weight type")
     m.add_argument("--std", type=float, default=0.2, help="weight scale: large enough that greedy choices are clear")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
-    lg = sub.add_parser("logits")
-    lg.add_argument("model")
-    lg.add_argument("--tokens", required=True)
-    lg.add_argument("--adapter")
-    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    add_logits_command(sub)
     sub.add_parser("selfcheck")
     return parser
 
