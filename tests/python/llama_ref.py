@@ -254,11 +254,14 @@ def load_adapter(directory, config, dtype=torch.float64):
         return {"prompt": emb}
     assert kind == "PREFIX_TUNING", f"peft_type {kind} is not LORA, IA3, PREFIX_TUNING or PROMPT_TUNING"
     assert not ac.get("prefix_projection"), "prefix_projection adapters keep an encoder, not the vectors"
-    # PEFT (utils/other.py, _prepare_prompt_learning_config, "For grouped-query attention, see #1901")
-    # sizes a prefix for a config with num_key_value_heads as num_attention_heads = num_key_value_heads
-    # and token_dim = head_dim * num_key_value_heads; get_prompt views the [P, layers * 2 * token_dim]
-    # embedding as [P, layers * 2, kv_heads, head_dim] and permutes it to [layers * 2, kv_heads, P, head_dim]:
-    # layer l's keys are row 2l, its values row 2l + 1. The keys go into the cache as given (no RoPE).
+    # PEFT (utils/other.py, _prepare_prompt_learning_config, "For grouped-query attention, see #1901",
+    # since v0.12.0) sizes a prefix for a config with num_key_value_heads as num_attention_heads =
+    # num_key_value_heads and token_dim = head_dim * num_key_value_heads (head_dim from the config when
+    # given, else hidden_size / num_attention_heads); earlier versions sized it by the query heads, which
+    # does not fit a GQA model's cache, so such a file is refused here. peft_model.get_prompt views the
+    # [P, layers * 2 * token_dim] embedding as [P, layers * 2, kv_heads, head_dim] and permutes it to
+    # [layers * 2, kv_heads, P, head_dim]: layer l's keys are row 2l, its values row 2l + 1. The keys go
+    # into the cache as given (no RoPE).
     heads, dim = ac["num_attention_heads"], ac["token_dim"]
     assert ac["num_layers"] == config.layers, f"prefix for {ac['num_layers']} layers, the model has {config.layers}"
     assert heads == config.kv_heads and dim == heads * config.head_dim, \

@@ -468,6 +468,7 @@ def add_logits_command(sub):
     lg.add_argument("--tokens", required=True)
     lg.add_argument("--adapter")
     lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    return lg
 
 
 def main():

@@ -14,7 +14,7 @@ is in llama_ref.py; needs only torch (Debian's python3-torch).
       --head-dim D --mlp 96 --vocab 300 --positions 128 --rope-theta 10000 --rope-scaling none|linear|llama3
       --rope-factor F --bias --tied --shards N --dtype f32|f16|bf16 --sliding-window W --seed S --std 0.2
       --no-reference]
-  make_llama.py logits DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]
+  make_llama.py logits DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N] [--dtype f64|f32|bf16]
   make_llama.py selfcheck
 
 reference.json: {"logits": [{"ids", "shape": [T, vocab], "logits": T·vocab row-major}], "greedy": [{"ids",
@@ -33,6 +33,7 @@ from make_gpt2 import add_logits_command
 from safetensors_io import nbytes, write_safetensors
 
 STORED = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+COMPUTE = {"f64": torch.float64, "f32": torch.float32, "bf16": torch.bfloat16}
 TORCH_DTYPE = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 # PEFT's defaults (utils/constants.py): TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
@@ -196,10 +197,11 @@ def make(a):
 
 
 def logits(a):
-    model = Llama.load(a.model)
-    adapter = load_adapter(a.adapter, model.c) if a.adapter else {}
+    dtype = COMPUTE[a.dtype]
+    model = Llama.load(a.model, dtype)
+    adapter = load_adapter(a.adapter, model.c, dtype) if a.adapter else {}
     ids = [int(t) for t in a.tokens.split()]
-    out = model.logits(ids, adapter)
+    out = model.logits(ids, adapter).double()
     new, margin = model.greedy(ids, a.greedy, adapter) if a.greedy > 0 else ([], None)
     print(json.dumps({"shape": list(out.shape), "logits": out.flatten().tolist(), "continuation": new, "margin": margin}))
 
@@ -223,7 +225,9 @@ def build_parser():
     m.add_argument("--dtype", choices=sorted(STORED), default="f32", help="stored weight type")
     m.add_argument("--std", type=float, default=0.2, help="weight scale: large enough that greedy choices are clear")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
-    add_logits_command(sub)
+    lg = add_logits_command(sub)
+    lg.add_argument("--dtype", choices=sorted(COMPUTE), default="f64",
+                    help="compute type: f64 for reference values, f32 or bf16 to see what those reach")
     sub.add_parser("selfcheck")
     return parser
 
