@@ -65,7 +65,9 @@ def read_safetensors(path, dtype=None):
             a, b = e["data_offsets"]
             kind = NAMES[e["dtype"]]
             f.seek(start + a)
-            t = torch.frombuffer(bytearray(f.read(b - a)), dtype=kind) if b > a else torch.zeros(0, dtype=kind)
+            data = bytearray(b - a)  # read straight into the buffer the tensor keeps: one copy, not two
+            assert f.readinto(data) == b - a, f"{path}: {name} runs past the end of the file"
+            t = torch.frombuffer(data, dtype=kind) if b > a else torch.zeros(0, dtype=kind)
             t = t.reshape(e["shape"])
             out[name] = t if dtype is None or dtype == kind else t.to(dtype)
     return out
