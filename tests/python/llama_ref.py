@@ -176,7 +176,9 @@ class Llama:
             q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
             cache[l][0] = k = torch.cat([cache[l][0], k], 1)
             cache[l][1] = v = torch.cat([cache[l][1], v], 1)
-            k, v = k.repeat_interleave(group, 0), v.repeat_interleave(group, 0)
+            # each KV head serves `group` consecutive query heads (transformers' repeat_kv: expand, reshape)
+            k = k[:, None].expand(c.kv_heads, group, *k.shape[1:]).reshape(c.heads, -1, c.head_dim)
+            v = v[:, None].expand(c.kv_heads, group, *v.shape[1:]).reshape(c.heads, -1, c.head_dim)
             scores = (q @ k.transpose(1, 2)) / math.sqrt(c.head_dim)
             scores = scores.to(torch.promote_types(scores.dtype, torch.float32)).masked_fill(~allowed, -math.inf)
             z = (torch.softmax(scores, -1).to(v.dtype) @ v).transpose(0, 1).reshape(t, c.heads * c.head_dim)
