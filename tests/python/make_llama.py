@@ -83,7 +83,7 @@ def weight_specs(config, dtype, gen, std):
     """name -> (dtype, shape, producer) in HF's order; producers draw from `gen` in that order, so the
     weights are the same whether written to one file or to shards."""
     def random(shape, offset):
-        return lambda: (offset + torch.randn(*shape, generator=gen) * std).to(dtype)
+        return lambda: torch.randn(*shape, generator=gen).mul_(std).add_(offset).to(dtype)  # in place: one copy in memory
     specs = {}
     for name, shape in config.expected_shapes().items():
         norm = name.endswith("norm.weight")  # RMSNorm gains around 1, not around 0

@@ -42,7 +42,7 @@ def write_safetensors(path, tensors):
         for name, (dtype, shape, produce) in specs.items():
             t = produce().contiguous()
             assert t.dtype == dtype and tuple(t.shape) == shape, (name, t.dtype, t.shape, dtype, shape)
-            f.write((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes())  # numpy has no bfloat16
+            f.write((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().data)  # numpy has no bfloat16
     os.replace(path + ".tmp", path)
 
 
