@@ -12,9 +12,10 @@ is in llama_ref.py; needs only torch (Debian's python3-torch).
 
   make_llama.py make OUT [--model-type llama|mistral|qwen2] [--layers 2 --heads 4 --kv-heads 2 --width 64
       --head-dim D --mlp 96 --vocab 300 --positions 128 --rope-theta 10000 --rope-scaling none|linear|llama3
-      --rope-factor F --bias --tied --shards N --dtype f32|f16|bf16 --sliding-window W --seed S --std 0.2
-      --no-reference]
+      --rope-factor 2 --rope-original N --rms-norm-eps E --bias --tied --shards N --dtype f32|f16|bf16
+      --sliding-window W --seed 0 --std 0.2 --new-tokens 8 --no-reference]
   make_llama.py logits DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N] [--dtype f64|f32|bf16]
+      prints {"shape": [T, vocab], "logits": T·vocab row-major, "continuation": N ids, "margin"}
   make_llama.py selfcheck
 
 reference.json: {"logits": [{"ids", "shape": [T, vocab], "logits": T·vocab row-major}], "greedy": [{"ids",
