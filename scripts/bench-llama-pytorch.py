@@ -4,9 +4,10 @@
 Loads the folder with every weight converted to the compute dtype as it is read (one tensor at a time),
 then times a prefill of one random prompt and a greedy decode with the key/value cache, and prints one
 JSON line: load seconds, resident memory before loading (torch itself) and its peak after loading and at
-the end, prefill and decode tokens/s,
-the weight bytes a decoded token reads and the rate that makes, and this machine's copy bandwidth
-(a large tensor copy, bytes read plus written per second) to set it against.
+the end, prefill and decode tokens/s, the weight bytes a decoded token reads and the rate that makes, and
+this machine's copy bandwidth (a large tensor copy, bytes read plus written per second) to set it against.
+With 2 threads on a loaded machine each of a decode step's many small parallel regions waits for a
+descheduled thread: say the load average with every figure (it is in the line).
 
   scripts/bench-llama-pytorch.py DIR [--dtype f32|bf16] [--threads 2] [--prompt 128] [--decode 64]
 
