@@ -22,6 +22,9 @@ public sealed class HfTokenizer : ITokenizer
     private readonly HfAddedToken[] raw;
     private readonly HfAddedToken[] normalized;
 
+    /// <summary>In <see cref="SplitAdded"/>: a token not looked for yet (-1 is "does not occur again").</summary>
+    private const int NotSearched = -2;
+
     private HfTokenizer(HfTokenizerDefinition definition)
     {
         this.definition = definition;
@@ -140,16 +143,23 @@ public sealed class HfTokenizer : ITokenizer
     private static IEnumerable<(string Section, int Start, HfAddedToken? Token)> SplitAdded(string text, HfAddedToken[] set)
     {
         int done = 0;
+        // Where each token occurs next; searched again only once the text before it is done, so a text
+        // with many added tokens costs one pass per token rather than one per occurrence.
+        var next = new int[set.Length];
+        Array.Fill(next, NotSearched);
         while (done < text.Length)
         {
             int at = -1;
             HfAddedToken? found = null;
-            foreach (var token in set)
+            for (int k = 0; k < set.Length; k++)
             {
-                int i = text.IndexOf(token.Content, done, StringComparison.Ordinal);
-                if (i >= 0 && (at < 0 || i < at))
+                if (next[k] == NotSearched || (next[k] >= 0 && next[k] < done))
                 {
-                    (at, found) = (i, token);
+                    next[k] = text.IndexOf(set[k].Content, done, StringComparison.Ordinal);
+                }
+                if (next[k] >= 0 && (at < 0 || next[k] < at))
+                {
+                    (at, found) = (next[k], set[k]);
                 }
             }
             if (found is null)
