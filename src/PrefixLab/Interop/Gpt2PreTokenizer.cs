@@ -28,6 +28,9 @@ internal static class Gpt2PreTokenizer
     /// </summary>
     public static readonly char[] ByteToChar = MakeByteToChar();
 
+    /// <summary>The inverse of <see cref="ByteToChar"/>: -1 for characters that stand for no byte.</summary>
+    public static readonly int[] CharToByte = MakeCharToByte();
+
     /// <summary>
     /// Cuts <paramref name="text"/> into GPT-2's pieces, as (start, length) in UTF-16 units. The pieces
     /// cover the text without gaps, so their bytes concatenate back to the text.
@@ -98,6 +101,16 @@ internal static class Gpt2PreTokenizer
             : Rune.IsNumber(rune) ? Kind.Number
             : Rune.IsWhiteSpace(rune) ? Kind.Space
             : Kind.Other;
+    }
+
+    private static int[] MakeCharToByte()
+    {
+        var map = Enumerable.Repeat(-1, ByteToChar.Max() + 1).ToArray();
+        for (int b = 0; b < 256; b++)
+        {
+            map[ByteToChar[b]] = b;
+        }
+        return map;
     }
 
     private static char[] MakeByteToChar()

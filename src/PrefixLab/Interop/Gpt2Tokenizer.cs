@@ -11,13 +11,10 @@ namespace PrefixLab.Interop;
 /// Hugging Face's tokenizers, a special token spelled out in the text (<c>&lt;|endoftext|&gt;</c>, or
 /// any of <c>tokenizer.json</c>'s added tokens) is that one token, not its characters.
 /// </summary>
-public sealed class Gpt2Tokenizer
+public sealed class Gpt2Tokenizer : ITokenizer
 {
     /// <summary>Pieces seen before; text repeats its words, and their BPE is the costly part.</summary>
     private const int CacheLimit = 100_000;
-
-    /// <summary>The inverse of <see cref="Gpt2PreTokenizer.ByteToChar"/>: -1 for characters that stand for no byte.</summary>
-    private static readonly int[] CharToByte = MakeCharToByte();
 
     private readonly int[] byteTokens = new int[256];
     private readonly Dictionary<long, (int Rank, int Merged)> merges;
@@ -68,6 +65,22 @@ public sealed class Gpt2Tokenizer
     /// <summary>Where the tokenizer was read from, for messages.</summary>
     public string Source { get; }
 
+    /// <summary>GPT-2 begins no sequence with a token of its own; <c>&lt;|endoftext|&gt;</c> is its BOS in name only.</summary>
+    public int? BosId => EndOfTextId;
+
+    /// <summary>The id of <c>&lt;|endoftext|&gt;</c>, if the vocabulary has it.</summary>
+    public int? EosId => EndOfTextId;
+
+    /// <summary>GPT-2's ids of <paramref name="text"/>: Hugging Face's GPT-2 tokenizer adds no special tokens either way.</summary>
+    public int[] Encode(string text, bool addSpecialTokens) => Encode(text);
+
+    /// <inheritdoc/>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens) =>
+        Decode(skipSpecialTokens ? ids.Where(id => !specialTokens.Any(t => t.Id == id)) : ids);
+
+    /// <inheritdoc/>
+    public string TokenText(int id) => Decode([id]);
+
     /// <summary>Whether <paramref name="directory"/> holds <c>vocab.json</c> and <c>merges.txt</c>, or <c>tokenizer.json</c>.</summary>
     public static bool Exists(string directory) =>
         Gpt2TokenizerFiles.HasVocabAndMerges(directory) || Gpt2TokenizerFiles.HasTokenizerJson(directory);
@@ -88,9 +101,7 @@ public sealed class Gpt2Tokenizer
     /// Refuses a tokenizer that can make ids the model has no embedding for (a tokenizer of another
     /// model); a model's vocabulary may be larger than its tokenizer's (padded), never smaller.
     /// </summary>
-    public void CheckFits(int modelVocabularySize) =>
-        PrefixLabException.Check(VocabularySize <= modelVocabularySize,
-            $"the tokenizer of {Source} has {VocabularySize} token ids, more than the model's vocab_size {modelVocabularySize}: it belongs to another model");
+    public void CheckFits(int modelVocabularySize) => Tokenizers.CheckFits(this, modelVocabularySize);
 
     /// <summary>The token ids of <paramref name="text"/>.</summary>
     public int[] Encode(string text)
@@ -243,7 +254,7 @@ public sealed class Gpt2Tokenizer
         var bytes = new List<byte>(token.Length);
         foreach (var rune in token.EnumerateRunes())
         {
-            int b = rune.Value < CharToByte.Length ? CharToByte[rune.Value] : -1;
+            int b = rune.Value < Gpt2PreTokenizer.CharToByte.Length ? Gpt2PreTokenizer.CharToByte[rune.Value] : -1;
             if (b >= 0)
             {
                 bytes.Add((byte)b);
@@ -254,15 +265,5 @@ public sealed class Gpt2Tokenizer
             }
         }
         return [.. bytes];
-    }
-
-    private static int[] MakeCharToByte()
-    {
-        var map = Enumerable.Repeat(-1, Gpt2PreTokenizer.ByteToChar.Max() + 1).ToArray();
-        for (int b = 0; b < 256; b++)
-        {
-            map[Gpt2PreTokenizer.ByteToChar[b]] = b;
-        }
-        return map;
     }
 }
