@@ -13,7 +13,8 @@ namespace PrefixLab.Experiments;
 /// Metric names: <c>pretrained/TASK</c> and <c>RUN/TASK</c> (accuracy in percent), <c>RUN/params</c>,
 /// <c>RUN/identity-layer0</c> and <c>RUN/identity-bias</c> (C2, C3 errors), <c>RUN/spread</c> and
 /// <c>RUN/spread-share</c> (prefix positions every content query uses, C6) and the same for the last input
-/// token alone (<c>RUN/spread-last-input</c>, <c>RUN/spread-last-input-share</c>), <c>context/TASK</c> (the best context method's
+/// token alone (<c>RUN/spread-last-input</c>, <c>RUN/spread-last-input-share</c>, and for the untrained prefix as a control
+/// <c>RUN/spread-last-input-share-untrained</c>), <c>context/TASK</c> (the best context method's
 /// accuracy on a task it was tuned on) and <c>shift/TASK</c> (content-attention shift).
 /// </summary>
 public sealed class TuningRunner : IExperimentRunner
@@ -168,6 +169,12 @@ public sealed class TuningRunner : IExperimentRunner
                 metrics[$"{run.Name}/spread{suffix}"] = spread;
                 metrics[$"{run.Name}/spread{suffix}-share"] = spread / geometry.Size;
             }
+            // Control: the same prefix before training (the vectors its training started from, drawn from
+            // the same seed) on the same sequences, so the trained spread is set against what random vectors give.
+            using var plain = AdaptedModel.Load(basePath, null);
+            using var untrained = TuningMethods.Create(run.Method, plain.Model, MethodSettings(setup, run, context.Profile), context.Seed);
+            using var control = AttentionRecorder.Record(plain.Model, tokens);
+            metrics[$"{run.Name}/spread-last-input-share-untrained"] = BiasSpan.Measure(control, geometry, lastInput).Average(h => h.EffectivePositions) / geometry.Size;
         }
     }
 

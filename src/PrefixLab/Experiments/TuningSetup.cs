@@ -134,7 +134,7 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
             if (TuningRunner.IsContextMethod(run.Method))
             {
                 string[] measured = [.. (Measures("identities") ? new[] { "identity-layer0", "identity-bias" } : []),
-                                     .. (Measures("spread") ? new[] { "spread", "spread-share", "spread-last-input", "spread-last-input-share" } : [])];
+                                     .. (Measures("spread") ? new[] { "spread", "spread-share", "spread-last-input", "spread-last-input-share", "spread-last-input-share-untrained" } : [])];
                 names.AddRange(measured.Select(m => new MetricName($"{run.Name}/{m}")));
             }
         }
