@@ -84,17 +84,20 @@ public static class Declarations
     {
         var settings = Settings(spec, profile);
         var lines = new List<string>();
-        foreach (var (name, paper) in spec.Protocol)
+        foreach (var (name, paper) in spec.Protocol.Where(p => settings.ContainsKey(p.Key)))
         {
-            if (!settings.TryGetValue(name, out double ours))
-            {
-                lines.Add($"{name}: not run (paper {Number(paper)})");
-            }
-            else if (ours != paper)
+            double ours = settings[name];
+            if (ours != paper)
             {
                 string factor = paper != 0 && ours != 0 ? $"; × {Number(ours / paper)}" : "";
                 lines.Add($"{name}: {Number(ours)} (paper {Number(paper)}{factor})");
             }
+        }
+        // A run the profile drops takes one line with all the paper's settings of it.
+        foreach (var run in spec.Protocol.Where(p => !settings.ContainsKey(p.Key)).GroupBy(p => p.Key[..Math.Max(p.Key.LastIndexOf('/'), 0)]))
+        {
+            string paper = string.Join(", ", run.Select(p => $"{p.Key[(p.Key.LastIndexOf('/') + 1)..]} {Number(p.Value)}"));
+            lines.Add($"{(run.Key.Length > 0 ? run.Key : "setting")}: not run (paper {paper})");
         }
         return lines;
     }

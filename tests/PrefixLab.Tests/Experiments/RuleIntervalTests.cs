@@ -141,6 +141,6 @@ public class RuleIntervalTests
         Assert.Contains("prefix-histogram/lr: 5e-3 (paper 5e-5; × 100)", lines);
         Assert.DoesNotContain(lines, l => l.StartsWith("lora-histogram/lr", StringComparison.Ordinal)); // 5e-3, as the paper
         var nb03 = SpecLoader.LoadDirectory(SpecTests.SpecsDirectory()).Single(s => s.Name == "nb03");
-        Assert.Contains("prefix-plus1/steps: not run (paper 20,000)", new TuningRunner().ScaledDown(nb03, Profiles.Get("quick")));
+        Assert.Contains("prefix-plus1: not run (paper steps 20,000, lr 5e-5, init-std 1, prefix-size 10)", new TuningRunner().ScaledDown(nb03, Profiles.Get("quick")));
     }
 }
