@@ -25,8 +25,11 @@ public sealed record CapacitySetup(int Vocabulary, int Length, Sized<int> Sample
 /// </summary>
 public sealed class CapacityRunner : IExperimentRunner
 {
+    /// <summary>The spec kind it runs.</summary>
+    public const string KindName = "capacity";
+
     /// <inheritdoc />
-    public string Kind => "capacity";
+    public string Kind => KindName;
 
     /// <inheritdoc />
     public int Version => 1;
@@ -35,10 +38,31 @@ public sealed class CapacityRunner : IExperimentRunner
     public void Validate(ExperimentSpec spec) => Setup(spec);
 
     /// <inheritdoc />
-    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile)
+    /// <remarks>The paper's settings this profile runs differently.</remarks>
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => Declarations.Deviations(spec, profile);
+
+    /// <summary>The metrics <see cref="Run"/> returns for <paramref name="spec"/> under <paramref name="profile"/>.</summary>
+    public static IReadOnlyList<MetricName> Metrics(ExperimentSpec spec, Profile profile)
     {
-        var samples = Setup(spec).Samples;
-        return samples.For(profile) == samples.Paper ? [] : [string.Create(CultureInfo.InvariantCulture, $"sampled virtual tokens: {samples.For(profile):N0} (paper profile {samples.Paper:N0})")];
+        List<MetricName> names = [new("hard/tried"), new("hard/distinct"), new("virtual/tried"), new("virtual/distinct"), new("virtual/distinct-share")];
+        if (Setup(spec).Exhaustive is not null)
+        {
+            names.AddRange([new("exhaustive/possible"), new("exhaustive/distinct")]);
+        }
+        return names;
+    }
+
+    /// <summary>The settings <see cref="Run"/> uses for <paramref name="spec"/> under <paramref name="profile"/>, by name.</summary>
+    public static IReadOnlyDictionary<string, double> Settings(ExperimentSpec spec, Profile profile)
+    {
+        var setup = Setup(spec);
+        var settings = new Dictionary<string, double> { ["vocabulary"] = setup.Vocabulary, ["length"] = setup.Length, ["samples"] = setup.Samples.For(profile) };
+        if (setup.Exhaustive is { } e)
+        {
+            settings["exhaustive/vocabulary"] = e.Vocabulary;
+            settings["exhaustive/length"] = e.Length;
+        }
+        return settings;
     }
 
     /// <inheritdoc />

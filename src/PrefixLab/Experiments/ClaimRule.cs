@@ -4,7 +4,9 @@ namespace PrefixLab.Experiments;
 
 /// <summary>
 /// One comparison of a rule: metric ≥ <see cref="AtLeast"/>, metric ≤ <see cref="AtMost"/>, or metric
-/// above another metric by at least <see cref="Margin"/>. Means over seeds are compared.
+/// above another metric by at least <see cref="Margin"/>. The 95% interval of the mean over seeds is
+/// compared (<see cref="Intervals"/>): a check passes only if its whole interval meets the bound, fails
+/// only if its whole interval misses it, and is undecided when the interval straddles it.
 /// </summary>
 /// <param name="Metric">The metric's name (e.g. <c>prefix-descending/descending</c>).</param>
 /// <param name="AtLeast">Lower bound, if any.</param>
@@ -36,19 +38,26 @@ public sealed record RuleCheck(string Metric, double? AtLeast = null, double? At
 /// <summary>A rule that decides a claim: every check must pass.</summary>
 /// <param name="Claim">The claim, e.g. <c>C4</c>.</param>
 /// <param name="Text">What the rule says in words.</param>
+/// <param name="Rationale">
+/// Why the bounds are what they are, from the paper: which of its numbers, and which band around it the
+/// rule accepts. Required, so that a bound is argued from the paper and not from a run.
+/// </param>
 /// <param name="All">The checks.</param>
-public sealed record ClaimRule(string Claim, string Text, IReadOnlyList<RuleCheck> All);
+public sealed record ClaimRule(string Claim, string Text, string Rationale, IReadOnlyList<RuleCheck> All);
 
 /// <summary>What a rule, or all the rules of a claim, decided.</summary>
 public enum Verdict
 {
-    /// <summary>Every check passed: the claim holds here.</summary>
+    /// <summary>Every check passed across its whole interval: the claim holds here.</summary>
     Holds,
 
-    /// <summary>A check failed.</summary>
+    /// <summary>A check failed across its whole interval.</summary>
     DoesNotHold,
 
-    /// <summary>A metric it needs was not measured (an experiment not available in this build, or failed).</summary>
+    /// <summary>
+    /// A metric it needs was not measured (an experiment not available in this build, or failed), or a
+    /// check's interval straddles its bound.
+    /// </summary>
     NotDecided,
 }
 
@@ -58,7 +67,8 @@ public enum Verdict
 /// <param name="Rule">The rule in words, with its checks.</param>
 /// <param name="Verdict">What it decided.</param>
 /// <param name="Evidence">Each check with the numbers it compared.</param>
-public sealed record RuleOutcome(string Experiment, string Claim, string Rule, Verdict Verdict, IReadOnlyList<string> Evidence);
+/// <param name="Rationale">The rule's rationale from the paper (<see cref="ClaimRule.Rationale"/>).</param>
+public sealed record RuleOutcome(string Experiment, string Claim, string Rule, Verdict Verdict, IReadOnlyList<string> Evidence, string Rationale = "");
 
 /// <summary>Applies rules to measured metrics.</summary>
 public static class Rules
@@ -75,7 +85,7 @@ public static class Rules
             verdict = Combine(verdict, outcome);
         }
         string text = $"{rule.Text} ({string.Join("; ", rule.All)})";
-        return new RuleOutcome(experiment, rule.Claim, text, verdict, evidence);
+        return new RuleOutcome(experiment, rule.Claim, text, verdict, evidence, rule.Rationale);
     }
 
     /// <summary>Any failure decides against; otherwise anything undecided leaves it undecided.</summary>
@@ -91,16 +101,16 @@ public static class Rules
             words = $"{check.Metric}: not measured";
             return Verdict.NotDecided;
         }
-        double mean = value.Mean;
-        bool pass = true;
-        var parts = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{check.Metric} = {mean:G4}") };
+        var verdict = Verdict.Holds;
+        var parts = new List<string> { $"{check.Metric} = {Interval(value.Mean, value.Low, value.High)}" };
         if (check.AtLeast is double low)
         {
-            pass &= mean >= low;
+            verdict = Combine(verdict, Against(value.Low, value.High, low));
         }
         if (check.AtMost is double high)
         {
-            pass &= mean <= high;
+            // x ≤ b is −x ≥ −b.
+            verdict = Combine(verdict, Against(-value.High, -value.Low, -high));
         }
         if (check.Above is string other)
         {
@@ -109,10 +119,27 @@ public static class Rules
                 words = $"{other}: not measured";
                 return Verdict.NotDecided;
             }
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{other} = {reference.Mean:G4}"));
-            pass &= mean >= reference.Mean + check.Margin;
+            var (dLow, dHigh) = Intervals.OfDifference(value, reference);
+            parts.Add($"{other} = {Interval(reference.Mean, reference.Low, reference.High)}");
+            parts.Add($"difference {Interval(value.Mean - reference.Mean, dLow, dHigh)}");
+            verdict = Combine(verdict, Against(dLow, dHigh, check.Margin));
         }
-        words = $"{string.Join(", ", parts)} → {(pass ? "pass" : "fail")} ({check})";
-        return pass ? Verdict.Holds : Verdict.DoesNotHold;
+        string outcome = verdict switch
+        {
+            Verdict.Holds => "pass",
+            Verdict.DoesNotHold => "fail",
+            _ => "not decided: the interval straddles the bound",
+        };
+        words = $"{string.Join(", ", parts)} → {outcome} ({check})";
+        return verdict;
     }
+
+    /// <summary>Whether the interval [<paramref name="low"/>, <paramref name="high"/>] is wholly ≥ the bound, wholly below it, or across it.</summary>
+    private static Verdict Against(double low, double high, double bound) =>
+        low >= bound ? Verdict.Holds : high < bound ? Verdict.DoesNotHold : Verdict.NotDecided;
+
+    /// <summary>A mean with its interval, e.g. <c>16.2 [13.1, 19.7]</c>; a point interval shows the value alone.</summary>
+    private static string Interval(double mean, double low, double high) => low == high && low == mean
+        ? string.Create(CultureInfo.InvariantCulture, $"{mean:G4}")
+        : string.Create(CultureInfo.InvariantCulture, $"{mean:G4} [{low:G4}, {high:G4}]");
 }

@@ -34,8 +34,11 @@ public sealed record CompletionSetup(ModelSetup Model, PretrainSetup Pretrain, i
 /// </summary>
 public sealed class CompletionCountRunner : IExperimentRunner
 {
+    /// <summary>The spec kind it runs.</summary>
+    public const string KindName = "completion-count";
+
     /// <inheritdoc />
-    public string Kind => "completion-count";
+    public string Kind => KindName;
 
     /// <inheritdoc />
     public int Version => 1;
@@ -54,21 +57,41 @@ public sealed class CompletionCountRunner : IExperimentRunner
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile)
+    /// <remarks>The paper's settings (of its LLaMA-7B count) this profile runs differently.</remarks>
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => Declarations.Deviations(spec, profile);
+
+    /// <summary>The metrics <see cref="Run"/> returns for <paramref name="spec"/> under <paramref name="profile"/>.</summary>
+    public static IReadOnlyList<MetricName> Metrics(ExperimentSpec spec, Profile profile)
     {
         var setup = Setup(spec);
-        // The base model's lines are a tuning spec's with no runs.
-        var lines = new TuningSetup(setup.Model, setup.Pretrain, [], []).ScaledDown(profile).ToList();
-        void Compare(string what, Sized<int>? value)
+        string[] counts = ["tried", "distinct", "distinct-share", "targets-hit"];
+        List<MetricName> names = [new("real/tried"), new("real/distinct"), new("real/distinct-share"), .. counts.Select(c => new MetricName($"virtual/{c}"))];
+        int vocab = Config(setup, profile).VocabSize;
+        if (setup.VirtualCount(profile, vocab) > vocab)
         {
-            if (value is not null && value.For(profile) != value.Paper)
-            {
-                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: {value.For(profile):N0} (paper profile {value.Paper:N0})"));
-            }
+            names.AddRange(counts.Select(c => new MetricName($"virtual-all/{c}")));
         }
-        Compare("virtual tokens trained", setup.VirtualTokens);
-        Compare("virtual-token training steps", setup.Steps);
-        return lines;
+        return names;
+    }
+
+    /// <summary>
+    /// The settings <see cref="Run"/> uses for <paramref name="spec"/> under <paramref name="profile"/>, by
+    /// name: the base model's, its vocabulary, the continuation's length and the real and virtual tokens tried.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> Settings(ExperimentSpec spec, Profile profile)
+    {
+        var setup = Setup(spec);
+        int vocab = Config(setup, profile).VocabSize;
+        var settings = new TuningSetup(setup.Model, setup.Pretrain, [], []).Settings(profile)
+            .Where(s => s.Key.StartsWith("model/", StringComparison.Ordinal) || s.Key.StartsWith("pretrain/", StringComparison.Ordinal))
+            .ToDictionary();
+        settings["model/vocabulary"] = vocab;
+        settings["continuation"] = setup.Continuation;
+        settings["real-tokens"] = vocab;
+        settings["virtual-tokens"] = setup.VirtualCount(profile, vocab);
+        settings["virtual/steps"] = setup.Steps.For(profile);
+        settings["virtual/lr"] = setup.Lr.For(profile);
+        return settings;
     }
 
     /// <inheritdoc />

@@ -45,8 +45,11 @@ public sealed record ConstructionsSetup(UnconditionalDemo Unconditional, Conditi
 /// </summary>
 public sealed class ConstructionsRunner : IExperimentRunner
 {
+    /// <summary>The spec kind it runs.</summary>
+    public const string KindName = "constructions";
+
     /// <inheritdoc />
-    public string Kind => "constructions";
+    public string Kind => KindName;
 
     /// <inheritdoc />
     public int Version => 1;
@@ -55,11 +58,28 @@ public sealed class ConstructionsRunner : IExperimentRunner
     public void Validate(ExperimentSpec spec) => Setup(spec);
 
     /// <inheritdoc />
-    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile)
+    /// <remarks>The paper's settings this profile runs differently.</remarks>
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => Declarations.Deviations(spec, profile);
+
+    /// <summary>The metrics <see cref="Run"/> returns for <paramref name="spec"/> under <paramref name="profile"/>.</summary>
+    public static IReadOnlyList<MetricName> Metrics(ExperimentSpec spec, Profile profile)
     {
-        var random = Setup(spec).RandomTargets;
-        int count = random.For(profile);
-        return count == random.Paper ? [] : [string.Create(CultureInfo.InvariantCulture, $"random targets per construction: {count} (paper profile {random.Paper}; the paper shows the demos only)")];
+        Setup(spec);
+        return [new("unconditional/exact"), new("conditional/exact"), new("token-to-sequence/exact"), new("pair-map/exact")];
+    }
+
+    /// <summary>The settings <see cref="Run"/> uses for <paramref name="spec"/> under <paramref name="profile"/>, by name.</summary>
+    public static IReadOnlyDictionary<string, double> Settings(ExperimentSpec spec, Profile profile)
+    {
+        var setup = Setup(spec);
+        return new Dictionary<string, double>
+        {
+            ["unconditional/vocabulary"] = setup.Unconditional.Vocabulary,
+            ["unconditional/length"] = setup.Unconditional.Length,
+            ["token-to-sequence/length"] = setup.TokenToSequence.Length,
+            ["pair-map/vocabulary"] = setup.PairMap.Vocabulary,
+            ["random-targets"] = setup.RandomTargets.For(profile),
+        };
     }
 
     /// <inheritdoc />

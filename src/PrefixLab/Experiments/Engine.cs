@@ -144,11 +144,12 @@ public sealed class Engine
         ? ResultCache.Key(new { spec = spec.Source, runner = runner.Kind, runner.Version, profile, seed })
         : ResultCache.Key(new { spec = spec.Source, runner = runner.Kind, runner.Version, inputs = runner.InputsKey, profile, seed });
 
-    private static ExperimentOutcome Outcome(ExperimentSpec spec, ExperimentStatus status, string? message, IReadOnlyList<string> scaledDown, IReadOnlyList<SeedResult> results, double seconds)
+    private ExperimentOutcome Outcome(ExperimentSpec spec, ExperimentStatus status, string? message, IReadOnlyList<string> scaledDown, IReadOnlyList<SeedResult> results, double seconds)
     {
         // A metric counts only if every seed measured it, so a mean is never over fewer seeds than claimed.
         List<string> names = results.Count == 0 ? [] : results.Select(r => r.Metrics.Keys).Aggregate((a, b) => a.Intersect(b)).ToList();
-        var metrics = names.ToDictionary(n => n, n => MetricSummary.Of([.. results.Select(r => r.Metrics[n])]));
+        // An accuracy's interval includes the sampling error of its test samples, which the runner declares.
+        var metrics = names.ToDictionary(n => n, n => MetricSummary.Of([.. results.Select(r => r.Metrics[n])], Declarations.Trials(spec, profile, n)));
         if (status == ExperimentStatus.Failed)
         {
             metrics.Clear();

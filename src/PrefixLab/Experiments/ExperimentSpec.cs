@@ -37,6 +37,13 @@ public sealed record ExperimentSpec
     /// <summary>The paper's numbers by metric name (accuracies in percent).</summary>
     public IReadOnlyDictionary<string, double> Paper { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>
+    /// The paper's own settings of this experiment, by the names of the runner's settings (e.g.
+    /// <c>pretrain/steps</c>, <c>prefix-descending/lr</c>, <c>evaluation/test-samples</c>). The report lists
+    /// every setting a profile runs differently as a deviation from the paper's protocol.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Protocol { get; init; } = new Dictionary<string, double>();
+
     /// <summary>The rules that decide claims from the measured metrics.</summary>
     public IReadOnlyList<ClaimRule> Rules { get; init; } = [];
 
@@ -113,13 +120,16 @@ public static class SpecLoader
         foreach (var rule in spec.Rules)
         {
             PrefixLabException.Check(spec.Claims.Contains(rule.Claim), $"spec '{spec.Name}': a rule decides {rule.Claim}, which the spec does not list in its claims");
-            PrefixLabException.Check(rule.All.Count > 0, $"spec '{spec.Name}': the rule for {rule.Claim} has no checks");
+            PrefixLabException.Check(rule.All is { Count: > 0 }, $"spec '{spec.Name}': the rule for {rule.Claim} has no checks");
+            PrefixLabException.Check(!string.IsNullOrWhiteSpace(rule.Rationale),
+                $"spec '{spec.Name}': the rule for {rule.Claim} has no rationale (which number of the paper it rests on, and which band around it it accepts)");
             foreach (var check in rule.All)
             {
                 PrefixLabException.Check(check.AtLeast is not null || check.AtMost is not null || check.Above is not null,
                     $"spec '{spec.Name}': a check of {rule.Claim} on '{check.Metric}' has no bound (give at_least, at_most or above)");
             }
         }
+        Declarations.Check(spec);
         // Canonical text: the parsed document written back, so whitespace and comments do not change cache keys.
         using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         return spec with { Source = JsonSerializer.Serialize(document.RootElement) };

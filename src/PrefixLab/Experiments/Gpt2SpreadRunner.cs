@@ -38,8 +38,11 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
 {
     private readonly Lazy<string> inputsKey = new(() => FilesHash([dataPath, .. Directory.GetFiles(modelDirectory).Order(StringComparer.Ordinal)]));
 
+    /// <summary>The spec kind it runs.</summary>
+    public const string KindName = "gpt2-prefix-spread";
+
     /// <inheritdoc />
-    public string Kind => "gpt2-prefix-spread";
+    public string Kind => KindName;
 
     /// <inheritdoc />
     public int Version => 1;
@@ -60,12 +63,26 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile)
+    /// <remarks>The paper's settings this profile runs differently.</remarks>
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => Declarations.Deviations(spec, profile);
+
+    /// <summary>
+    /// The metrics <see cref="Run"/> returns: the layers' names depend on the checkpoint, so they are a pattern.
+    /// The accuracy is not given a binomial interval: how many test examples it is over depends on the data file.
+    /// </summary>
+    public static IReadOnlyList<MetricName> Metrics(ExperimentSpec spec, Profile profile) =>
+        [new("spread"), new("spread-share"), new("prefix-mass"), new("accuracy"), new("layer-{L}/spread-share")];
+
+    /// <summary>The settings <see cref="Run"/> uses for <paramref name="spec"/> under <paramref name="profile"/>, by name.</summary>
+    public static IReadOnlyDictionary<string, double> Settings(ExperimentSpec spec, Profile profile)
     {
-        var steps = spec.SetupAs<Gpt2SpreadSetup>().Steps;
-        return steps is not null && steps.For(profile) != steps.Paper
-            ? [string.Create(CultureInfo.InvariantCulture, $"prefix training steps: {steps.For(profile):N0} (paper profile {steps.Paper:N0})")]
-            : [];
+        var setup = spec.SetupAs<Gpt2SpreadSetup>();
+        var settings = new Dictionary<string, double> { ["prefix-size"] = setup.PrefixSize, ["batch"] = setup.Batch, ["steps"] = setup.Steps?.For(profile) ?? 0 };
+        if (setup.Lr is { } lr)
+        {
+            settings["lr"] = lr.For(profile);
+        }
+        return settings;
     }
 
     /// <inheritdoc />

@@ -2,18 +2,25 @@ using PrefixLab.Training;
 
 namespace PrefixLab.Experiments;
 
-/// <summary>A metric over seeds: its mean, sample standard deviation (0 for one seed) and every value.</summary>
+/// <summary>
+/// A metric over seeds: its mean, sample standard deviation (0 for one seed), every value, and its 95%
+/// interval (<see cref="Intervals"/>: over seeds and, for an accuracy, over its test samples).
+/// </summary>
 /// <param name="Mean">Mean over seeds.</param>
 /// <param name="Std">Sample standard deviation over seeds (0 with one seed).</param>
 /// <param name="Values">One value per seed, in seed order.</param>
-public sealed record MetricSummary(double Mean, double Std, IReadOnlyList<double> Values)
+/// <param name="Low">Lower end of the 95% interval of the mean.</param>
+/// <param name="High">Upper end of the 95% interval of the mean.</param>
+/// <param name="Trials">For an accuracy (percent), the test samples behind each seed's value; null for other measurements.</param>
+public sealed record MetricSummary(double Mean, double Std, IReadOnlyList<double> Values, double Low, double High, int? Trials = null)
 {
-    /// <summary>Summarises <paramref name="values"/>.</summary>
-    public static MetricSummary Of(IReadOnlyList<double> values)
+    /// <summary>Summarises <paramref name="values"/>, each an accuracy over <paramref name="trials"/> test samples if given.</summary>
+    public static MetricSummary Of(IReadOnlyList<double> values, int? trials = null)
     {
         double mean = values.Average();
         double std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
-        return new MetricSummary(mean, std, values);
+        var (low, high) = Intervals.Of(values, trials);
+        return new MetricSummary(mean, std, values, low, high, trials);
     }
 }
 

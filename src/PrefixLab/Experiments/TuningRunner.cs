@@ -13,13 +13,17 @@ namespace PrefixLab.Experiments;
 /// Metric names: <c>pretrained/TASK</c> and <c>RUN/TASK</c> (accuracy in percent), <c>RUN/params</c>,
 /// <c>RUN/identity-layer0</c> and <c>RUN/identity-bias</c> (C2, C3 errors), <c>RUN/spread</c> and
 /// <c>RUN/spread-share</c> (prefix positions every content query uses, C6) and the same for the last input
-/// token alone (<c>RUN/spread-last-input</c>, <c>RUN/spread-last-input-share</c>), <c>context/TASK</c> (the best context method's
+/// token alone (<c>RUN/spread-last-input</c>, <c>RUN/spread-last-input-share</c>, and for the untrained prefix as a control
+/// <c>RUN/spread-last-input-share-untrained</c>), <c>context/TASK</c> (the best context method's
 /// accuracy on a task it was tuned on) and <c>shift/TASK</c> (content-attention shift).
 /// </summary>
 public sealed class TuningRunner : IExperimentRunner
 {
+    /// <summary>The spec kind it runs.</summary>
+    public const string KindName = "tuning";
+
     /// <inheritdoc />
-    public string Kind => "tuning";
+    public string Kind => KindName;
 
     /// <inheritdoc />
     public int Version => 1;
@@ -38,7 +42,15 @@ public sealed class TuningRunner : IExperimentRunner
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) => TuningSetup.Of(spec).ScaledDown(profile);
+    /// <remarks>The paper's settings this profile runs differently, and the step ratios of methods compared on one task.</remarks>
+    public IReadOnlyList<string> ScaledDown(ExperimentSpec spec, Profile profile) =>
+        [.. Declarations.Deviations(spec, profile), .. TuningSetup.Of(spec).StepRatios(spec.Protocol, profile)];
+
+    /// <summary>The metrics <see cref="Run"/> returns for <paramref name="spec"/> under <paramref name="profile"/>.</summary>
+    public static IReadOnlyList<MetricName> Metrics(ExperimentSpec spec, Profile profile) => TuningSetup.Of(spec).Metrics(profile);
+
+    /// <summary>The settings <see cref="Run"/> uses for <paramref name="spec"/> under <paramref name="profile"/>.</summary>
+    public static IReadOnlyDictionary<string, double> Settings(ExperimentSpec spec, Profile profile) => TuningSetup.Of(spec).Settings(profile);
 
     /// <inheritdoc />
     public IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed)
@@ -51,7 +63,7 @@ public sealed class TuningRunner : IExperimentRunner
         foreach (var run in setup.RunsFor(profile))
         {
             int steps = run.Steps.For(profile);
-            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, Settings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed), steps * step));
+            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, MethodSettings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed), steps * step));
         }
         if (setup.Measures("shift"))
         {
@@ -77,7 +89,7 @@ public sealed class TuningRunner : IExperimentRunner
 
         foreach (var run in setup.RunsFor(profile))
         {
-            var file = training.Run(baseFile, run.Method, Settings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
+            var file = training.Run(baseFile, run.Method, MethodSettings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
             Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
             using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
             metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
@@ -107,7 +119,8 @@ public sealed class TuningRunner : IExperimentRunner
     public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
 
-    private static TuningSettings Settings(TuningSetup setup, RunSetup run, Profile profile)
+    /// <summary>The method settings <paramref name="run"/> trains with under <paramref name="profile"/>.</summary>
+    internal static TuningSettings MethodSettings(TuningSetup setup, RunSetup run, Profile profile)
     {
         // The spec's fields by the knobs' names; each method takes the knobs it has. Left out, a setting
         // keeps the method's default (the targets c_fc, c_proj; the paper's N(0, 1)).
@@ -156,6 +169,12 @@ public sealed class TuningRunner : IExperimentRunner
                 metrics[$"{run.Name}/spread{suffix}"] = spread;
                 metrics[$"{run.Name}/spread{suffix}-share"] = spread / geometry.Size;
             }
+            // Control: the same prefix before training (the vectors its training started from, drawn from
+            // the same seed) on the same sequences, so the trained spread is set against what random vectors give.
+            using var plain = AdaptedModel.Load(basePath, null);
+            using var untrained = TuningMethods.Create(run.Method, plain.Model, MethodSettings(setup, run, context.Profile), context.Seed);
+            using var control = AttentionRecorder.Record(plain.Model, tokens);
+            metrics[$"{run.Name}/spread-last-input-share-untrained"] = BiasSpan.Measure(control, geometry, lastInput).Average(h => h.EffectivePositions) / geometry.Size;
         }
     }
 

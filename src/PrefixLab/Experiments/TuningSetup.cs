@@ -119,36 +119,89 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
     /// <summary>The prefix size of <paramref name="run"/> under <paramref name="profile"/>.</summary>
     public int RunPrefix(RunSetup run, Profile profile) => (run.PrefixSize ?? Model.PrefixSize).For(profile);
 
-    /// <summary>What <paramref name="profile"/> changes from the paper's sizes, one line each.</summary>
-    public IReadOnlyList<string> ScaledDown(Profile profile)
+    /// <summary>
+    /// The metrics a run under <paramref name="profile"/> produces (<see cref="TuningRunner"/> names them):
+    /// accuracies over the profile's test samples, parameter counts, and the measurements asked for.
+    /// </summary>
+    public IReadOnlyList<MetricName> Metrics(Profile profile)
     {
-        var lines = new List<string>();
-        void Compare<T>(string what, Sized<T>? value)
-            where T : struct, IFormattable
-        {
-            if (value is not null && !value.For(profile).Equals(value.Paper))
-            {
-                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: {value.For(profile):G} (paper {value.Paper:G})"));
-            }
-        }
-        Compare("layers", Model.Layers);
-        Compare("heads", Model.Heads);
-        Compare("width", Model.Width);
-        Compare("padding positions P", Model.PrefixSize);
-        Compare($"pretraining steps on {Pretrain.Task}", Pretrain.Steps);
-        Compare("pretraining learning rate", Pretrain.Lr);
-        foreach (var run in Runs.Where(r => !r.RunsIn(profile)))
-        {
-            lines.Add($"{run.Name}: not run ({run.Method} on {run.Task}; the paper's profile runs it)");
-        }
+        int samples = profile.EvalSamples;
+        var names = new List<MetricName>(Evaluate.Select(t => new MetricName($"pretrained/{t}", samples)));
         foreach (var run in RunsFor(profile))
         {
-            Compare($"{run.Name} steps", run.Steps);
-            Compare($"{run.Name} learning rate", run.Lr);
-            Compare($"{run.Name} prefix size", run.PrefixSize);
-            Compare($"{run.Name} initial vectors' std", run.InitStd);
+            names.AddRange(Evaluate.Append(run.Task).Distinct().Select(t => new MetricName($"{run.Name}/{t}", samples)));
+            names.Add(new($"{run.Name}/params"));
+            if (TuningRunner.IsContextMethod(run.Method))
+            {
+                string[] measured = [.. (Measures("identities") ? new[] { "identity-layer0", "identity-bias" } : []),
+                                     .. (Measures("spread") ? new[] { "spread", "spread-share", "spread-last-input", "spread-last-input-share", "spread-last-input-share-untrained" } : [])];
+                names.AddRange(measured.Select(m => new MetricName($"{run.Name}/{m}")));
+            }
         }
-        Compare("attention-shift fine-tuning steps", ShiftSteps);
+        var tuned = TuningRunner.TunedTasks(this, profile);
+        names.AddRange(tuned.Select(t => new MetricName($"context/{t}", samples)));
+        if (Measures("shift"))
+        {
+            names.AddRange(tuned.Select(t => new MetricName($"shift/{t}")));
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// The settings a run under <paramref name="profile"/> uses, by the names a spec's protocol gives the
+    /// paper's: <c>model/…</c>, <c>pretrain/…</c>, <c>evaluation/test-samples</c> and per run
+    /// <c>RUN/steps</c>, <c>RUN/lr</c> (when the spec sets one), <c>RUN/init-std</c> and
+    /// <c>RUN/prefix-size</c> (context methods) and <c>RUN/rank</c> (LoRA).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Settings(Profile profile)
+    {
+        var settings = new Dictionary<string, double>
+        {
+            ["model/layers"] = Model.Layers.For(profile),
+            ["model/heads"] = Model.Heads.For(profile),
+            ["model/width"] = Model.Width.For(profile),
+            ["model/prefix-size"] = Model.PrefixSize.For(profile),
+            ["pretrain/steps"] = Pretrain.Steps.For(profile),
+            ["pretrain/lr"] = Pretrain.LrFor(profile),
+            ["evaluation/test-samples"] = profile.EvalSamples,
+        };
+        foreach (var run in RunsFor(profile))
+        {
+            settings[$"{run.Name}/steps"] = run.Steps.For(profile);
+            if (run.Lr is { } lr)
+            {
+                settings[$"{run.Name}/lr"] = lr.For(profile);
+            }
+            if (TuningRunner.MethodSettings(this, run, profile) is PromptSettings prompt)
+            {
+                settings[$"{run.Name}/init-std"] = prompt.InitStd;
+                settings[$"{run.Name}/prefix-size"] = RunPrefix(run, profile);
+            }
+            if (run.Method.Equals(Lora.Kind.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                settings[$"{run.Name}/rank"] = run.Rank;
+            }
+        }
+        return settings;
+    }
+
+    /// <summary>
+    /// For every two runs of different methods on one task, each with its steps in the paper's protocol:
+    /// the ratio of their steps under <paramref name="profile"/> where it is not the paper's.
+    /// </summary>
+    public IReadOnlyList<string> StepRatios(IReadOnlyDictionary<string, double> protocol, Profile profile)
+    {
+        var lines = new List<string>();
+        var runs = RunsFor(profile).Where(r => protocol.ContainsKey($"{r.Name}/steps")).ToList();
+        foreach (var (a, b) in runs.SelectMany((a, i) => runs.Skip(i + 1).Where(b => b.Task == a.Task && b.Method != a.Method).Select(b => (a, b))))
+        {
+            double ours = a.Steps.For(profile) / (double)b.Steps.For(profile);
+            double paper = protocol[$"{a.Name}/steps"] / protocol[$"{b.Name}/steps"];
+            if (Math.Abs(ours - paper) > 1e-9 * paper)
+            {
+                lines.Add($"step ratio {a.Name} : {b.Name}: {Declarations.Number(ours)} (paper {Declarations.Number(paper)})");
+            }
+        }
         return lines;
     }
 }

@@ -36,13 +36,14 @@ public static class ReproductionReport
         };
         if (r.Profile.Name != Profiles.Paper)
         {
-            blocks.Add(new Paragraph($"Accuracies are exact-match rates over {r.Profile.EvalSamples:N0} test samples (paper: 3,200); what else this profile scales down is listed under each experiment."));
+            blocks.Add(new Paragraph($"Accuracies are exact-match rates over {r.Profile.EvalSamples:N0} test samples (paper: 3,200); every other setting this profile runs differently from the paper is listed under each experiment as a deviation from the paper's protocol."));
         }
         if (r.Profile.Name == Profiles.Smoke)
         {
             blocks.Add(new Paragraph("**The smoke profile checks the pipeline; its verdicts say nothing about the paper.**"));
         }
         blocks.Add(new Heading(2, "Claims"));
+        blocks.Add(new Paragraph("Each check compares the 95% interval of a mean (over the seeds and, for an accuracy, over its test samples; see docs/reproduction.md) with its bound: it passes only if the whole interval meets the bound, fails only if the whole interval misses it, and is not decided when the interval straddles it. A claim holds when every rule that decides it holds. Numbers labelled \"paper\" are the paper's own."));
         blocks.Add(new Table(["claim", "verdict", "decided by"], [.. r.Claims.Select(c => Row(c.Claim, Words(c.Verdict), string.Join("; ", c.Rules.Select(x => $"{x.Experiment}: {Words(x.Verdict)}"))))]));
         var undecided = AllClaims.Except(r.Claims.Select(c => c.Claim)).ToList();
         if (undecided.Count > 0)
@@ -90,22 +91,25 @@ public static class ReproductionReport
         {
             yield return new Paragraph(description);
         }
-        if (o.ScaledDown.Count > 0)
-        {
-            yield return new Paragraph("Scaled down from the paper:");
-            yield return new BulletList(o.ScaledDown);
-        }
+        // Derived from the spec's record of the paper's settings against what this profile ran.
+        yield return new Paragraph("Deviations from the paper's protocol:");
+        yield return new BulletList(o.ScaledDown.Count > 0 ? o.ScaledDown : ["none of the paper's settings recorded in the spec"]);
         var names = o.Metrics.Keys.Union(o.Paper.Keys).ToList();
         if (names.Count > 0)
         {
             string ours = seeds > 1 ? $"ours (mean ± std, {seeds} seeds)" : "ours";
-            yield return new Table(["metric", ours, "paper"],
-                [.. names.Select(n => Row(n, o.Metrics.TryGetValue(n, out var m) ? Summary(m) : "–", o.Paper.TryGetValue(n, out var p) ? Number(p) : "–"))]);
+            yield return new Table(["metric", ours, "95% interval", "paper"],
+                [.. names.Select(n => Row(n,
+                    o.Metrics.TryGetValue(n, out var m) ? Summary(m) : "–",
+                    m is not null ? Interval(m) : "–",
+                    o.Paper.TryGetValue(n, out var p) ? Number(p) : "–"))]);
         }
         if (o.Rules.Count > 0)
         {
-            yield return new Table(["claim", "rule", "verdict", "evidence"],
+            yield return new Table(["claim", "rule", "verdict", "evidence (mean [95% interval])"],
                 [.. o.Rules.Select(x => Row(x.Claim, x.Rule, Words(x.Verdict), string.Join("; ", x.Evidence)))]);
+            yield return new Paragraph("Why the bounds are what they are (fixed in the spec; experiments/CHANGES.md records every change):");
+            yield return new BulletList([.. o.Rules.Select(x => $"{x.Claim}: {x.Rationale}")]);
         }
         if (ReportFigures.OursAgainstPaper(o) is { } png)
         {
@@ -128,6 +132,19 @@ public static class ReproductionReport
     private static IReadOnlyList<string> Row(params string[] cells) => cells;
 
     private static string Summary(MetricSummary m) => m.Values.Count > 1 ? $"{Number(m.Mean)} ± {Number(m.Std)}" : Number(m.Mean);
+
+    /// <summary>The 95% interval, and over what it is taken (seeds, test samples, or neither: the value itself).</summary>
+    private static string Interval(MetricSummary m)
+    {
+        string over = (m.Values.Count > 1, m.Trials) switch
+        {
+            (true, int n) => $"seeds and {n:N0} samples each",
+            (true, null) => "seeds",
+            (false, int n) => $"{n:N0} samples",
+            _ => "",
+        };
+        return over.Length == 0 ? "–" : $"[{Number(m.Low)}, {Number(m.High)}] ({over})";
+    }
 
     /// <summary>Percentages and counts with two decimals, tiny errors in scientific notation.</summary>
     private static string Number(double value) =>

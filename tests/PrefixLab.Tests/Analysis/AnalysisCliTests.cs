@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using PrefixLab.Interop;
 using PrefixLab.Model;
@@ -63,14 +64,28 @@ public class AnalysisCliTests
     {
         var (dir, model) = SaveModel();
         string kv = SaveAdapter(dir, model, "prefix-kv", 2);
-        var (code, stdout, stderr) = CliTests.Run("bias", "--model", model, "--adapter", kv, "--samples", "8", "--json");
+        const string input = "2 6 0 1 4 6 3 0 1 2";
+        var (code, stdout, stderr) = CliTests.Run("bias", "--model", model, "--adapter", kv, "--input", input, "--json");
         Assert.True(code == 0, stderr);
+        string weights = Path.Combine(dir, "all-layers.csv");
+        (code, _, stderr) = CliTests.Run("attention", "--model", model, "--adapter", kv, "--input", input, "--out", Path.Combine(dir, "all-layers.png"), "--csv", weights);
+        Assert.True(code == 0, stderr);
+        // From the attention weights themselves: per head, each query's attention over the 2 prefix keys,
+        // renormalised, has exp(entropy) between 1 and 2; bias reports its mean over the content queries.
+        var spread = File.ReadAllLines(weights).Skip(1).Select(l => l.Split(','))
+            .Where(f => int.Parse(f[4], CultureInfo.InvariantCulture) < 2)
+            .GroupBy(f => (Layer: int.Parse(f[0], CultureInfo.InvariantCulture), Head: int.Parse(f[1], CultureInfo.InvariantCulture)))
+            .ToDictionary(g => g.Key, g => g.GroupBy(f => f[2]).Average(q =>
+            {
+                double[] w = [.. q.Select(f => double.Parse(f[6], CultureInfo.InvariantCulture))];
+                return Math.Exp(-w.Sum(x => x / w.Sum() * Math.Log(x / w.Sum())));
+            }));
         using (var json = JsonDocument.Parse(stdout))
         {
             var heads = json.RootElement.GetProperty("heads").EnumerateArray().ToList();
             Assert.Equal(4, heads.Count);
             Assert.All(heads, h => Assert.Equal(2, h.GetProperty("vectors").GetArrayLength()));
-            Assert.All(heads, h => Assert.InRange(h.GetProperty("effective_positions").GetDouble(), 1, 2));
+            Assert.All(heads, h => Assert.Equal(spread[(h.GetProperty("layer").GetInt32(), h.GetProperty("head").GetInt32())], h.GetProperty("effective_positions").GetDouble(), 5));
         }
 
         string png = Path.Combine(dir, "maps.png"), csv = Path.Combine(dir, "maps.csv");

@@ -53,19 +53,27 @@ public class RecorderAndBiasTests
     }
 
     [Fact]
-    public void Attention_over_ten_prefix_positions_spreads_between_one_and_ten()
+    public void Ten_equal_prefix_vectors_spread_attention_evenly_over_all_ten_and_span_one_direction()
     {
         using var model = TestModels.Create(layers: 1, heads: 2, width: 32);
         random.manual_seed(3);
         using var prefix = new Prefix(model, new PromptSettings { PrefixSize = 10 });
+        // Ten copies of one vector: equal keys, so every query's attention over them is uniform
+        // (exp of the entropy is exactly 10), and equal values, so their span is one direction.
+        using (no_grad())
+        {
+            var vectors = prefix.Parameters[0];
+            using var first = vectors[TensorIndex.Colon, TensorIndex.Slice(0, 1)].clone();
+            vectors.copy_(first.expand_as(vectors));
+        }
         using var tokens = TestModels.RandomTokens(4, 20);
         tokens[TensorIndex.Colon, TensorIndex.Slice(0, 10)] = 0;
         var bias = BiasSpan.Measure(model, PrefixGeometry.Of(prefix), tokens);
         Assert.All(bias, head =>
         {
             Assert.Equal(10, head.Vectors.Count);
-            Assert.InRange(head.EffectivePositions, 1.0, 10.0);
-            Assert.InRange(head.EffectiveDimension, 1.0, 10.0);
+            Assert.Equal(10.0, head.EffectivePositions, 4);
+            Assert.Equal(1.0, head.EffectiveDimension, 3);
             Assert.Equal(head.SingularValues.OrderDescending(), head.SingularValues);
         });
         Assert.Throws<PrefixLabException>(() => BiasSpan.Measure(model, PrefixGeometry.None, tokens));

@@ -59,8 +59,16 @@ public class CliTests
         using var json = System.Text.Json.JsonDocument.Parse(stdout);
         Assert.Equal("plus1", json.RootElement.GetProperty("task").GetString());
         Assert.Equal(50, json.RootElement.GetProperty("samples").GetInt32());
-        Assert.InRange(json.RootElement.GetProperty("accuracy").GetDouble(), 0, 1);
-        Assert.True(json.RootElement.TryGetProperty("correct", out _));
+        // The same 50 test lists decoded again one at a time, each answer its list plus one.
+        var (model, _) = PrefixLab.Interop.ModelFile.Load(path);
+        using (model)
+        {
+            model.eval();
+            var inputs = PrefixLab.Evaluation.TestSet.Draw(PrefixLab.Tasks.TaskRegistry.Default.Get("plus1"), 50, 0).Inputs;
+            double expected = GreedyReference.Accuracy(model, 1, inputs, list => [.. list.Select(d => d + 1)]);
+            Assert.Equal(expected / 100, json.RootElement.GetProperty("accuracy").GetDouble(), 9);
+            Assert.Equal(expected / 2, json.RootElement.GetProperty("correct").GetInt32());
+        }
     }
 
     internal static (int Code, string Stdout, string Stderr) Run(params string[] args) => RunIn(null, args);

@@ -30,10 +30,34 @@ public class SmokeTests(ITestOutputHelper output)
             // Only the GPT-2 study lacks a runner (and its checkpoint and data).
             Assert.Equal(spec.Kind == "gpt2-prefix-spread" ? ExperimentStatus.NotAvailable : ExperimentStatus.Done, o.Status);
         }
-        var nb01 = first.Experiments.Single(o => o.Name == "nb01");
-        foreach (var metric in new[] { "pretrained/ascending", "full-descending/descending", "prefix-descending/descending" })
+        // Every metric a runner returned is one it declares, and every name it declares was returned.
+        foreach (var o in first.Experiments.Where(o => o.Status == ExperimentStatus.Done))
         {
-            Assert.InRange(nb01.Metrics[metric].Mean, 0, 100);
+            var declared = Declarations.Metrics(specs.Single(s => s.Name == o.Name), profile);
+            Assert.All(o.Metrics.Keys, name => Assert.Contains(declared, m => m.Matches(name)));
+            Assert.Equal(declared.Select(m => m.Pattern).Order(), o.Metrics.Keys.Order());
+        }
+        var nb01 = first.Experiments.Single(o => o.Name == "nb01");
+        // The base model's accuracies, decoded again one sample at a time and scored against sorts done here.
+        var nb01Spec = specs.Single(s => s.Name == "nb01");
+        var nb01Setup = TuningSetup.Of(nb01Spec);
+        var cache = new ResultCache(Path.Combine(dir, "cache"));
+        string basePath = cache.PathOf("models", CachedTraining.BaseKey(nb01Setup.Config(profile), nb01Setup.Model, nb01Setup.Pretrain, profile, 1), ".safetensors");
+        var (baseModel, _) = PrefixLab.Interop.ModelFile.Load(basePath);
+        using (baseModel)
+        {
+            baseModel.eval();
+            var ascending = PrefixLab.Tasks.TaskRegistry.Default.Get("ascending");
+            var inputs = PrefixLab.Evaluation.TestSet.Draw(ascending, profile.EvalSamples, 0).Inputs;
+            Assert.Equal(GreedyReference.Accuracy(baseModel, 1, inputs, i => [.. i.Order()]), nb01.Metrics["pretrained/ascending"].Mean, 9);
+            var descending = PrefixLab.Evaluation.TestSet.Draw(PrefixLab.Tasks.TaskRegistry.Default.Get("descending"), profile.EvalSamples, 0).Inputs;
+            Assert.Equal(GreedyReference.Accuracy(baseModel, 1, descending, i => [.. i.OrderDescending()]), nb01.Metrics["pretrained/descending"].Mean, 9);
+        }
+        // An accuracy is a whole number of the profile's test samples.
+        foreach (var metric in new[] { "full-descending/descending", "prefix-descending/descending" })
+        {
+            double correct = nb01.Metrics[metric].Mean * profile.EvalSamples / 100;
+            Assert.Equal(Math.Round(correct), correct, 9);
         }
         // The identities hold for any prefix, trained or not: the smoke run measures them for real.
         Assert.InRange(nb01.Metrics["prefix-descending/identity-layer0"].Mean, 0, 1e-5);
@@ -43,11 +67,24 @@ public class SmokeTests(ITestOutputHelper output)
         Assert.Equal(nb04.Metrics["prefix-histogram/params"].Mean, nb04.Metrics["lora-histogram/params"].Mean);
         // The completion count on the smoke base: its numbers decide nothing here, but must be counts and shares.
         var completions = first.Experiments.Single(o => o.Name == "completions").Metrics.ToDictionary(p => p.Key, p => p.Value.Mean);
-        Assert.InRange(completions["real/distinct"], 1, 11);
-        Assert.InRange(completions["virtual/distinct"], 1, 11);
+        // The real tokens' continuations, generated again one token at a time on the cached base model.
+        var countSpec = specs.Single(s => s.Name == "completions");
+        var countSetup = countSpec.SetupAs<CompletionSetup>();
+        var countConfig = countSetup.Model.Config(countSetup.Pretrain.Task, countSetup.Model.PrefixSize.For(profile), profile);
+        var (countModel, _) = PrefixLab.Interop.ModelFile.Load(cache.PathOf("models", CachedTraining.BaseKey(countConfig, countSetup.Model, countSetup.Pretrain, profile, 1), ".safetensors"));
+        using (countModel)
+        {
+            countModel.eval();
+            var continuations = Enumerable.Range(0, 11).Select(t => string.Join(' ', GreedyReference.Continue(countModel, [t], countSetup.Continuation)));
+            Assert.Equal(continuations.Distinct().Count(), completions["real/distinct"]);
+        }
+        Assert.True(completions["virtual/distinct"] <= completions["virtual-all/distinct"]); // the first 11 of the 16
         Assert.Equal(100 * completions["real/distinct"] / 11, completions["real/distinct-share"], 9);
         Assert.Equal(100 * completions["virtual/distinct"] / 11, completions["virtual/distinct-share"], 9);
-        Assert.InRange(completions["virtual/targets-hit"], 0, 100);
+        // The targets are distinct, so every virtual token that hits its target adds a distinct continuation.
+        double hits = completions["virtual/targets-hit"] * 11 / 100;
+        Assert.Equal(Math.Round(hits), hits, 9);
+        Assert.True(hits <= completions["virtual/distinct"]);
         Assert.Equal(16.0, completions["virtual-all/tried"]); // the smoke profile's virtual tokens, all trained at once
         Assert.InRange(completions["virtual-all/distinct"], completions["virtual/distinct"], 16);
         Assert.Contains(first.Claims, c => c.Claim == "C6" && c.Rules.Any(r => r.Experiment == "prefix-spread" && r.Verdict == Verdict.NotDecided));

@@ -46,7 +46,8 @@ public class SpecTests
         var spec = SpecLoader.Parse("""
             { "name": "x", "title": "t", "kind": "tuning", "claims": [],
               "setup": { "model": { "layers": { "paper": 4, "quick": 2 }, "heads": 1, "width": { "paper": 64, "smoke": 16 }, "prefix_size": 1 },
-                         "pretrain": { "task": "ascending", "steps": 100 }, "runs": [], "evaluate": ["ascending"] } }
+                         "pretrain": { "task": "ascending", "steps": 100 }, "runs": [], "evaluate": ["ascending"] },
+              "protocol": { "model/layers": 4, "evaluation/test-samples": 3200 } }
             """, "test");
         var setup = TuningSetup.Of(spec);
         Assert.Equal(4, setup.Model.Layers.For(Profiles.Get("paper")));
@@ -54,8 +55,9 @@ public class SpecTests
         Assert.Equal(2, setup.Model.Layers.For(Profiles.Get("smoke")));
         Assert.Equal(64, setup.Model.Width.For(Profiles.Get("quick")));
         Assert.Equal(16, setup.Model.Width.For(Profiles.Get("smoke")));
-        Assert.Contains("layers: 2 (paper 4)", setup.ScaledDown(Profiles.Get("quick")));
-        Assert.Empty(setup.ScaledDown(Profiles.Get("paper")));
+        // The quick profile's 2 layers against the paper's 4, and its 500 test samples against 3,200.
+        Assert.Equal(["model/layers: 2 (paper 4; × 0.5)", "evaluation/test-samples: 500 (paper 3,200; × 0.156)"], Declarations.Deviations(spec, Profiles.Get("quick")));
+        Assert.Empty(Declarations.Deviations(spec, Profiles.Get("paper")));
     }
 
     [Theory]
@@ -67,7 +69,8 @@ public class SpecTests
     [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m", "at_mots": 5 } ] } ] }""", "at_mots")]
     [InlineData("""{ "name": "x", "title": "t", "kind": "k", "clams": ["C2"] }""", "clams")]
     [InlineData("""{ "name": "x", "title": "t", "kind": "tuning", "claims": [], "setup": { "model": { "layers": 1, "heads": 1, "width": 16, "prefix_size": 1, "layres": 2 }, "pretrain": { "task": "ascending", "steps": 1 }, "runs": [], "evaluate": [] } }""", "layres")]
-    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m" } ] } ] }""", "has no bound")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "rationale": "x", "all": [ { "metric": "m" } ] } ] }""", "has no bound")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m", "at_most": 1 } ] } ] }""", "the rule for C2 has no rationale")]
     public void Bad_specs_are_refused_with_one_line(string json, string expected)
     {
         var error = Assert.Throws<PrefixLabException>(() =>
@@ -82,7 +85,7 @@ public class SpecTests
     [Fact]
     public void Rules_hold_fail_or_stay_undecided_by_the_numbers()
     {
-        var rule = new ClaimRule("C4", "r", [new RuleCheck("a", AtLeast: 50), new RuleCheck("b", Above: "c", Margin: 10)]);
+        var rule = new ClaimRule("C4", "r", "why", [new RuleCheck("a", AtLeast: 50), new RuleCheck("b", Above: "c", Margin: 10)]);
         MetricSummary M(double v) => MetricSummary.Of([v]);
         Assert.Equal(Verdict.Holds, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["a"] = M(60), ["b"] = M(30), ["c"] = M(20) }).Verdict);
         Assert.Equal(Verdict.DoesNotHold, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["a"] = M(60), ["b"] = M(29), ["c"] = M(20) }).Verdict);
@@ -94,7 +97,7 @@ public class SpecTests
     public void An_at_most_bound_fails_a_number_above_it()
     {
         // at_most decides C2, C3, C6 and every "the prefix fails" check: its failing side must be real.
-        var rule = new ClaimRule("C2", "r", [new RuleCheck("error", AtMost: 1e-5)]);
+        var rule = new ClaimRule("C2", "r", "why", [new RuleCheck("error", AtMost: 1e-5)]);
         MetricSummary M(double v) => MetricSummary.Of([v]);
         Assert.Equal(Verdict.Holds, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["error"] = M(1e-5) }).Verdict);
         Assert.Equal(Verdict.DoesNotHold, Rules.Decide("x", rule, new Dictionary<string, MetricSummary> { ["error"] = M(1.01e-5) }).Verdict);
