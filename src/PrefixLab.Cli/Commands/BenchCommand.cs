@@ -61,6 +61,8 @@ internal sealed class BenchCommand : CliCommand
         bool json = parse.GetValue(jsonOption);
         string? reference = parse.GetValue(referenceOption);
         string python = parse.GetValue(pythonOption)!;
+        // Checked before the first run, so a wrong path costs no benchmark.
+        PrefixLabException.Check(reference is null || File.Exists(reference), $"no reference script at '{reference}'");
         var runs = new List<BenchResult>();
         for (int i = 1; i <= repeat; i++)
         {
