@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PrefixLab.Model;
 using PrefixLab.Training;
 
 namespace PrefixLab.Cli;
@@ -23,8 +24,11 @@ internal sealed class TrainingOptions : IOptionGroup
         "hold the validation split out of training (digit tasks: 1 in 20 inputs), score it at every --eval-every and save the weights that scored best there");
     private readonly Option<string?> logDir = Opt.Text("--log-dir", "DIR", "TensorBoard event files of the same numbers in DIR", defaultText: "FILE.tb/ beside --out");
     private readonly Option<bool> noTensorBoard = Opt.Flag("--no-tensorboard", "no event files");
+    private readonly ChoiceOption<Precision> precision = Opt.Choice("--precision",
+        "matrix products in float32, or in bfloat16 with float32 weights, optimiser state, softmax, LayerNorm and loss (bf16 runs carry it in their fingerprint and model file)",
+        [.. Precisions.All]);
 
-    public IEnumerable<Option> Options => [batch, seed, checkpointEvery, resume, logEvery, evalSamples, evalEvery, keepBest, logDir, noTensorBoard];
+    public IEnumerable<Option> Options => [batch, seed, checkpointEvery, resume, logEvery, evalSamples, evalEvery, keepBest, logDir, noTensorBoard, precision];
 
     /// <summary>The run's settings for a run writing <paramref name="output"/>.</summary>
     public TrainingRun Read(ParseResult parse, string output)
@@ -33,12 +37,12 @@ internal sealed class TrainingOptions : IOptionGroup
         bool off = parse.GetValue(noTensorBoard);
         PrefixLabException.Check(!(off && dir is not null), "--log-dir and --no-tensorboard exclude each other");
         return new(output, parse.GetValue(batch), parse.GetValue(seed), parse.GetValue(checkpointEvery), parse.GetValue(resume), parse.GetValue(logEvery),
-            parse.GetValue(evalSamples), parse.GetValue(evalEvery) ?? 0, parse.GetValue(keepBest), off ? null : dir ?? RunFiles.TensorBoard(output));
+            parse.GetValue(evalSamples), parse.GetValue(evalEvery) ?? 0, parse.GetValue(keepBest), off ? null : dir ?? RunFiles.TensorBoard(output), precision.Read(parse));
     }
 }
 
 /// <summary>What <see cref="TrainingOptions"/> read for a run writing <paramref name="Output"/>.</summary>
-internal sealed record TrainingRun(string Output, int Batch, ulong Seed, int CheckpointEvery, bool Resume, int LogEvery, int EvalSamples, int EvalEvery, bool KeepBest, string? TensorBoard)
+internal sealed record TrainingRun(string Output, int Batch, ulong Seed, int CheckpointEvery, bool Resume, int LogEvery, int EvalSamples, int EvalEvery, bool KeepBest, string? TensorBoard, Precision Precision)
 {
     /// <summary>The training loop's options for <paramref name="iterations"/> steps at <paramref name="learningRate"/>, checked.</summary>
     public TrainOptions For(int iterations, double learningRate) => new TrainOptions
@@ -55,5 +59,6 @@ internal sealed record TrainingRun(string Output, int Batch, ulong Seed, int Che
         EvalEvery = EvalEvery,
         TensorBoardDir = TensorBoard,
         KeepBest = KeepBest,
+        Precision = Precision,
     }.Validate();
 }

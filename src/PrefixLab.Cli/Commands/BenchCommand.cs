@@ -17,6 +17,20 @@ internal sealed class BenchCommand : CliCommand
         ("nb03_train_gflops", r => r.Nb03.TrainGflops, 2),
         ("nb03_eval_samples_per_s", r => r.Nb03.EvalSamplesPerSecond, 0),
         ("nb03_peak_fraction", r => r.Nb03PeakFraction, 3),
+        ("nb03_eval_ms_per_sample", r => r.Nb03EvalMsPerSample, 3),
+        ("nb01_bf16_train_ms", r => r.Nb01Bf16.TrainStepMs, 2),
+        ("nb03_bf16_train_ms", r => r.Nb03Bf16.TrainStepMs, 2),
+        ("nb03_bf16_train_gflops", r => r.Nb03Bf16.TrainGflops, 2),
+    ];
+
+    // With --reference: the reference's own figures, and ours as multiples of them (each run's ratio, then the median).
+    private static readonly (string Key, Func<BenchResult, double> Of, int Digits)[] ReferenceMeasures =
+    [
+        ("reference_nb03_train_ms", r => r.Reference!.Nb03TrainMs, 2),
+        ("reference_nb03_eval_ms_per_sample", r => r.Reference!.Nb03EvalMsPerSample, 3),
+        ("nb03_train_speedup", r => r.Nb03TrainSpeedup, 2),
+        ("nb03_bf16_train_speedup", r => r.Nb03Bf16TrainSpeedup, 2),
+        ("nb03_eval_speedup", r => r.Nb03EvalSpeedup, 2),
     ];
 
     private static readonly (string Key, Func<BenchResult, double> Of)[] Phases =
@@ -30,11 +44,14 @@ internal sealed class BenchCommand : CliCommand
     private readonly Option<int> stepsOption = Opt.Int("--steps", "timed training steps per model, after 5 warm-up steps", 20, 1, 10_000);
     private readonly Option<int> repeatOption = Opt.Int("--repeat", "run the whole benchmark R times in a row and report each run and the medians (on a shared machine one run can be 10-20% off the next)", 1, 1, 100, "R");
     private readonly Option<bool> jsonOption = Opt.Flag("--json", "print one JSON object: the measures (medians over the runs), and with R > 1 each run's measures under \"runs\"");
+    private readonly Option<string?> referenceOption = Opt.Text("--reference", "SCRIPT",
+        "after each run, run the PyTorch reference SCRIPT (scripts/bench-pytorch.py) on the same threads and report our step and greedy evaluation as multiples of its");
+    private readonly Option<string> pythonOption = Opt.TextOr("--python", "PATH", "the Python that runs --reference (it needs torch)", "/usr/bin/python3");
 
     public BenchCommand()
         : base("bench", "time training steps and evaluation against this machine's matmul peak")
     {
-        Declare([stepsOption, repeatOption, jsonOption]);
+        Declare([stepsOption, repeatOption, jsonOption, referenceOption, pythonOption]);
     }
 
     protected override int Run(ParseResult parse)
@@ -42,6 +59,10 @@ internal sealed class BenchCommand : CliCommand
         int steps = parse.GetValue(stepsOption);
         int repeat = parse.GetValue(repeatOption);
         bool json = parse.GetValue(jsonOption);
+        string? reference = parse.GetValue(referenceOption);
+        string python = parse.GetValue(pythonOption)!;
+        // Checked before the first run, so a wrong path costs no benchmark.
+        PrefixLabException.Check(reference is null || File.Exists(reference), $"no reference script at '{reference}'");
         var runs = new List<BenchResult>();
         for (int i = 1; i <= repeat; i++)
         {
@@ -50,7 +71,17 @@ internal sealed class BenchCommand : CliCommand
                 // Progress goes to stderr, so that stdout stays one JSON object.
                 (json ? Console.Error : Console.Out).WriteLine($"run {i} of {repeat}");
             }
-            runs.Add(Bench.Run(steps, json ? null : Console.WriteLine));
+            var run = Bench.Run(steps, json ? null : Console.WriteLine);
+            if (reference is not null)
+            {
+                run = run with { Reference = PyTorchReference.Run(python, reference, steps, run.Threads) };
+                if (!json)
+                {
+                    Console.WriteLine($"reference (torch {run.Reference.Torch}): nb03 train step {run.Reference.Nb03TrainMs:F1} ms, greedy {run.Reference.Nb03EvalMsPerSample:F2} ms per sample; " +
+                        $"ours {run.Nb03TrainSpeedup:F2}x (f32), {run.Nb03Bf16TrainSpeedup:F2}x (bf16), greedy {run.Nb03EvalSpeedup:F2}x");
+                }
+            }
+            runs.Add(run);
         }
         if (json)
         {
@@ -68,7 +99,12 @@ internal sealed class BenchCommand : CliCommand
         {
             var ms = runs.Select(r => r.Nb03.TrainStepMs).ToList();
             Console.WriteLine($"notebook-03 training step over {repeat} runs: median {Bench.Median(ms):F1} ms ({ms.Min():F1}-{ms.Max():F1}), " +
-                $"median share of the matmul peak {Bench.Median(runs.Select(r => r.Nb03PeakFraction)):P0}");
+                $"median share of the matmul peak {Bench.Median(runs.Select(r => r.Nb03PeakFraction)):P0}, bf16 median {Bench.Median(runs.Select(r => r.Nb03Bf16.TrainStepMs)):F1} ms");
+            if (reference is not null)
+            {
+                Console.WriteLine($"against the reference, medians of the runs' ratios: step {Bench.Median(runs.Select(r => r.Nb03TrainSpeedup)):F2}x (f32), " +
+                    $"{Bench.Median(runs.Select(r => r.Nb03Bf16TrainSpeedup)):F2}x (bf16), greedy evaluation {Bench.Median(runs.Select(r => r.Nb03EvalSpeedup)):F2}x");
+            }
         }
         else
         {
@@ -84,6 +120,13 @@ internal sealed class BenchCommand : CliCommand
         foreach (var (key, of, digits) in Measures)
         {
             report[key] = Math.Round(value(of), digits);
+        }
+        if (!double.IsNaN(value(r => r.Nb03TrainSpeedup)))
+        {
+            foreach (var (key, of, digits) in ReferenceMeasures)
+            {
+                report[key] = Math.Round(value(of), digits);
+            }
         }
         var phases = new JsonObject();
         foreach (var (key, of) in Phases)

@@ -21,42 +21,50 @@ public sealed record CachedFile(string Key, string Path, bool Trained);
 /// never reuses a stale file. Training checkpoints beside the file, so a killed run resumes mid-way.
 /// </summary>
 /// <param name="context">The seed, cache and progress display.</param>
-public sealed class CachedTraining(RunContext context)
+/// <param name="precision">The type of the matrix products of everything it trains (<see cref="Precision"/>).</param>
+public sealed class CachedTraining(RunContext context, Precision precision = Precision.F32)
 {
     private const int CheckpointInterval = 500;
 
     /// <summary>The key of the base model <see cref="Base(GptConfig, int, ITask, int, double)"/> trains (batch 64, the paper's, is part of it).</summary>
-    public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed) =>
-        ResultCache.Key(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWorkflow.PaperWeightDecay, seed });
+    public static string BaseKey(GptConfig config, int prefixSize, string task, int steps, double lr, ulong seed, Precision precision = Precision.F32) =>
+        ResultCache.Key(Identity(new { kind = "base", config, prefix_size = prefixSize, task, steps, lr, batch = 64, weight_decay = PretrainWorkflow.PaperWeightDecay, seed }, precision));
+
+    /// <summary>
+    /// A file's identity with the precision it was trained in: only bf16 adds it, so the keys (and the
+    /// cached files) of float32 training stay what they were.
+    /// </summary>
+    private static object Identity(object identity, Precision precision) =>
+        precision == Precision.F32 ? identity : new { identity, precision = precision.Name() };
 
     /// <summary>
     /// The key of the base model a spec's <paramref name="model"/> and <paramref name="pretrain"/> give
     /// under <paramref name="profile"/> with architecture <paramref name="config"/>: every runner that
     /// pretrains from a spec goes through here, so specs that state the same base share one file.
     /// </summary>
-    public static string BaseKey(GptConfig config, ModelSetup model, PretrainSetup pretrain, Profile profile, ulong seed) =>
-        BaseKey(config, model.PrefixSize.For(profile), pretrain.Task, pretrain.Steps.For(profile), pretrain.LrFor(profile), seed);
+    public static string BaseKey(GptConfig config, ModelSetup model, PretrainSetup pretrain, Profile profile, ulong seed, Precision precision = Precision.F32) =>
+        BaseKey(config, model.PrefixSize.For(profile), pretrain.Task, pretrain.Steps.For(profile), pretrain.LrFor(profile), seed, precision);
 
     /// <summary>The key of the run <see cref="Run"/> trains.</summary>
-    public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed) =>
-        ResultCache.Key(TuningMethods.Identity(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed }, method, settings));
+    public static string RunKey(string baseKey, string method, TuningSettings settings, string task, int steps, double? lr, ulong seed, Precision precision = Precision.F32) =>
+        ResultCache.Key(Identity(TuningMethods.Identity(new { kind = "run", base_key = baseKey, method, settings, task, steps, lr, seed }, method, settings), precision));
 
     /// <summary>The base model: <paramref name="config"/> pretrained on <paramref name="task"/>.</summary>
     public CachedFile Base(GptConfig config, int prefixSize, ITask task, int steps, double lr)
     {
-        string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed);
+        string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed, precision);
         string path = context.Cache.PathOf("models", key, ".safetensors");
         if (File.Exists(path))
         {
             return new CachedFile(key, path, false);
         }
-        var options = WithCheckpoints(new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed }, path);
+        var options = WithCheckpoints(new TrainOptions { Iterations = steps, LearningRate = lr, Seed = context.Seed, Precision = precision }, path);
         PretrainWorkflow.Run(new PretrainRequest(config, task, prefixSize, options, path), Progress($"pretrain {task.Name}"));
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);
     }
 
-    /// <summary>The base model of <see cref="BaseKey(GptConfig, ModelSetup, PretrainSetup, Profile, ulong)"/>.</summary>
+    /// <summary>The base model of <see cref="BaseKey(GptConfig, ModelSetup, PretrainSetup, Profile, ulong, Precision)"/>.</summary>
     public CachedFile Base(GptConfig config, ModelSetup model, PretrainSetup pretrain) =>
         Base(config, model.PrefixSize.For(context.Profile), TaskRegistry.Default.Get(pretrain.Task), pretrain.Steps.For(context.Profile), pretrain.LrFor(context.Profile));
 
@@ -66,7 +74,7 @@ public sealed class CachedTraining(RunContext context)
     /// </summary>
     public CachedFile Run(CachedFile baseFile, string method, TuningSettings settings, ITask task, int steps, double? lr, string label)
     {
-        string key = RunKey(baseFile.Key, method, settings, task.Name, steps, lr, context.Seed);
+        string key = RunKey(baseFile.Key, method, settings, task.Name, steps, lr, context.Seed, precision);
         string path = context.Cache.PathOf("runs", key, ".safetensors");
         if (File.Exists(path))
         {
@@ -75,7 +83,7 @@ public sealed class CachedTraining(RunContext context)
         var (model, info) = ModelFile.Load(baseFile.Path);
         using var _ = model;
         using var tuning = TuneWorkflow.Attach(model, info, method, settings, context.Seed);
-        tuning.Run(new TuneRequest(TaskData.Of(task), WithCheckpoints(tuning.Options(steps, lr), path), path), Progress(label));
+        tuning.Run(new TuneRequest(TaskData.Of(task), WithCheckpoints(tuning.Options(steps, lr) with { Precision = precision }, path), path), Progress(label));
         DeleteCheckpoint(path);
         return new CachedFile(key, path, true);
     }

@@ -58,17 +58,18 @@ public sealed class TuningRunner : IExperimentRunner
         var setup = TuningSetup.Of(spec);
         var config = setup.Config(profile);
         double step = SpeedModel.SecondsPerStep(config);
-        string baseKey = CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed);
+        var precision = setup.TrainingPrecision;
+        string baseKey = CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed, precision);
         var items = new List<WorkItem> { new(baseKey, setup.Pretrain.Steps.For(profile) * step) };
         foreach (var run in setup.RunsFor(profile))
         {
             int steps = run.Steps.For(profile);
-            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, MethodSettings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed), steps * step));
+            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, MethodSettings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed, precision), steps * step));
         }
         if (setup.Measures("shift"))
         {
             int steps = setup.ShiftSteps!.For(profile);
-            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, task, steps, null, seed), steps * step)));
+            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, task, steps, null, seed, precision), steps * step)));
         }
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
         items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
@@ -80,7 +81,7 @@ public sealed class TuningRunner : IExperimentRunner
     {
         var setup = TuningSetup.Of(spec);
         var profile = context.Profile;
-        var training = new CachedTraining(context);
+        var training = new CachedTraining(context, setup.TrainingPrecision);
         var metrics = new Dictionary<string, double>();
         var notes = new List<string>();
         var config = setup.Config(profile);
@@ -112,6 +113,10 @@ public sealed class TuningRunner : IExperimentRunner
             }
         }
         notes.Add(setup.Pretrain.Describe(config, profile));
+        if (setup.TrainingPrecision != Precision.F32)
+        {
+            notes.Add($"training products in {setup.TrainingPrecision.Name()} (weights, optimiser state, softmax, LayerNorm and loss float32; evaluation float32)");
+        }
         return new SeedResult(metrics, notes);
     }
 

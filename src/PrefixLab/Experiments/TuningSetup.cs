@@ -69,8 +69,15 @@ public sealed record RunSetup(string Name, string Method, string Task, Sized<int
 /// <param name="Evaluate">Tasks every model is scored on.</param>
 /// <param name="Measure">Extra measurements.</param>
 /// <param name="ShiftSteps">Steps of the short full fine-tuning behind <c>shift</c>.</param>
-public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IReadOnlyList<RunSetup> Runs, IReadOnlyList<string> Evaluate, IReadOnlyList<string>? Measure = null, Sized<int>? ShiftSteps = null)
+/// <param name="Precision">
+/// The matrix products of all its training, <c>f32</c> (the default) or <c>bf16</c>
+/// (<see cref="PrefixLab.Model.Precision"/>); evaluation and the measurements run in float32 either way.
+/// </param>
+public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IReadOnlyList<RunSetup> Runs, IReadOnlyList<string> Evaluate, IReadOnlyList<string>? Measure = null, Sized<int>? ShiftSteps = null, string? Precision = null)
 {
+    /// <summary>The training's product type (<see cref="Precision"/> read; checked by <see cref="Of"/>).</summary>
+    public PrefixLab.Model.Precision TrainingPrecision => Precision is null ? PrefixLab.Model.Precision.F32 : Precisions.Parse(Precision, "setup");
+
     /// <summary>The measurements <see cref="Measure"/> may name.</summary>
     public static IReadOnlyList<string> Measurements { get; } = ["identities", "spread", "shift"];
 
@@ -106,6 +113,7 @@ public sealed record TuningSetup(ModelSetup Model, PretrainSetup Pretrain, IRead
         var unknown = setup.Measure?.FirstOrDefault(m => !Measurements.Contains(m));
         PrefixLabException.Check(unknown is null, $"{where}: unknown measurement '{unknown}' (known: {string.Join(", ", Measurements)})");
         PrefixLabException.Check(!setup.Measures("shift") || setup.ShiftSteps is not null, $"{where}: 'shift' needs shift_steps");
+        PrefixLabException.Check(setup.Precision is null || Precisions.All.Any(p => p.Name == setup.Precision), $"{where}: precision must be f32 or bf16 (got '{setup.Precision}')");
         return setup;
     }
 

@@ -14,7 +14,16 @@ namespace PrefixLab.Interop;
 /// <param name="Task">The task it was last trained on, if any.</param>
 /// <param name="Steps">Training steps it has had in its last run.</param>
 /// <param name="Seed">The seed of that run.</param>
-public sealed record ModelInfo(GptConfig Config, int PrefixSize, string? Task = null, long Steps = 0, ulong Seed = 0);
+/// <param name="Precision">
+/// <c>bf16</c> when that run's matrix products were bfloat16 (<see cref="Model.Precision"/>); absent for
+/// float32, so float32 files read and hash as they always have.
+/// </param>
+public sealed record ModelInfo(GptConfig Config, int PrefixSize, string? Task = null, long Steps = 0, ulong Seed = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Precision = null)
+{
+    /// <summary>The <see cref="Precision"/> entry of a run in <paramref name="precision"/>: its name for bf16, null for float32.</summary>
+    public static string? PrecisionEntry(Precision precision) => precision == Model.Precision.F32 ? null : precision.Name();
+}
 
 /// <summary>
 /// Model files: safetensors with minGPT's tensor names, readable by any safetensors reader, whose
@@ -172,6 +181,7 @@ public static class ModelFile
         }
         PrefixLabException.Check(info.PrefixSize >= 0 && info.PrefixSize <= info.Config.BlockSize, $"'{path}': prefix size must be between 0 and the block size {info.Config.BlockSize} (got {info.PrefixSize})");
         PrefixLabException.Check(info.Steps >= 0, $"'{path}': steps must be at least 0 (got {info.Steps})");
+        PrefixLabException.Check(info.Precision is null or "bf16", $"'{path}': precision must be bf16 when given (got '{info.Precision}')");
         CheckSeal(path, metadata, FileKinds.Model);
         return info;
     }

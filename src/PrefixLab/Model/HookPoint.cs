@@ -96,10 +96,16 @@ public sealed class HookPoint : Module
 /// </summary>
 internal readonly struct HookedLinear
 {
-    /// <summary>Adds the point <paramref name="name"/> (in block <paramref name="block"/>) to <paramref name="layer"/>.</summary>
-    public HookedLinear(Linear layer, string name, int block = -1)
+    private readonly Products products;
+
+    /// <summary>
+    /// Adds the point <paramref name="name"/> (in block <paramref name="block"/>) to <paramref name="layer"/>,
+    /// whose product runs in the type <paramref name="products"/> holds.
+    /// </summary>
+    public HookedLinear(Linear layer, string name, Products products, int block = -1)
     {
         Layer = layer;
+        this.products = products;
         Output = new HookPoint(name, block);
         layer.register_module("hook_out", Output);
     }
@@ -111,5 +117,5 @@ internal readonly struct HookedLinear
     public HookPoint Output { get; }
 
     /// <summary>The layer's output for <paramref name="input"/> (rows from <paramref name="position"/> on), through the point.</summary>
-    public Tensor Forward(Tensor input, int position) => Output.Run(Layer.forward(input), position, input);
+    public Tensor Forward(Tensor input, int position) => Output.Run(products.Linear(Layer, input), position, input);
 }

@@ -40,6 +40,12 @@ public interface ILanguageModel
     DropoutStream Dropout { get; }
 
     /// <summary>
+    /// Runs the matrix products of the forward passes in <paramref name="precision"/> until the result is
+    /// disposed (the training loop holds it over a step's forward pass; backward follows the recorded types).
+    /// </summary>
+    IDisposable ComputeIn(Precision precision);
+
+    /// <summary>
     /// The position of sequence row 0: 0 unless something occupies positions in front of the sequence
     /// without being rows of it (a key/value prefix). Hooks still see sequence rows.
     /// </summary>

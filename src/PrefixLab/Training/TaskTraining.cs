@@ -69,6 +69,11 @@ public static class TaskTraining
         {
             run["held_out"] = "validation";
         }
+        // The same holds for the product type: only bf16 runs name theirs.
+        if (options.Precision != Precision.F32)
+        {
+            run["precision"] = options.Precision.Name();
+        }
         return run.ToJsonString();
     }
 }

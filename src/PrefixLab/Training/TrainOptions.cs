@@ -1,3 +1,5 @@
+using PrefixLab.Model;
+
 namespace PrefixLab.Training;
 
 /// <summary>
@@ -23,6 +25,12 @@ public sealed record TrainOptions
 
     /// <summary>Largest gradient norm; larger gradients are scaled down to it. 0 turns clipping off.</summary>
     public double GradClip { get; init; } = 1.0;
+
+    /// <summary>
+    /// The type of the model's matrix products in training (<see cref="Model.Precision"/>): bf16 runs them
+    /// in bfloat16 and keeps weights, optimiser state, softmax, LayerNorm and the loss in float32.
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.F32;
 
     /// <summary>Seed of the batches and the dropout masks.</summary>
     public ulong Seed { get; init; } = 1;
@@ -72,6 +80,7 @@ public sealed record TrainOptions
         PrefixLabException.Check(CheckpointEvery >= 0, $"checkpoint interval (--checkpoint-every) must be 0 or more (got {CheckpointEvery})");
         PrefixLabException.Check(LogEvery >= 1, $"log interval (--log-every) must be at least 1 (got {LogEvery})");
         PrefixLabException.Check(EvalEvery >= 0 && EvalEvery % LogEvery == 0, $"evaluation interval (--eval-every) must be a multiple of the log interval (--log-every) {LogEvery} (got {EvalEvery})");
+        PrefixLabException.Check(Enum.IsDefined(Precision), $"precision must be f32 or bf16 (got {Precision})");
         PrefixLabException.Check(!KeepBest || EvalEvery > 0, "keeping the best weights needs an evaluation interval (--eval-every N)");
         return this;
     }

@@ -36,6 +36,9 @@ public sealed class TrainingSession : IDisposable
         parameters = [.. job.Groups.SelectMany(g => g.Parameters)];
     }
 
+    /// <summary>The optimiser, for tests that check its state.</summary>
+    internal OptimizerHelper Optimizer => optimizer;
+
     /// <summary>The weights that scored best on validation, for a run that keeps them (saved with each checkpoint).</summary>
     public BestWeights Best { get; } = new();
 

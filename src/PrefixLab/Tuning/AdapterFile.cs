@@ -22,8 +22,10 @@ namespace PrefixLab.Tuning;
 /// older files, whose prefix-kv adapters are read as <c>FromZero</c>, as they were trained, and in
 /// other methods' files (<see cref="MethodKind.Positions"/>).
 /// </param>
+/// <param name="Precision"><c>bf16</c> when it was trained with bfloat16 products; absent for float32 (<see cref="ModelInfo.Precision"/>).</param>
 public sealed record AdapterInfo(string Method, TuningSettings Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] KvPositions? Positions = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] KvPositions? Positions = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Precision = null);
 
 /// <summary>
 /// Adapter files: a method's own tensors only, in safetensors, with the method, its settings and the
@@ -61,7 +63,7 @@ public static class AdapterFile
         var stored = ModelFile.ParseJson<StoredInfo>(path, json, "adapter description");
         var method = TuningMethods.Find(stored.Method) ?? throw new PrefixLabException($"'{path}': unknown method '{stored.Method}' (known: {string.Join(", ", TuningMethods.Names)})");
         var settings = method.Read(path, OwnFields(method, stored.Settings).ToJsonString(), stored.Positions);
-        var info = new AdapterInfo(stored.Method, settings, stored.BaseFingerprint, stored.PrefixSize, stored.Task, stored.Steps, stored.Positions);
+        var info = new AdapterInfo(stored.Method, settings, stored.BaseFingerprint, stored.PrefixSize, stored.Task, stored.Steps, stored.Positions, stored.Precision);
         PrefixLabException.Check(info.BaseFingerprint.Length is 64 or LegacyFingerprintLength && info.BaseFingerprint.All(char.IsAsciiHexDigitLower),
             $"'{path}': base fingerprint '{info.BaseFingerprint}' is not 64 lowercase hex digits (or 16, in older files)");
         PrefixLabException.Check(info.PrefixSize >= 0 && info.Steps >= 0, $"'{path}': prefix size and steps must be at least 0 (got {info.PrefixSize} and {info.Steps})");
@@ -158,7 +160,7 @@ public static class AdapterFile
         ["prefix_size", "rank", "alpha", "targets", "tokens", "projection_hidden", "init_std", "rank_pattern", "alpha_pattern"];
 
     /// <summary>An adapter description as stored, its settings still JSON for the method to read.</summary>
-    private sealed record StoredInfo(string Method, JsonObject Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps, KvPositions? Positions = null);
+    private sealed record StoredInfo(string Method, JsonObject Settings, string BaseFingerprint, int PrefixSize, string? Task, long Steps, KvPositions? Positions = null, string? Precision = null);
 
     /// <summary>
     /// Whether a stored base fingerprint names the model whose <see cref="Fingerprint"/> is

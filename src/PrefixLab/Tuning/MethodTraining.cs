@@ -38,7 +38,7 @@ public static class MethodTraining
         return new TrainingJob
         {
             Groups = method.Groups(weightDecay),
-            Loss = stepLoss,
+            Loss = InPrecision(model, stepLoss, options.Precision),
             State = method.TrainsBase
                 ? model.Module.state_dict()
                 : method.Parameters.Select((p, i) => (Name: $"p{i}", Tensor: (Tensor)p)).ToDictionary(x => x.Name, x => x.Tensor),
@@ -48,6 +48,17 @@ public static class MethodTraining
             SetTraining = training => model.Module.train(training && method.TrainsBase),
         };
     }
+
+    /// <summary>
+    /// <paramref name="stepLoss"/> with the model's products in <paramref name="precision"/> over the
+    /// forward pass; float32 is the loss itself, untouched.
+    /// </summary>
+    private static Func<long, Tensor> InPrecision(ILanguageModel model, Func<long, Tensor> stepLoss, Precision precision) =>
+        precision == Precision.F32 ? stepLoss : step =>
+        {
+            using var products = model.ComputeIn(precision);
+            return stepLoss(step);
+        };
 
     /// <summary>
     /// Training of <paramref name="method"/> on <paramref name="samples"/>, as

@@ -65,7 +65,7 @@ public static class PretrainWorkflow
         var result = Trainer.Run(job, options, p => progress?.Invoke(request.Label, p),
             () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples),
             () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples, split: DataSplit.Validation));
-        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.WeightsStep, options.Seed));
+        ModelFile.Save(output, model, new ModelInfo(config, prefixSize, task.Name, result.WeightsStep, options.Seed, ModelInfo.PrecisionEntry(options.Precision)));
         var eval = request.FinalEvalSamples > 0 ? Evaluator.Evaluate(model, task, prefixSize, request.FinalEvalSamples) : null;
         return new PretrainResult(result, parameters, eval);
     }

@@ -160,11 +160,11 @@ public sealed class TuneWorkflow : IDisposable
             default:
                 if (Method.TrainsBase)
                 {
-                    ModelFile.Save(output, model, info with { Task = request.Data.Name, Steps = steps, Seed = Seed });
+                    ModelFile.Save(output, model, info with { Task = request.Data.Name, Steps = steps, Seed = Seed, Precision = ModelInfo.PrecisionEntry(request.Options.Precision) });
                 }
                 else
                 {
-                    AdapterFile.Save(output, Method, new AdapterInfo(Method.Name, settings, BaseFingerprint, InputPadding, request.Data.Name, steps));
+                    AdapterFile.Save(output, Method, new AdapterInfo(Method.Name, settings, BaseFingerprint, InputPadding, request.Data.Name, steps, Precision: ModelInfo.PrecisionEntry(request.Options.Precision)));
                 }
                 break;
         }

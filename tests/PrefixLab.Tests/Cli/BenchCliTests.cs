@@ -17,7 +17,8 @@ public class BenchCliTests
         (string Key, double Unit)[] keys =
         [
             ("nb01_train_ms", 0.01), ("nb03_train_ms", 0.01), ("nb03_eval_samples_per_s", 1), ("matmul_peak_gflops", 0.1),
-            ("nb03_train_gflops", 0.01), ("nb03_peak_fraction", 0.001),
+            ("nb03_train_gflops", 0.01), ("nb03_peak_fraction", 0.001), ("nb03_eval_ms_per_sample", 0.001),
+            ("nb01_bf16_train_ms", 0.01), ("nb03_bf16_train_ms", 0.01),
         ];
         var runs = root.GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal(2, runs.Count);
@@ -31,8 +32,20 @@ public class BenchCliTests
         }
         Assert.True(root.GetProperty("nb03_phases_ms").GetProperty("backward").GetDouble() > 0);
 
+        // Without a reference, no reference figures.
+        Assert.False(root.TryGetProperty("nb03_train_speedup", out _));
+
         (code, _, stderr) = CliTests.Run("bench", "--repeat", "0");
         Assert.Equal(2, code);
         Assert.Contains("--repeat must be between 1 and 100", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Fact]
+    public void A_missing_reference_script_is_one_line_and_exit_2_before_anything_is_timed()
+    {
+        var (code, stdout, stderr) = CliTests.Run("bench", "--steps", "1", "--reference", "/nonexistent/bench.py");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("no reference script at '/nonexistent/bench.py'", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 }

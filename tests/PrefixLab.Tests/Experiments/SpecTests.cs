@@ -1,3 +1,4 @@
+using PrefixLab.Model;
 using PrefixLab.Experiments;
 
 namespace PrefixLab.Tests.Experiments;
@@ -71,6 +72,7 @@ public class SpecTests
     [InlineData("""{ "name": "x", "title": "t", "kind": "tuning", "claims": [], "setup": { "model": { "layers": 1, "heads": 1, "width": 16, "prefix_size": 1, "layres": 2 }, "pretrain": { "task": "ascending", "steps": 1 }, "runs": [], "evaluate": [] } }""", "layres")]
     [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "rationale": "x", "all": [ { "metric": "m" } ] } ] }""", "has no bound")]
     [InlineData("""{ "name": "x", "title": "t", "kind": "k", "claims": ["C2"], "rules": [ { "claim": "C2", "text": "r", "all": [ { "metric": "m", "at_most": 1 } ] } ] }""", "the rule for C2 has no rationale")]
+    [InlineData("""{ "name": "x", "title": "t", "kind": "tuning", "claims": [], "setup": { "model": { "layers": 1, "heads": 1, "width": 16, "prefix_size": 1 }, "pretrain": { "task": "ascending", "steps": 1 }, "runs": [], "evaluate": [], "precision": "fp16" } }""", "precision must be f32 or bf16 (got 'fp16')")]
     public void Bad_specs_are_refused_with_one_line(string json, string expected)
     {
         var error = Assert.Throws<PrefixLabException>(() =>
@@ -80,6 +82,25 @@ public class SpecTests
         });
         Assert.Contains(expected, error.Message);
         Assert.DoesNotContain("\n", error.Message);
+    }
+
+    [Fact]
+    public void A_bf16_setup_trains_under_keys_of_its_own_and_f32_keeps_the_keys_it_had()
+    {
+        string Setup(string precision) => $$"""
+            { "name": "x", "title": "t", "kind": "tuning", "claims": [],
+              "setup": { "model": { "layers": 1, "heads": 1, "width": 16, "prefix_size": 1 }, "pretrain": { "task": "ascending", "steps": 5 },
+                         "runs": [ { "name": "p", "method": "prefix", "task": "descending", "steps": 3 } ], "evaluate": ["ascending"]{{precision}} } }
+            """;
+        var quick = Profiles.Get("quick");
+        IReadOnlyList<string> Keys(string precision) => [.. new TuningRunner().Plan(SpecLoader.Parse(Setup(precision), "test"), quick, 1).Select(w => w.Key)];
+        var absent = Keys("");
+        Assert.Equal(absent, Keys(""", "precision": "f32" """));
+        var bf16 = Keys(""", "precision": "bf16" """);
+        // The base and the run are trained files of their own; the evaluation item is named, not hashed.
+        Assert.Equal(absent.Count, bf16.Count);
+        Assert.Equal(2, absent.Zip(bf16).Count(pair => pair.First != pair.Second));
+        Assert.Equal(Precision.Bf16, TuningSetup.Of(SpecLoader.Parse(Setup(""", "precision": "bf16" """), "test")).TrainingPrecision);
     }
 
     [Fact]

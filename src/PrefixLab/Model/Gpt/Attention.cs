@@ -31,19 +31,24 @@ internal sealed class Attention : Module
     private readonly int heads;
     private readonly int headDim;
     private readonly double scale;
+    private readonly Products products;
 
-    /// <summary>Creates block <paramref name="layer"/>'s attention for <paramref name="config"/>, its dropout drawing from <paramref name="dropout"/>.</summary>
-    public Attention(GptConfig config, DropoutStream dropout, int layer) : base("attn")
+    /// <summary>
+    /// Creates block <paramref name="layer"/>'s attention for <paramref name="config"/>, its dropout drawing
+    /// from <paramref name="dropout"/>, its products in the type <paramref name="products"/> holds.
+    /// </summary>
+    public Attention(GptConfig config, DropoutStream dropout, Products products, int layer) : base("attn")
     {
         this.layer = layer;
+        this.products = products;
         heads = config.Heads;
         headDim = config.HeadDim;
         scale = config.AttnScale ?? 1.0 / Math.Sqrt(headDim);
         c_attn = Linear(config.Width, 3 * config.Width);
         c_proj = Linear(config.Width, config.Width);
         string at = $"blocks.{layer}.attn.";
-        queryKeyValue = new HookedLinear(c_attn, at + "c_attn.hook_out", layer);
-        output = new HookedLinear(c_proj, at + "c_proj.hook_out", layer);
+        queryKeyValue = new HookedLinear(c_attn, at + "c_attn.hook_out", products, layer);
+        output = new HookedLinear(c_proj, at + "c_proj.hook_out", products, layer);
         hook_q = new HookPoint(HookPoints.Q(layer), layer);
         hook_k = new HookPoint(HookPoints.K(layer), layer);
         hook_v = new HookPoint(HookPoints.V(layer), layer);
@@ -86,14 +91,14 @@ internal sealed class Attention : Module
         // Keys may start before the queries (cached positions, or a key/value prefix a hook added): query
         // row i sits at key column i + (keys - queries), and sees every key up to that column.
         long keyCount = k.shape[2];
-        var scores = matmul(q, k.transpose(-2, -1)).mul_(scale);
+        var scores = products.MatMul(q, k.transpose(-2, -1)).mul_(scale);
         using (var future = ones(length, keyCount, ScalarType.Bool).triu_(keyCount - length + 1))
         {
             scores = scores.masked_fill_(future, float.NegativeInfinity);
         }
         scores = hook_attn_scores.Run(scores, position);
         var pattern = hook_pattern.Run(functional.softmax(scores, -1), position);
-        var z = hook_z.Run(matmul(attnDropout.forward(pattern), v), position);
+        var z = hook_z.Run(products.MatMul(attnDropout.forward(pattern), v), position);
         var merged = z.transpose(1, 2).reshape(batch, length, width);
         return residDropout.forward(output.Forward(merged, position));
     }

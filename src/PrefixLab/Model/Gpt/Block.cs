@@ -27,14 +27,14 @@ internal sealed class Block : Module
     /// <summary>
     /// Creates block <paramref name="layer"/>; without <see cref="GptConfig.AttnLayerNorm"/> it has no
     /// <c>ln_1</c>, without <see cref="GptConfig.LayerNorms"/> no LayerNorm at all. Its dropout draws from
-    /// <paramref name="dropout"/>.
+    /// <paramref name="dropout"/>; its products run in the type <paramref name="products"/> holds.
     /// </summary>
-    public Block(GptConfig config, DropoutStream dropout, int layer) : base("block")
+    public Block(GptConfig config, DropoutStream dropout, Products products, int layer) : base("block")
     {
         ln_1 = config.AttnLayerNorm && config.LayerNorms ? LayerNorm(config.Width) : null;
-        attn = new Attention(config, dropout, layer);
+        attn = new Attention(config, dropout, products, layer);
         ln_2 = config.LayerNorms ? LayerNorm(config.Width) : null;
-        mlp = new Mlp(config, dropout, layer);
+        mlp = new Mlp(config, dropout, products, layer);
         hook_resid_pre = new HookPoint(HookPoints.ResidPre(layer), layer);
         hook_attn_out = new HookPoint(HookPoints.AttnOut(layer), layer);
         hook_resid_mid = new HookPoint(HookPoints.ResidMid(layer), layer);

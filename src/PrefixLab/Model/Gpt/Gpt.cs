@@ -20,6 +20,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     private readonly Linear? lm_head; // null when tied to the token embedding (GPT-2)
 #pragma warning restore IDE1006
     private readonly HookedLinear? head;
+    private readonly Products products = new();
 
     /// <summary>
     /// Builds a model with minGPT's initialisation: weights N(0, 0.02), the residual output projections
@@ -37,9 +38,9 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
         Config = config.Validate();
         using var generator = new Generator(seed is long s ? (ulong)s : (ulong)randint(long.MaxValue, [1], dtype: ScalarType.Int64).item<long>());
         Dropout = new DropoutStream(Rng.Mix((ulong)generator.initial_seed(), 0xD50));
-        transformer = new Transformer(config, Dropout);
+        transformer = new Transformer(config, Dropout, products);
         lm_head = config.TiedHead ? null : Linear(config.Width, config.VocabSize, hasBias: false);
-        head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out");
+        head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out", products);
         RegisterComponents();
         Hooks = new HookPoints(this);
         Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize, config.MlpWidth);
@@ -72,6 +73,9 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
 
     /// <inheritdoc />
     public HookPoints Hooks { get; }
+
+    /// <inheritdoc />
+    public IDisposable ComputeIn(Precision precision) => products.Use(precision);
 
     /// <summary>
     /// The position (index into the position embedding) of sequence row 0: 0 unless something occupies
@@ -159,7 +163,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     /// <summary>Logits from final residual rows (any leading shape): the last LayerNorm, then the LM head.</summary>
     public Tensor Head(Tensor hidden) => head is HookedLinear linear
         ? linear.Forward(transformer.FinalNorm(hidden), position: -1)
-        : functional.linear(transformer.FinalNorm(hidden), transformer.TokenEmbedding);
+        : products.Linear(transformer.FinalNorm(hidden), transformer.TokenEmbedding);
 
     /// <summary>
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
@@ -251,12 +255,12 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
         // does not register it a second time as a field of its own).
         private readonly (LayerNorm Norm, HookPoint Normalized)? final;
 
-        public Transformer(GptConfig config, DropoutStream dropout) : base("transformer")
+        public Transformer(GptConfig config, DropoutStream dropout, Products products) : base("transformer")
         {
             wte = Embedding(config.VocabSize, config.Width);
             wpe = Embedding(config.BlockSize, config.Width);
             drop = new MaskDropout(config.Dropout, dropout);
-            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(layer => new Block(config, dropout, layer)).ToArray());
+            h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(layer => new Block(config, dropout, products, layer)).ToArray());
             ln_f = config.LayerNorms ? LayerNorm(config.Width) : null;
             hook_embed = new HookPoint(HookPoints.Embed);
             hook_pos_embed = new HookPoint(HookPoints.PosEmbed);

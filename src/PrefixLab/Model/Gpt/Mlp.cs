@@ -27,8 +27,11 @@ internal sealed class Mlp : Module
     private readonly MaskDropout dropout;
     private readonly bool relu;
 
-    /// <summary>Creates block <paramref name="layer"/>'s MLP for <paramref name="config"/>, its dropout drawing from <paramref name="dropout"/>.</summary>
-    public Mlp(GptConfig config, DropoutStream dropout, int layer) : base("mlp")
+    /// <summary>
+    /// Creates block <paramref name="layer"/>'s MLP for <paramref name="config"/>, its dropout drawing from
+    /// <paramref name="dropout"/>, its products in the type <paramref name="products"/> holds.
+    /// </summary>
+    public Mlp(GptConfig config, DropoutStream dropout, Products products, int layer) : base("mlp")
     {
         int hidden = config.MlpWidth;
         c_fc = Linear(config.Width, hidden);
@@ -36,9 +39,9 @@ internal sealed class Mlp : Module
         c_mid = config.MlpDepth > 1 ? new ModuleList<Linear>([.. Enumerable.Range(1, config.MlpDepth - 1).Select(_ => Linear(hidden, hidden))]) : null;
         c_proj = Linear(hidden, config.Width);
         string at = $"blocks.{layer}.mlp.";
-        input = new HookedLinear(c_fc, at + "c_fc.hook_out", layer);
-        middle = [.. (c_mid ?? []).Select((linear, i) => new HookedLinear(linear, $"{at}c_mid.{i}.hook_out", layer))];
-        output = new HookedLinear(c_proj, at + "c_proj.hook_out", layer);
+        input = new HookedLinear(c_fc, at + "c_fc.hook_out", products, layer);
+        middle = [.. (c_mid ?? []).Select((linear, i) => new HookedLinear(linear, $"{at}c_mid.{i}.hook_out", products, layer))];
+        output = new HookedLinear(c_proj, at + "c_proj.hook_out", products, layer);
         hook_pre = new HookPoint(HookPoints.MlpPre(layer), layer);
         hook_post = new HookPoint(HookPoints.MlpPost(layer), layer);
         this.dropout = new MaskDropout(config.Dropout, dropout);
