@@ -46,7 +46,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire: a requeued job waits this long before it starts again (default 120 s).
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
 SlurmctldPort=${SLURM_LOCAL_PORT:-6817}
 SlurmdPort=$(( ${SLURM_LOCAL_PORT:-6817} + 1 ))
 StateSaveLocation=$dir/state

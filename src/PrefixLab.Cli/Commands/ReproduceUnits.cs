@@ -58,7 +58,7 @@ internal sealed class ReproduceUnits(Engine engine, IReadOnlyList<ExperimentSpec
             return;
         }
         var progress = new EngineProgressPrinter();
-        engine.RunUnit(unit, specs, (stage, training) => progress.Report(new EngineProgress(1, 1, id, stage, training, clock.Elapsed, TimeSpan.Zero)));
+        engine.RunUnit(unit, specs, (stage, training) => progress.Report(new EngineProgress(1, 1, id, stage, training, clock.Elapsed, TimeSpan.FromSeconds(Math.Max(unit.Seconds - clock.Elapsed.TotalSeconds, 0)))));
         progress.Finish();
         Console.WriteLine($"unit {id}: done in {Durations.Format(clock.Elapsed)}");
     }

@@ -50,11 +50,16 @@ public static class SlurmArrays
             var script = Header(options, $"prefixlab-{name}", Path.Combine(options.Directory, $"{name}-%a.out"))
                 .AppendLine(string.Create(CultureInfo.InvariantCulture, $"#SBATCH --array=0-{units.Count - 1}"))
                 .AppendLine("#SBATCH --requeue")
+                .AppendLine("#SBATCH --open-mode=append")
+                .AppendLine(Strict)
                 .AppendLine($"units=({string.Join(' ', units.Select(Quote))})")
-                .AppendLine($"exec {string.Join(' ', unitCommand.Select(Quote))} --unit \"${{units[$SLURM_ARRAY_TASK_ID]}}\"");
+                .AppendLine("unit=\"${units[$SLURM_ARRAY_TASK_ID]}\"")
+                .AppendLine($"{string.Join(' ', unitCommand.Select(Quote))} --unit \"$unit\" && exit 0 || code=$?")
+                .Append(Requeue);
             jobs.Add(Save(options, name, script, units));
         }
         var collect = Header(options, "prefixlab-collect", Path.Combine(options.Directory, "collect.out"))
+            .AppendLine(Strict)
             .AppendLine($"exec {string.Join(' ', collectCommand.Select(Quote))}");
         jobs.Add(Save(options, "collect", collect, []));
         return jobs;
@@ -114,6 +119,26 @@ public static class SlurmArrays
         }
     }
 
+    /// <summary>
+    /// The end of a task whose unit failed. A unit killed by a signal (the OOM killer, a lost process:
+    /// exit code above 128) goes back to the queue, up to <see cref="Requeues"/> times, and starts again
+    /// from its checkpoint; an error of the unit itself fails the task and stops the chain.
+    /// </summary>
+    private static readonly string Requeue = $$"""
+        if [ "$code" -gt 128 ] && [ "${SLURM_RESTART_COUNT:-0}" -lt {{Requeues}} ]; then
+          echo "prefixlab: unit $unit died (exit code $code): requeued, restart $(( ${SLURM_RESTART_COUNT:-0} + 1 ))" >&2
+          scontrol requeue "$SLURM_JOB_ID"
+        fi
+        exit "$code"
+
+        """;
+
+    /// <summary>Bash's strict mode, after the last <c>#SBATCH</c> line: sbatch reads no directive past the first command.</summary>
+    private const string Strict = "set -euo pipefail";
+
+    /// <summary>How often a task whose unit was killed is requeued.</summary>
+    public const int Requeues = 3;
+
     private static StringBuilder Header(SlurmOptions options, string name, string output)
     {
         var script = new StringBuilder("#!/usr/bin/env bash\n")
@@ -131,7 +156,7 @@ public static class SlurmArrays
         {
             script.AppendLine(string.Create(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpus}"));
         }
-        return script.AppendLine("set -euo pipefail");
+        return script;
     }
 
     private static SlurmJob Save(SlurmOptions options, string name, StringBuilder script, IReadOnlyList<string> units)

@@ -51,7 +51,7 @@ public class ParallelReproductionTests(OneProcessSmoke one, ITestOutputHelper ou
     [SkippableFact]
     public void Slurm_job_arrays_give_the_numbers_of_one_process()
     {
-        string script = Path.Combine(Path.GetDirectoryName(SpecTests.SpecsDirectory())!, "scripts", "slurm-local.sh");
+        string script = TestModels.AboveTestBinaries(Path.Combine("scripts", "slurm-local.sh"), File.Exists);
         Skip.If(Environment.UserName != "root", "the local Slurm cluster needs root (slurmd runs jobs as their users)");
         string state = TestModels.TempDirectory();
         var environment = new Dictionary<string, string> { ["SLURM_LOCAL_DIR"] = state, ["SLURM_LOCAL_PORT"] = (7000 + (Environment.ProcessId % 500 * 2)).ToString(System.Globalization.CultureInfo.InvariantCulture) };
@@ -66,8 +66,11 @@ public class ParallelReproductionTests(OneProcessSmoke one, ITestOutputHelper ou
             Assert.True(code == 0, stderr);
             Assert.Contains("submitted level-0", stdout);
             string results = Path.Combine(one.Directory, "slurm", "results.json");
+            string? killed = null;
             while (!File.Exists(results) && clock.Elapsed < TimeSpan.FromMinutes(20))
             {
+                // One training dies mid-way (kill -9 of its process): its task must be requeued and finish.
+                killed ??= KillOneTraining(Path.Combine(one.Directory, "slurm-cache"));
                 var (_, queue, _) = Shell(environment, "squeue", "-h", "-o", "%i %j %T %r");
                 if (queue.Trim().Length == 0 || queue.Contains("DependencyNeverSatisfied", StringComparison.Ordinal))
                 {
@@ -75,15 +78,50 @@ public class ParallelReproductionTests(OneProcessSmoke one, ITestOutputHelper ou
                 }
                 Thread.Sleep(500);
             }
-            string logs = string.Join('\n', Directory.GetFiles(Path.Combine(one.Directory, "slurm-jobs"), "*.out").Select(f => $"{Path.GetFileName(f)}: {File.ReadAllText(f).Trim().Split('\n').LastOrDefault()}"));
-            Assert.True(File.Exists(results), $"no report after the jobs ended; last lines of the tasks' logs:\n{logs}");
-            output.WriteLine($"one process {one.Seconds:F0} s, Slurm {clock.Elapsed.TotalSeconds:F0} s (load {File.ReadAllText("/proc/loadavg").Trim()})");
+            string logs = string.Join('\n', Directory.GetFiles(Path.Combine(one.Directory, "slurm-jobs"), "*.out").Select(File.ReadAllText));
+            Assert.True(File.Exists(results), $"no report after the jobs ended; the tasks' logs:\n{logs}");
+            output.WriteLine($"one process {one.Seconds:F0} s, Slurm {clock.Elapsed.TotalSeconds:F0} s (load {File.ReadAllText("/proc/loadavg").Trim()}); killed {killed}");
+            Assert.NotNull(killed);
+            Assert.Contains($"prefixlab: unit {killed} died (exit code 137): requeued, restart 1", logs);
             AssertSameResults(one.Results, File.ReadAllText(results));
         }
         finally
         {
             Shell(environment, script, "stop");
         }
+    }
+
+    /// <summary>Kills (SIGKILL) a running <c>reproduce --unit train/…</c> process of <paramref name="cache"/>; returns its unit, or null if none runs.</summary>
+    private static string? KillOneTraining(string cache)
+    {
+        foreach (var proc in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            string[] args;
+            try
+            {
+                args = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
+            }
+            catch (IOException)
+            {
+                continue; // ended meanwhile
+            }
+            int unit = Array.IndexOf(args, "--unit");
+            if (unit < 0 || unit + 1 >= args.Length || !args[unit + 1].StartsWith("train/", StringComparison.Ordinal) || !args.Contains(cache))
+            {
+                continue;
+            }
+            try
+            {
+                using var process = Process.GetProcessById(int.Parse(Path.GetFileName(proc), System.Globalization.CultureInfo.InvariantCulture));
+                process.Kill();
+                return args[unit + 1];
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // It ended before the kill: the next one is taken.
+            }
+        }
+        return null;
     }
 
     /// <summary>Every number and word of two results.json files agree but timings, the command line and the start.</summary>

@@ -108,7 +108,10 @@ public class UnitPlanTests
             Assert.Contains("#SBATCH --requeue\n", script);
             Assert.Contains("#SBATCH --partition=cpu\n", script);
             Assert.Contains("#SBATCH --time=1:00:00\n", script);
-            Assert.Contains("--unit \"${units[$SLURM_ARRAY_TASK_ID]}\"", script);
+            Assert.Contains("#SBATCH --open-mode=append\nset -euo pipefail\n", script); // sbatch reads no directive after a command
+            Assert.Contains("unit=\"${units[$SLURM_ARRAY_TASK_ID]}\"\n", script);
+            Assert.Contains("--unit \"$unit\" && exit 0 || code=$?\n", script);
+            Assert.Contains("scontrol requeue \"$SLURM_JOB_ID\"", script);
             Assert.Contains(level == 0 ? "J0=$(sbatch --parsable " : $"J{level}=$(sbatch --parsable --dependency=afterok:$J{level - 1} ", stdout);
         }
         string collect = File.ReadAllText(Path.Combine(dir, "slurm", "collect.sh"));
