@@ -122,11 +122,11 @@ internal sealed class ReproduceCommand : CliCommand
             reproduction = engine.Run(specs, command, progress.Report);
             progress.Finish();
         }
-        return Report(output, reproduction, jobs > 1 ? units.SeedsRun : engine.SeedsRun);
+        return Report(output, reproduction, collect ? null : jobs > 1 ? units.SeedsRun : engine.SeedsRun);
     }
 
-    /// <summary>Writes the report and prints each experiment's and claim's verdict; 1 if an experiment failed.</summary>
-    private static int Report(string output, Reproduction reproduction, int seedsRun)
+    /// <summary>Writes the report and prints each experiment's and claim's verdict; 1 if an experiment failed. A collect ran no seeds (null).</summary>
+    private static int Report(string output, Reproduction reproduction, int? seedsRun)
     {
         ReproductionReport.Write(output, reproduction);
         foreach (var o in reproduction.Experiments)
@@ -137,7 +137,9 @@ internal sealed class ReproduceCommand : CliCommand
         {
             Console.WriteLine($"{claim.Claim}: {ReproductionReport.Words(claim.Verdict).Trim('*')}");
         }
-        Console.WriteLine($"ran {seedsRun} experiment seed(s), the rest from the cache; {Durations.Format(TimeSpan.FromSeconds(reproduction.Seconds))}");
+        Console.WriteLine(seedsRun is { } ran
+            ? $"ran {ran} experiment seed(s), the rest from the cache; {Durations.Format(TimeSpan.FromSeconds(reproduction.Seconds))}"
+            : $"collected {reproduction.Experiments.Count} experiment(s) from the cache");
         Console.WriteLine($"report: {Path.Combine(output, "index.html")}, {Path.Combine(output, "report.md")}, {Path.Combine(output, "results.json")}");
         // A failed experiment is in the report with its reason; the exit code tells a script about it.
         int failed = reproduction.Experiments.Count(o => o.Status == ExperimentStatus.Failed);
