@@ -54,7 +54,8 @@ public sealed class CachedTraining(RunContext context, Precision precision = Pre
     {
         string key = BaseKey(config, prefixSize, task.Name, steps, lr, context.Seed, precision);
         string path = context.Cache.PathOf("models", key, ".safetensors");
-        if (File.Exists(path))
+        using var held = Lock(key, path, $"pretrain {task.Name}");
+        if (held is null)
         {
             return new CachedFile(key, path, false);
         }
@@ -76,7 +77,8 @@ public sealed class CachedTraining(RunContext context, Precision precision = Pre
     {
         string key = RunKey(baseFile.Key, method, settings, task.Name, steps, lr, context.Seed, precision);
         string path = context.Cache.PathOf("runs", key, ".safetensors");
-        if (File.Exists(path))
+        using var held = Lock(key, path, label);
+        if (held is null)
         {
             return new CachedFile(key, path, false);
         }
@@ -98,6 +100,25 @@ public sealed class CachedTraining(RunContext context, Precision precision = Pre
         CheckpointEvery = CheckpointInterval,
         Resume = true,
     };
+
+    /// <summary>
+    /// The lock on training <paramref name="key"/>, or null when its file at <paramref name="path"/> is in
+    /// the cache, also when another worker finished it while this one waited for the lock.
+    /// </summary>
+    private UnitLock? Lock(string key, string path, string label)
+    {
+        if (File.Exists(path))
+        {
+            return null;
+        }
+        var held = UnitLock.Acquire(context.Cache.Root, key, holder => context.Report($"{label}: waiting for {holder}, which trains it", null));
+        if (File.Exists(path))
+        {
+            held.Dispose();
+            return null;
+        }
+        return held;
+    }
 
     /// <summary>A workflow's reports as this run's progress under <paramref name="label"/> (the workflow's description goes unshown).</summary>
     internal Action<string, TrainingProgress?> Progress(string label) => (_, step) => context.Report(label, step);

@@ -105,9 +105,18 @@ public sealed class CompletionCountRunner : IExperimentRunner
         double rows = setup.VirtualCount(profile, config.VocabSize);
         return
         [
-            new(CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed), setup.Pretrain.Steps.For(profile) * step),
-            new($"{spec.Name}/virtual/{seed}", setup.Steps.For(profile) * step * 0.7 * Math.Max(rows / 64, 0.2)),
+            new(CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed), setup.Pretrain.Steps.For(profile) * step) { Label = $"pretrain {setup.Pretrain.Task}", Trainable = true },
+            new($"{spec.Name}/virtual/{seed}", setup.Steps.For(profile) * step * 0.7 * Math.Max(rows / 64, 0.2)) { Label = "virtual tokens and counts" },
         ];
+    }
+
+    /// <inheritdoc />
+    public void Train(ExperimentSpec spec, RunContext context, string key)
+    {
+        var setup = Setup(spec);
+        var config = Config(setup, context.Profile);
+        PrefixLabException.Check(CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, context.Profile, context.Seed) == key, $"spec '{spec.Name}' has no training '{key}' for seed {context.Seed}");
+        new CachedTraining(context).Base(config, setup.Model, setup.Pretrain);
     }
 
     /// <inheritdoc />

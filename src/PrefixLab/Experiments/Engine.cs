@@ -7,7 +7,7 @@ namespace PrefixLab.Experiments;
 /// kept in the cache (a rerun or a resumed run skips it), the rules applied to the means, and the claims
 /// decided over all experiments.
 /// </summary>
-public sealed class Engine
+public sealed partial class Engine
 {
     private readonly Dictionary<string, IExperimentRunner> runners;
     private readonly ResultCache cache;
@@ -86,10 +86,16 @@ public sealed class Engine
             doneEstimate += estimates[i];
             doneActual += clock.Elapsed.TotalSeconds - startedAt;
         }
+        return Decide(outcomes, command, started, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The reproduction of <paramref name="outcomes"/>: each claim decided over every experiment's rules.</summary>
+    private Reproduction Decide(List<ExperimentOutcome> outcomes, string command, DateTime started, double seconds)
+    {
         var claims = outcomes.SelectMany(o => o.Rules).GroupBy(r => r.Claim).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new ClaimVerdict(g.Key, g.Select(r => r.Verdict).Aggregate(Rules.Combine), [.. g])).ToList();
         string machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
-        return new Reproduction(profile, seeds, command, started, clock.Elapsed.TotalSeconds, machine, outcomes, claims);
+        return new Reproduction(profile, seeds, command, started, seconds, machine, outcomes, claims);
     }
 
     private bool IsCached(ExperimentSpec spec) =>
@@ -100,10 +106,9 @@ public sealed class Engine
         var clock = Stopwatch.StartNew();
         if (!runners.TryGetValue(spec.Kind, out var runner))
         {
-            // A spec that says what it needs (a checkpoint, a data set) gets that as the reason, not a missing kind.
-            string why = spec.Requires is { } needs ? $"needs {needs}" : $"kind '{spec.Kind}' is not available in this build";
-            report(why, null);
-            return Outcome(spec, ExperimentStatus.NotAvailable, why, [], [], 0);
+            var unavailable = Unavailable(spec);
+            report(unavailable.Message!, null);
+            return unavailable;
         }
         var results = new List<SeedResult>();
         bool ranAny = false;
@@ -137,6 +142,10 @@ public sealed class Engine
         }
         return Outcome(spec, ranAny ? ExperimentStatus.Done : ExperimentStatus.Cached, null, runner.ScaledDown(spec, profile), results, ranAny ? clock.Elapsed.TotalSeconds : 0);
     }
+
+    // A spec that says what it needs (a checkpoint, a data set) gets that as the reason, not a missing kind.
+    private static ExperimentOutcome Unavailable(ExperimentSpec spec) =>
+        Outcome(spec, ExperimentStatus.NotAvailable, spec.Requires is { } needs ? $"needs {needs}" : $"kind '{spec.Kind}' is not available in this build", [], [], 0);
 
     // Runners that read nothing but their spec keep the key they had before InputsKey existed, so
     // results cached then stay valid.

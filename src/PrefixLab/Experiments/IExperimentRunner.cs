@@ -38,12 +38,30 @@ public interface IExperimentRunner
 
     /// <summary>Runs one seed. Trained models and adapters go through <see cref="RunContext.Cache"/>.</summary>
     SeedResult Run(ExperimentSpec spec, RunContext context);
+
+    /// <summary>
+    /// Trains the item keyed <paramref name="key"/> of the seed's <see cref="Plan"/>, one marked
+    /// <see cref="WorkItem.Trainable"/>, into the cache ahead of the seed, so that another process can do
+    /// it while this one does other work. <see cref="Run"/> then finds it cached.
+    /// </summary>
+    void Train(ExperimentSpec spec, RunContext context, string key) =>
+        throw new PrefixLabException($"spec '{spec.Name}': kind '{Kind}' trains nothing ahead of its seeds (no item '{key}')");
 }
 
 /// <summary>A piece of work in a runner's plan.</summary>
 /// <param name="Key">Its cache key (equal keys are the same work, done once).</param>
 /// <param name="Seconds">Its estimated wall time alone on this machine.</param>
-public sealed record WorkItem(string Key, double Seconds);
+public sealed record WorkItem(string Key, double Seconds)
+{
+    /// <summary>What it is, in words (e.g. <c>pretrain ascending</c>), for the plan.</summary>
+    public string? Label { get; init; }
+
+    /// <summary>Whether <see cref="IExperimentRunner.Train"/> does it alone: then it is a unit of work of its own.</summary>
+    public bool Trainable { get; init; }
+
+    /// <summary>The key of the item it needs finished first (a tuning run's base model), if any.</summary>
+    public string? After { get; init; }
+}
 
 /// <summary>What a runner gets for one seed.</summary>
 /// <param name="Profile">The profile.</param>

@@ -60,20 +60,27 @@ public sealed class TuningRunner : IExperimentRunner
         double step = SpeedModel.SecondsPerStep(config);
         var precision = setup.TrainingPrecision;
         string baseKey = CachedTraining.BaseKey(config, setup.Model, setup.Pretrain, profile, seed, precision);
-        var items = new List<WorkItem> { new(baseKey, setup.Pretrain.Steps.For(profile) * step) };
-        foreach (var run in setup.RunsFor(profile))
-        {
-            int steps = run.Steps.For(profile);
-            items.Add(new(CachedTraining.RunKey(baseKey, run.Method, MethodSettings(setup, run, profile), run.Task, steps, run.Lr?.For(profile), seed, precision), steps * step));
-        }
-        if (setup.Measures("shift"))
-        {
-            int steps = setup.ShiftSteps!.For(profile);
-            items.AddRange(TunedTasks(setup, profile).Select(task => new WorkItem(CachedTraining.RunKey(baseKey, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, task, steps, null, seed, precision), steps * step)));
-        }
+        var items = new List<WorkItem> { new(baseKey, setup.Pretrain.Steps.For(profile) * step) { Label = $"pretrain {setup.Pretrain.Task}", Trainable = true } };
+        items.AddRange(Tunings(setup, profile, baseKey, seed).Select(t => new WorkItem(t.Key, t.Steps * step) { Label = t.Label, Trainable = true, After = baseKey }));
         long evaluations = (long)(setup.RunsFor(profile).Count + 1) * setup.Evaluate.Count * profile.EvalSamples;
-        items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)));
+        items.Add(new($"{spec.Name}/evaluation/{seed}", evaluations * SpeedModel.SecondsPerSample(config)) { Label = "evaluation and analyses" });
         return items;
+    }
+
+    /// <inheritdoc />
+    public void Train(ExperimentSpec spec, RunContext context, string key)
+    {
+        var setup = TuningSetup.Of(spec);
+        var config = setup.Config(context.Profile);
+        var training = new CachedTraining(context, setup.TrainingPrecision);
+        var baseFile = training.Base(config, setup.Model, setup.Pretrain);
+        if (key == baseFile.Key)
+        {
+            return;
+        }
+        var tuning = Tunings(setup, context.Profile, baseFile.Key, context.Seed).FirstOrDefault(t => t.Key == key)
+            ?? throw new PrefixLabException($"spec '{spec.Name}' has no training '{key}' for seed {context.Seed}");
+        Train(training, baseFile, tuning);
     }
 
     /// <inheritdoc />
@@ -88,9 +95,10 @@ public sealed class TuningRunner : IExperimentRunner
         var baseFile = training.Base(config, setup.Model, setup.Pretrain);
         Score(context, baseFile.Path, null, "pretrained", setup.Evaluate, metrics);
 
-        foreach (var run in setup.RunsFor(profile))
+        var tunings = Tunings(setup, profile, baseFile.Key, context.Seed);
+        foreach (var (run, tuning) in setup.RunsFor(profile).Zip(tunings))
         {
-            var file = training.Run(baseFile, run.Method, MethodSettings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
+            var file = Train(training, baseFile, tuning);
             Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
             using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
             metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
@@ -106,9 +114,9 @@ public sealed class TuningRunner : IExperimentRunner
         }
         if (setup.Measures("shift"))
         {
-            foreach (var task in TunedTasks(setup, profile))
+            foreach (var (task, tuning) in TunedTasks(setup, profile).Zip(tunings.Skip(setup.RunsFor(profile).Count)))
             {
-                var file = training.Run(baseFile, FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, TaskRegistry.Default.Get(task), setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}");
+                var file = Train(training, baseFile, tuning);
                 metrics[$"shift/{task}"] = Shift(context, baseFile.Path, file.Path, task);
             }
         }
@@ -123,6 +131,30 @@ public sealed class TuningRunner : IExperimentRunner
     /// <summary>The tasks a context method is tuned on, whose attention shift the report relates to the prefix's accuracy.</summary>
     public static IReadOnlyList<string> TunedTasks(TuningSetup setup, Profile profile) =>
         [.. setup.RunsFor(profile).Where(r => IsContextMethod(r.Method)).Select(r => r.Task).Distinct()];
+
+    /// <summary>
+    /// The tuning runs of one seed from the base <paramref name="baseKey"/>: the spec's runs in order, then
+    /// the attention-shift fine-tunings, one per tuned task. <see cref="Plan"/>, <see cref="Run"/> and
+    /// <see cref="Train(ExperimentSpec, RunContext, string)"/> all read them here, so their keys agree.
+    /// </summary>
+    private static List<Tuning> Tunings(TuningSetup setup, Profile profile, string baseKey, ulong seed)
+    {
+        var tunings = setup.RunsFor(profile).Select(run => new Tuning(run.Method, MethodSettings(setup, run, profile), run.Task, run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}")).ToList();
+        if (setup.Measures("shift"))
+        {
+            tunings.AddRange(TunedTasks(setup, profile).Select(task => new Tuning(FullFineTune.Kind.Name, FullFineTune.Kind.Defaults, task, setup.ShiftSteps!.For(profile), null, $"attention shift: full on {task}")));
+        }
+        return [.. tunings.Select(t => t with { Key = CachedTraining.RunKey(baseKey, t.Method, t.Settings, t.Task, t.Steps, t.Lr, seed, setup.TrainingPrecision) })];
+    }
+
+    private static CachedFile Train(CachedTraining training, CachedFile baseFile, Tuning t) =>
+        training.Run(baseFile, t.Method, t.Settings, TaskRegistry.Default.Get(t.Task), t.Steps, t.Lr, t.Label);
+
+    /// <summary>One tuning run of a seed, with its cache key.</summary>
+    private sealed record Tuning(string Method, TuningSettings Settings, string Task, int Steps, double? Lr, string Label)
+    {
+        public string Key { get; init; } = "";
+    }
 
     /// <summary>The method settings <paramref name="run"/> trains with under <paramref name="profile"/>.</summary>
     internal static TuningSettings MethodSettings(TuningSetup setup, RunSetup run, Profile profile)

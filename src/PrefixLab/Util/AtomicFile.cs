@@ -17,7 +17,8 @@ public static class AtomicFile
         FileIdentity.CheckWritableFile(full, $"'{path}'");
         string directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
-        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        // Host and pid in the name: writers on several machines sharing a folder never share a temporary file.
+        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.MachineName}.{Environment.ProcessId}.tmp");
         try
         {
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))

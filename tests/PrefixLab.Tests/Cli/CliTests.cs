@@ -83,13 +83,27 @@ public class CliTests
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Runs the app with <paramref name="environment"/> added to the test's own.</summary>
+    internal static (int Code, string Stdout, string Stderr) RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        using var process = StartIn(null, args, environment);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>Starts the app with <paramref name="args"/>, its output redirected.</summary>
     internal static Process Start(params string[] args) => StartIn(null, args);
 
-    private static Process StartIn(string? directory, string[] args)
+    private static Process StartIn(string? directory, string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         string app = Path.Combine(AppContext.BaseDirectory, "PrefixLab.Cli.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory ?? "" };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(app);
         foreach (var a in args)
         {
