@@ -144,7 +144,7 @@ public sealed partial class Engine
     }
 
     // A spec that says what it needs (a checkpoint, a data set) gets that as the reason, not a missing kind.
-    private static ExperimentOutcome Unavailable(ExperimentSpec spec) =>
+    private ExperimentOutcome Unavailable(ExperimentSpec spec) =>
         Outcome(spec, ExperimentStatus.NotAvailable, spec.Requires is { } needs ? $"needs {needs}" : $"kind '{spec.Kind}' is not available in this build", [], [], 0);
 
     // Runners that read nothing but their spec keep the key they had before InputsKey existed, so
