@@ -59,15 +59,15 @@ internal sealed class TaskSource
     /// Positions one training sequence takes with <paramref name="paddingRows"/> in front (text tasks:
     /// at least the padding and two tokens), after checking a digit task fits the model's positions.
     /// </summary>
-    public int Positions(Gpt model, int paddingRows)
+    public int Positions(ILanguageModel model, int paddingRows)
     {
         if (Data.Digits is not { } digits)
         {
             return paddingRows + 2;
         }
         var layout = SequenceLayout.For(digits, paddingRows);
-        PrefixLabException.Check(layout.ContextLength <= model.Config.BlockSize,
-            $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
+        PrefixLabException.Check(layout.ContextLength <= model.Shape.Positions,
+            $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Shape.Positions}");
         return layout.ContextLength;
     }
 }

@@ -60,11 +60,11 @@ internal sealed class GenerateCommand : CliCommand
         int padding = parse.GetValue(prefixSize) ?? adapted.PrefixSize;
         foreach (int t in ids)
         {
-            PrefixLabException.Check(t >= 0 && t < gpt.Config.VocabSize, $"token {t} is outside the model's vocabulary of {gpt.Config.VocabSize}");
+            PrefixLabException.Check(t >= 0 && t < gpt.Shape.VocabSize, $"token {t} is outside the model's vocabulary of {gpt.Shape.VocabSize}");
         }
         PrefixLabException.Check(padding + ids.Length > 0, "nothing to continue: give --tokens, --text or a --prefix-size above 0");
-        PrefixLabException.Check(padding + ids.Length + newTokens <= gpt.Config.BlockSize,
-            $"option --max-new {newTokens}: {padding} padding + {ids.Length} input + {newTokens} new tokens exceed the model's {gpt.Config.BlockSize} positions");
+        PrefixLabException.Check(padding + ids.Length + newTokens <= gpt.Shape.Positions,
+            $"option --max-new {newTokens}: {padding} padding + {ids.Length} input + {newTokens} new tokens exceed the model's {gpt.Shape.Positions} positions");
         using var input = tensor([.. Enumerable.Repeat(0L, padding), .. ids.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
         using var generated = Generation.Greedy(gpt, input, newTokens);
         // An empty tensor has no data to read: --max-new 0 prints an empty line.

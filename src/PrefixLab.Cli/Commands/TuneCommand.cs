@@ -48,7 +48,7 @@ internal sealed class TuneCommand : CliCommand
         var format = formatOption.Read(parse);
         CheckFormat(format, modelPath, methodName, output);
         var task = taskOptions.Read(parse, modelPath);
-        var (model, info) = ModelFile.Load(modelPath, load.Read(parse));
+        var (model, info) = ModelLoader.Load(modelPath, load.Read(parse));
         using var _ = model;
         var settings = method.Read(parse, model, info.PrefixSize, TuningMethods.Get(methodName));
         var run = training.Read(parse, output);
@@ -70,7 +70,7 @@ internal sealed class TuneCommand : CliCommand
         int positions = task.Positions(model, tuning.InputPadding);
         if (trains)
         {
-            Ranges.CheckTrainingMemory(model.Config, run.Batch, positions);
+            Ranges.CheckTrainingMemory(model.Shape, run.Batch, positions);
         }
         var options = run.For(iterations ?? 0, parse.GetValue(lrOption) ?? tuning.DefaultLearningRate);
         double weightDecay = parse.GetValue(weightDecayOption) ?? tuning.DefaultWeightDecay;

@@ -80,7 +80,7 @@ public sealed class TuningRunner : IExperimentRunner
             var file = training.Run(baseFile, run.Method, Settings(setup, run, profile), TaskRegistry.Default.Get(run.Task), run.Steps.For(profile), run.Lr?.For(profile), $"{run.Method} on {run.Task}");
             Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
             using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
-            metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
+            metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.Module.parameters().Sum(p => p.numel());
             if (IsContextMethod(run.Method) && (setup.Measures("identities") || setup.Measures("spread")))
             {
                 context.Report($"analysing {run.Name}", null);

@@ -42,7 +42,8 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
         head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out");
         RegisterComponents();
         Hooks = new HookPoints(this);
-        Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize, config.MlpWidth);
+        Shape = config.Shape;
+        Family = GptFamily.For(config);
         if (initialise)
         {
             Initialise(generator);
@@ -59,10 +60,13 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     public GptConfig Config { get; }
 
     /// <inheritdoc />
-    object ILanguageModel.Config => Config;
+    IModelConfig ILanguageModel.Config => Config;
 
     /// <inheritdoc />
     public ModelShape Shape { get; }
+
+    /// <inheritdoc />
+    public ModelFamily Family { get; }
 
     /// <inheritdoc />
     Module ILanguageModel.Module => this;
