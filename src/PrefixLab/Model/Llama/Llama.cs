@@ -132,7 +132,7 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
         }
         PrefixLabException.Check(Config.SlidingWindow is not int window || PositionShift + position + length <= window,
             $"sequence of {PositionShift + position + length} positions exceeds the model's sliding window of {Config.SlidingWindow}: PrefixLab computes only sequences within the window");
-        PrefixLabException.Check(lastRows is null or >= 1 && lastRows <= length, $"lastRows must be between 1 and {length} (got {lastRows})");
+        PrefixLabException.Check(lastRows is null || (lastRows >= 1 && lastRows <= length), $"lastRows must be between 1 and {length} (got {lastRows})");
         var x = model.Embed(tokens, position);
         var rotation = Rotary.Angles(frequencies, PositionShift + position, length, x.dtype);
         using (rotation.Cos)
@@ -203,7 +203,9 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
         private readonly RmsNorm norm;
         private readonly HookPoint hook_embed;
 #pragma warning restore IDE1006
-        private readonly HookPoint normalized;
+        // The final norm's output point, registered as the norm's child (in a tuple, so that this module
+        // does not register it a second time as a field of its own).
+        private readonly (HookPoint Point, int Unused) normalized;
 
         public LlamaModel(LlamaConfig config, ScalarType dtype, DropoutStream dropout) : base("model")
         {
@@ -211,8 +213,8 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
             layers = new ModuleList<LlamaBlock>([.. Enumerable.Range(0, config.Layers).Select(layer => new LlamaBlock(config, dtype, dropout, layer))]);
             norm = new RmsNorm(config.Width, config.RmsNormEps, dtype);
             hook_embed = new HookPoint(HookPoints.Embed);
-            normalized = new HookPoint(HookPoints.FinalNormalized);
-            norm.register_module("hook_normalized", normalized);
+            normalized = (new HookPoint(HookPoints.FinalNormalized), 0);
+            norm.register_module("hook_normalized", normalized.Point);
             RegisterComponents();
         }
 
@@ -223,6 +225,6 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
         /// <summary>The embedding rows of tokens starting at sequence row <paramref name="row"/>, through <c>hook_embed</c>.</summary>
         public Tensor Embed(Tensor tokens, int row) => hook_embed.Run(embed_tokens.forward(tokens), row);
 
-        public Tensor FinalNorm(Tensor x) => normalized.Run(norm.forward(x), -1);
+        public Tensor FinalNorm(Tensor x) => normalized.Point.Run(norm.forward(x), -1);
     }
 }
