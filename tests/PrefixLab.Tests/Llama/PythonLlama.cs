@@ -45,7 +45,7 @@ internal static class PythonLlama
     /// <summary>A copy of <paramref name="checkpoint"/> (config and weights, no reference) to break on purpose.</summary>
     public static string Copy(string checkpoint)
     {
-        string dir = Path.Combine(TestModels.TempDirectory(), "copy");
+        string dir = Directory.CreateDirectory(Path.Combine(TestModels.TempDirectory(), "copy")).FullName;
         foreach (var file in Directory.GetFiles(checkpoint))
         {
             File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
