@@ -15,7 +15,8 @@ Positions follow transformers: with P past_key_values (prefix tuning) GPT2Model 
 P ... P+T-1; with prompt tuning the P virtual tokens are input embeddings at positions 0 ... P-1 and the
 tokens follow at P ... P+T-1. Logits are those of the T tokens.
 
-Needs only torch (Debian's python3-torch); the safetensors and BPE code are written out here.
+Needs only torch (Debian's python3-torch); the BPE code is written out here, the safetensors code in
+safetensors_io.py beside it.
 
   make_gpt2.py make OUT [--layers 2 --heads 2 --width 32 --positions 64 --vocab 300 --shards 1 --bin ...]
   make_gpt2.py logits MODEL_DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]
@@ -29,12 +30,11 @@ import json
 import math
 import os
 import re
-import struct
 
 import torch
 
-DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.bfloat16: "BF16", torch.int64: "I64"}
-NAMES = {v: k for k, v in DTYPES.items()}
+from safetensors_io import read_safetensors, write_safetensors
+
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 CORPUS = ("the quick brown fox jumps over the lazy dog. she sells sea shells by the sea shore; "
           "I love transformers! they're learning to sort lists: 1 2 3 4 5 and 42. "
@@ -42,42 +42,6 @@ CORPUS = ("the quick brown fox jumps over the lazy dog. she sells sea shells by 
 # GPT-2's pre-tokenisation pattern with \p{L} and \p{N} narrowed to ASCII (the re module has no
 # Unicode classes); the test texts are ASCII, where both agree.
 PATTERN = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
-
-
-# ---------------------------------------------------------------- safetensors
-def write_safetensors(path, tensors):
-    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, t in tensors.items():
-        t = t.contiguous()
-        data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()  # numpy has no bfloat16
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for c in chunks:
-            f.write(c)
-    os.replace(path + ".tmp", path)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    # transformers refuses a safetensors file whose metadata does not say it holds PyTorch tensors
-    assert header.get("__metadata__", {}).get("format") == "pt", f"{path}: __metadata__ format is not 'pt'"
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=NAMES[e["dtype"]]) if b > a else torch.zeros(0, dtype=NAMES[e["dtype"]])
-        out[name] = t.reshape(e["shape"]).clone()
-    return out
 
 
 # ---------------------------------------------------------------- byte-level BPE
@@ -497,6 +461,16 @@ def torch_load(a):
     torch.load(a.file)
 
 
+def add_logits_command(sub):
+    """`logits MODEL --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]`, the same for every reference model."""
+    lg = sub.add_parser("logits")
+    lg.add_argument("model")
+    lg.add_argument("--tokens", required=True)
+    lg.add_argument("--adapter")
+    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    return lg
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -512,11 +486,7 @@ def main():
     m.add_argument("--f16", action="store_true", help="store the weights as float16")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
     m.add_argument("--bin", action="store_true", help="torch.save's pytorch_model.bin and adapter_model.bin, not safetensors")
-    lg = sub.add_parser("logits")
-    lg.add_argument("model")
-    lg.add_argument("--tokens", required=True)
-    lg.add_argument("--adapter")
-    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    add_logits_command(sub)
     vw = sub.add_parser("views")
     vw.add_argument("out")
     vw.add_argument("safetensors")

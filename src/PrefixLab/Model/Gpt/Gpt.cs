@@ -169,20 +169,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
     /// other parameters (biases, LayerNorm, embeddings), which do not.
     /// </summary>
-    public (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups()
-    {
-        var decay = new List<Parameter>();
-        var noDecay = new List<Parameter>();
-        var linearWeights = named_modules()
-            .Where(m => m.module is Linear)
-            .Select(m => m.name.Length == 0 ? "weight" : m.name + ".weight")
-            .ToHashSet(StringComparer.Ordinal);
-        foreach (var (name, parameter) in named_parameters())
-        {
-            (linearWeights.Contains(name) ? decay : noDecay).Add(parameter);
-        }
-        return (decay, noDecay);
-    }
+    public (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups() => WeightDecayGroups.Of(this);
 
     private void Initialise(Generator generator)
     {
