@@ -66,11 +66,14 @@ public static class ModelFile
     /// </summary>
     public static void Save(string path, ILanguageModel model, ModelInfo info)
     {
-        PrefixLabException.Check(model.Config is GptConfig && info.Config is GptConfig,
+        PrefixLabException.Check(Holds(model) && info.Config is GptConfig,
             $"a PrefixLab model file holds a GPT model; save this {model.Family.Name} model as a Hugging Face folder");
         var tensors = model.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         SafeTensors.Save(path, tensors, Sealed(FileKinds.Model, JsonSerializer.Serialize(info, Json)));
     }
+
+    /// <summary>Whether a model file can hold <paramref name="model"/>: a GPT model (the paper's or GPT-2).</summary>
+    public static bool Holds(ILanguageModel model) => model.Config is GptConfig;
 
     /// <summary>
     /// Metadata of a PrefixLab file of <paramref name="kind"/> whose description is

@@ -1,4 +1,5 @@
 using PrefixLab.Model;
+using static TorchSharp.torch;
 
 namespace PrefixLab.Interop;
 
@@ -14,6 +15,9 @@ public static class ModelLoader
     [
         new(["gpt2"], TakesDtype: false, (dir, options) => HuggingFaceGpt2.Load(dir, options), dir => new ModelInfo(HuggingFaceGpt2.ReadConfig(dir), 0),
             (dir, model, source) => HuggingFaceGpt2Writer.Save(dir, model as Gpt ?? throw NotOf(source), source, source)),
+        new(LlamaConfig.ModelTypes, TakesDtype: true, (dir, options) => (HuggingFaceLlama.Load(dir, options, options?.Dtype ?? ScalarType.Float32), new ModelInfo(HuggingFaceLlama.ReadConfig(dir), 0)),
+            dir => new ModelInfo(HuggingFaceLlama.ReadConfig(dir), 0),
+            (dir, model, source) => HuggingFaceLlamaWriter.Save(dir, model as Llama ?? throw NotOf(source), source, source)),
     ];
 
     /// <summary>The <c>model_type</c>s a Hugging Face folder may have.</summary>
@@ -80,7 +84,7 @@ public static class ModelLoader
         new($"the model is not of the architecture of '{source}', so it cannot be written in its layout");
 
     private static void CheckNoDtype(string path, LoadOptions? options) =>
-        PrefixLabException.Check(options?.Dtype is null, $"'{path}': --dtype chooses the compute type of a Llama-family folder; a GPT model runs in the type it is stored in");
+        PrefixLabException.Check(options?.Dtype is null, $"'{path}': --dtype chooses the compute type of a {string.Join("/", LlamaConfig.ModelTypes)} folder; a GPT model runs in the type it is stored in");
 
     private sealed record HuggingFaceFamily(
         IReadOnlyList<string> Types,

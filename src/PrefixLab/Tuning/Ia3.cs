@@ -137,7 +137,7 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
                 PrefixLabException.Check(name.EndsWith(Suffix, StringComparison.Ordinal), $"'{directory}': tensor '{key}' is not an IA³ vector (ia3_l)");
                 string written = name[..^Suffix.Length];
                 string module = PeftFormat.ResolveModule(written, modules, model)
-                    ?? throw new PrefixLabException($"'{directory}': tensor '{key}' scales '{written}'; PrefixLab's IA³ scales {Targets(model)} of each block (PEFT's {model.Family.Name} defaults)");
+                    ?? throw new PrefixLabException($"'{directory}': tensor '{key}' scales '{written}'; PrefixLab's IA³ scales each block's {Targets(model)} (PEFT's defaults for {model.Family.Name})");
                 var shape = expected[module + Suffix].shape;
                 PrefixLabException.Check(value.shape.SequenceEqual(shape),
                     $"'{directory}': tensor '{key}' has shape [{string.Join(", ", value.shape)}], expected [{string.Join(", ", shape)}] ({(shape[1] == 1 ? "the output of a target" : "the input of a feedforward module")})");
@@ -152,8 +152,8 @@ public sealed class Ia3 : TuningMethod<Ia3Settings>
             return (new Ia3Settings(), mine);
         }
 
-        /// <summary>The family's IA³ targets in words: <c>attn.c_attn output, mlp.c_proj input</c>.</summary>
+        /// <summary>The family's IA³ targets in words: <c>attn.c_attn output and mlp.c_proj input</c>.</summary>
         private static string Targets(ILanguageModel model) =>
-            string.Join(", ", model.Family.Ia3.Select(t => $"{t.Module} {(t.FeedForward ? "input" : "output")}"));
+            string.Join(" and ", model.Family.Ia3.Select(t => $"{t.Module} {(t.FeedForward ? "input" : "output")}"));
     }
 }

@@ -64,7 +64,8 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
         frequencies = Rotary.Frequencies(config);
         RegisterComponents();
         Hooks = new HookPoints(this);
-        Shape = new ModelShape(config.Layers, config.Heads, config.KeyValueHeads, config.HeadDim, config.Width, config.VocabSize, config.Positions, config.MlpWidth);
+        Shape = config.Shape;
+        Family = LlamaFamily.For(config);
     }
 
     /// <summary>
@@ -77,10 +78,13 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
     public LlamaConfig Config { get; }
 
     /// <inheritdoc />
-    object ILanguageModel.Config => Config;
+    IModelConfig ILanguageModel.Config => Config;
 
     /// <inheritdoc />
     public ModelShape Shape { get; }
+
+    /// <inheritdoc />
+    public ModelFamily Family { get; }
 
     /// <inheritdoc />
     Module ILanguageModel.Module => this;

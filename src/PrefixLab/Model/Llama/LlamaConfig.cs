@@ -58,8 +58,15 @@ public sealed record LlamaConfig(
     bool TiedHead = false,
     int? SlidingWindow = null,
     double AttentionDropout = 0,
-    string ModelType = "llama")
+    string ModelType = "llama") : IModelConfig
 {
+    /// <inheritdoc />
+    [JsonIgnore]
+    public ModelShape Shape => new(Layers, Heads, KeyValueHeads, HeadDim, Width, VocabSize, Positions, MlpWidth);
+
+    /// <inheritdoc />
+    public ILanguageModel Create(long seed) => new Llama(this, seed);
+
     /// <summary>The <c>model_type</c> values this family covers.</summary>
     public static readonly IReadOnlyList<string> ModelTypes = ["llama", "mistral", "qwen2"];
 
