@@ -151,6 +151,7 @@ class Llama:
         """Logits [T, vocab] of the T tokens `ids` appended to `cache` (updated in place); `embeds`
         [P, width] are input embeddings in front of the tokens (prompt tuning), whose logits are dropped."""
         c, w, adapter = self.c, self.w, adapter or {}
+        assert all(0 <= i < c.vocab for i in ids), f"token ids {ids} outside the vocabulary 0..{c.vocab - 1}"
         x = w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
         virtual = 0
         if embeds is not None:
@@ -175,7 +176,9 @@ class Llama:
             q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
             cache[l][0] = k = torch.cat([cache[l][0], k], 1)
             cache[l][1] = v = torch.cat([cache[l][1], v], 1)
-            k, v = k.repeat_interleave(group, 0), v.repeat_interleave(group, 0)
+            # each KV head serves `group` consecutive query heads (transformers' repeat_kv: expand, reshape)
+            k = k[:, None].expand(c.kv_heads, group, *k.shape[1:]).reshape(c.heads, -1, c.head_dim)
+            v = v[:, None].expand(c.kv_heads, group, *v.shape[1:]).reshape(c.heads, -1, c.head_dim)
             scores = (q @ k.transpose(1, 2)) / math.sqrt(c.head_dim)
             scores = scores.to(torch.promote_types(scores.dtype, torch.float32)).masked_fill(~allowed, -math.inf)
             z = (torch.softmax(scores, -1).to(v.dtype) @ v).transpose(0, 1).reshape(t, c.heads * c.head_dim)
@@ -214,7 +217,7 @@ def load_adapter(directory, config, dtype=torch.float64):
     with open(os.path.join(directory, "adapter_config.json")) as f:
         ac = json.load(f)
     tensors = read_safetensors(os.path.join(directory, "adapter_model.safetensors"), dtype)
-    kind = ac["peft_type"]
+    kind, shapes = ac["peft_type"], config.expected_shapes()
     if kind == "LORA":
         lora = {}
         for k, a in tensors.items():
@@ -224,7 +227,10 @@ def load_adapter(directory, config, dtype=torch.float64):
                 r = pattern_value(ac.get("rank_pattern") or {}, module, ac["r"])
                 alpha = pattern_value(ac.get("alpha_pattern") or {}, module, ac["lora_alpha"])
                 b = tensors[k.replace("lora_A", "lora_B")]
-                assert a.shape[0] == r and b.shape[1] == r, (k, a.shape, b.shape, r)
+                out_in = shapes.get(module + ".weight")
+                assert out_in and len(out_in) == 2, f"{k}: the model has no linear module {module}"
+                assert tuple(a.shape) == (r, out_in[1]) and tuple(b.shape) == (out_in[0], r), \
+                    f"{k}: A {tuple(a.shape)} and B {tuple(b.shape)} do not fit {module} {out_in} at rank {r}"
                 scale = alpha / math.sqrt(r) if ac.get("use_rslora") else alpha / r
                 lora[module] = (a, b, scale)
         return {"lora": lora}
@@ -237,8 +243,10 @@ def load_adapter(directory, config, dtype=torch.float64):
             module = k[len("base_model.model."):-len(".ia3_l")]
             assert ends(module, targets), (module, targets)
             ff = ends(module, feedforward)
+            out_in = shapes.get(module + ".weight")
+            assert out_in and len(out_in) == 2, f"{k}: the model has no linear module {module}"
+            assert tuple(vector.shape) == ((1, out_in[1]) if ff else (out_in[0], 1)), f"{k}: {tuple(vector.shape)} does not fit {module} {out_in}"
             # PEFT's IA3 Linear: [1, in_features] on a feed-forward module, [out_features, 1] otherwise
-            assert vector.shape[0 if ff else 1] == 1, (k, vector.shape, ff)
             ia3[module] = (vector.flatten(), ff)
         return {"ia3": ia3}
     emb = tensors["prompt_embeddings"]
@@ -248,11 +256,14 @@ def load_adapter(directory, config, dtype=torch.float64):
         return {"prompt": emb}
     assert kind == "PREFIX_TUNING", f"peft_type {kind} is not LORA, IA3, PREFIX_TUNING or PROMPT_TUNING"
     assert not ac.get("prefix_projection"), "prefix_projection adapters keep an encoder, not the vectors"
-    # PEFT (utils/other.py, _prepare_prompt_learning_config, "For grouped-query attention, see #1901")
-    # sizes a prefix for a config with num_key_value_heads as num_attention_heads = num_key_value_heads
-    # and token_dim = head_dim * num_key_value_heads; get_prompt views the [P, layers * 2 * token_dim]
-    # embedding as [P, layers * 2, kv_heads, head_dim] and permutes it to [layers * 2, kv_heads, P, head_dim]:
-    # layer l's keys are row 2l, its values row 2l + 1. The keys go into the cache as given (no RoPE).
+    # PEFT (utils/other.py, _prepare_prompt_learning_config, "For grouped-query attention, see #1901",
+    # since v0.12.0) sizes a prefix for a config with num_key_value_heads as num_attention_heads =
+    # num_key_value_heads and token_dim = head_dim * num_key_value_heads (head_dim from the config when
+    # given, else hidden_size / num_attention_heads); earlier versions sized it by the query heads, which
+    # does not fit a GQA model's cache, so such a file is refused here. peft_model.get_prompt views the
+    # [P, layers * 2 * token_dim] embedding as [P, layers * 2, kv_heads, head_dim] and permutes it to
+    # [layers * 2, kv_heads, P, head_dim]: layer l's keys are row 2l, its values row 2l + 1. The keys go
+    # into the cache as given (no RoPE).
     heads, dim = ac["num_attention_heads"], ac["token_dim"]
     assert ac["num_layers"] == config.layers, f"prefix for {ac['num_layers']} layers, the model has {config.layers}"
     assert heads == config.kv_heads and dim == heads * config.head_dim, \

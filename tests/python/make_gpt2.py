@@ -461,6 +461,16 @@ def torch_load(a):
     torch.load(a.file)
 
 
+def add_logits_command(sub):
+    """`logits MODEL --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]`, the same for every reference model."""
+    lg = sub.add_parser("logits")
+    lg.add_argument("model")
+    lg.add_argument("--tokens", required=True)
+    lg.add_argument("--adapter")
+    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    return lg
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -476,11 +486,7 @@ def main():
     m.add_argument("--f16", action="store_true", help="store the weights as float16")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
     m.add_argument("--bin", action="store_true", help="torch.save's pytorch_model.bin and adapter_model.bin, not safetensors")
-    lg = sub.add_parser("logits")
-    lg.add_argument("model")
-    lg.add_argument("--tokens", required=True)
-    lg.add_argument("--adapter")
-    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    add_logits_command(sub)
     vw = sub.add_parser("views")
     vw.add_argument("out")
     vw.add_argument("safetensors")

@@ -12,9 +12,10 @@ is in llama_ref.py; needs only torch (Debian's python3-torch).
 
   make_llama.py make OUT [--model-type llama|mistral|qwen2] [--layers 2 --heads 4 --kv-heads 2 --width 64
       --head-dim D --mlp 96 --vocab 300 --positions 128 --rope-theta 10000 --rope-scaling none|linear|llama3
-      --rope-factor F --bias --tied --shards N --dtype f32|f16|bf16 --sliding-window W --seed S --std 0.2
-      --no-reference]
-  make_llama.py logits DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N]
+      --rope-factor 2 --rope-original N --rms-norm-eps E --bias --tied --shards N --dtype f32|f16|bf16
+      --sliding-window W --seed 0 --std 0.2 --new-tokens 8 --no-reference]
+  make_llama.py logits DIR --tokens "1 2 3" [--adapter PEFT_DIR] [--greedy N] [--dtype f64|f32|bf16]
+      prints {"shape": [T, vocab], "logits": T·vocab row-major, "continuation": N ids, "margin"}
   make_llama.py selfcheck
 
 reference.json: {"logits": [{"ids", "shape": [T, vocab], "logits": T·vocab row-major}], "greedy": [{"ids",
@@ -24,15 +25,16 @@ second logit along the continuation.
 """
 import argparse
 import json
-import math
 import os
 
 import torch
 
 from llama_ref import Config, Llama, load_adapter
+from make_gpt2 import add_logits_command
 from safetensors_io import nbytes, write_safetensors
 
 STORED = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+COMPUTE = {"f64": torch.float64, "f32": torch.float32, "bf16": torch.bfloat16}
 TORCH_DTYPE = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 # PEFT's defaults (utils/constants.py): TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
@@ -63,6 +65,8 @@ def hf_config(a):
         # head_dim 16 the short wavelengths stay, the middle one blends and the long ones are slowed.
         scaling = {"factor": a.rope_factor, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                    "original_max_position_embeddings": a.rope_original or a.positions, "rope_type": "llama3"}
+    assert a.sliding_window is None or t == "mistral", "--sliding-window is Mistral's"
+    assert a.head_dim or a.width % a.heads == 0, f"width {a.width} is not a multiple of {a.heads} heads: give --head-dim"
     if t == "llama":
         c |= {"attention_bias": a.bias, "mlp_bias": False, "pretraining_tp": 1, "rope_scaling": scaling}
     elif t == "mistral":
@@ -71,8 +75,8 @@ def hf_config(a):
         if scaling:
             c["rope_scaling"] = scaling
     else:
-        assert a.sliding_window is None, "--sliding-window is Mistral's"
-        c |= {"max_window_layers": a.layers, "rope_scaling": scaling, "sliding_window": None, "use_sliding_window": False}
+        # As Qwen2 and Qwen2.5 ship: a sliding_window that use_sliding_window false switches off.
+        c |= {"max_window_layers": a.layers, "rope_scaling": scaling, "sliding_window": a.positions, "use_sliding_window": False}
     return dict(sorted(c.items()))
 
 
@@ -80,7 +84,7 @@ def weight_specs(config, dtype, gen, std):
     """name -> (dtype, shape, producer) in HF's order; producers draw from `gen` in that order, so the
     weights are the same whether written to one file or to shards."""
     def random(shape, offset):
-        return lambda: (offset + torch.randn(*shape, generator=gen) * std).to(dtype)
+        return lambda: torch.randn(*shape, generator=gen).mul_(std).add_(offset).to(dtype)  # in place: one copy in memory
     specs = {}
     for name, shape in config.expected_shapes().items():
         norm = name.endswith("norm.weight")  # RMSNorm gains around 1, not around 0
@@ -113,9 +117,32 @@ def write_adapter(directory, adapter_config, tensors):
     json.dump(adapter_config, open(os.path.join(directory, "adapter_config.json"), "w"), indent=2)
 
 
+def peft_base(out):
+    return {"task_type": "CAUSAL_LM", "inference_mode": True, "base_model_name_or_path": out, "revision": None}
+
+
+def write_prefix(directory, out, c, embeddings):
+    """Prefix tuning's [P, layers * 2 * kv_heads * head_dim] vectors, sized as PEFT sizes them for a
+    grouped-query model (see load_adapter in llama_ref.py)."""
+    token_dim = c.kv_heads * c.head_dim
+    write_adapter(directory, peft_base(out) | {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": embeddings.shape[0],
+                                               "token_dim": token_dim, "num_transformer_submodules": 1,
+                                               "num_attention_heads": c.kv_heads, "num_layers": c.layers,
+                                               "encoder_hidden_size": token_dim, "prefix_projection": False},
+                  {"prompt_embeddings": embeddings})
+
+
+def write_prompt(directory, out, c, embeddings):
+    write_adapter(directory, peft_base(out) | {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": embeddings.shape[0],
+                                               "token_dim": c.width, "num_transformer_submodules": 1,
+                                               "num_attention_heads": c.heads, "num_layers": c.layers,
+                                               "prompt_tuning_init": "RANDOM"},
+                  {"prompt_embeddings": embeddings})
+
+
 def write_adapters(out, c, gen):
     """PEFT's four prompt/weight methods with random, clearly non-trivial values; name -> folder."""
-    base = {"task_type": "CAUSAL_LM", "inference_mode": True, "base_model_name_or_path": out, "revision": None}
+    base = peft_base(out)
     dirs = {k: os.path.join(out, "peft", k) for k in ("lora", "ia3", "prefix", "prompt")}
     r, alpha, tensors = 2, 4, {}
     for l in range(c.layers):
@@ -136,17 +163,9 @@ def write_adapters(out, c, gen):
     write_adapter(dirs["ia3"], base | {"peft_type": "IA3", "target_modules": IA3_TARGETS[c.type],
                                        "feedforward_modules": IA3_FEEDFORWARD, "fan_in_fan_out": False,
                                        "init_ia3_weights": True}, tensors)
-    p, token_dim = 3, c.kv_heads * c.head_dim  # PEFT's GQA sizing: see load_adapter in llama_ref.py
-    write_adapter(dirs["prefix"], base | {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": p, "token_dim": token_dim,
-                                          "num_transformer_submodules": 1, "num_attention_heads": c.kv_heads,
-                                          "num_layers": c.layers, "encoder_hidden_size": token_dim,
-                                          "prefix_projection": False},
-                  {"prompt_embeddings": torch.randn(p, c.layers * 2 * token_dim, generator=gen)})
-    p = 4
-    write_adapter(dirs["prompt"], base | {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": p, "token_dim": c.width,
-                                          "num_transformer_submodules": 1, "num_attention_heads": c.heads,
-                                          "num_layers": c.layers, "prompt_tuning_init": "RANDOM"},
-                  {"prompt_embeddings": torch.randn(p, c.width, generator=gen) * 0.5})
+    p = 3
+    write_prefix(dirs["prefix"], out, c, torch.randn(p, c.layers * 2 * c.kv_heads * c.head_dim, generator=gen))
+    write_prompt(dirs["prompt"], out, c, torch.randn(4, c.width, generator=gen) * 0.5)
     return dirs
 
 
@@ -157,10 +176,10 @@ def case(model, ids, new_tokens, adapter=None):
 
 
 def make(a):
-    os.makedirs(a.out, exist_ok=True)
-    gen = torch.Generator().manual_seed(a.seed)
     config = hf_config(a)
     c = Config(config)
+    os.makedirs(a.out, exist_ok=True)
+    gen = torch.Generator().manual_seed(a.seed)
     write_checkpoint(a.out, weight_specs(c, STORED[a.dtype], gen, a.std), a.shards)
     json.dump(config, open(os.path.join(a.out, "config.json"), "w"), indent=2)
     if a.no_reference:
@@ -179,15 +198,16 @@ def make(a):
 
 
 def logits(a):
-    model = Llama.load(a.model)
-    adapter = load_adapter(a.adapter, model.c) if a.adapter else {}
+    dtype = COMPUTE[a.dtype]
+    model = Llama.load(a.model, dtype)
+    adapter = load_adapter(a.adapter, model.c, dtype) if a.adapter else {}
     ids = [int(t) for t in a.tokens.split()]
-    out = model.logits(ids, adapter)
+    out = model.logits(ids, adapter).double()
     new, margin = model.greedy(ids, a.greedy, adapter) if a.greedy > 0 else ([], None)
     print(json.dumps({"shape": list(out.shape), "logits": out.flatten().tolist(), "continuation": new, "margin": margin}))
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make")
@@ -206,18 +226,24 @@ def main():
     m.add_argument("--dtype", choices=sorted(STORED), default="f32", help="stored weight type")
     m.add_argument("--std", type=float, default=0.2, help="weight scale: large enough that greedy choices are clear")
     m.add_argument("--no-reference", action="store_true", help="only the checkpoint (for big models)")
-    lg = sub.add_parser("logits")
-    lg.add_argument("model")
-    lg.add_argument("--tokens", required=True)
-    lg.add_argument("--adapter")
-    lg.add_argument("--greedy", type=int, default=0, help="also continue greedily by this many tokens")
+    lg = add_logits_command(sub)
+    lg.add_argument("--dtype", choices=sorted(COMPUTE), default="f64",
+                    help="compute type: f64 for reference values, f32 or bf16 to see what those reach")
     sub.add_parser("selfcheck")
+    return parser
+
+
+def main():
+    parser = build_parser()
     a = parser.parse_args()
     if a.command == "selfcheck":
         from llama_selfcheck import selfcheck
         selfcheck()
         return
-    {"make": make, "logits": logits}[a.command](a)
+    try:
+        {"make": make, "logits": logits}[a.command](a)
+    except (AssertionError, OSError, KeyError, ValueError, IndexError) as e:  # bad input: one line, exit 2
+        parser.exit(2, f"make_llama.py {a.command}: {type(e).__name__}: {e}\n")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def write_safetensors(path, tensors):
         for name, (dtype, shape, produce) in specs.items():
             t = produce().contiguous()
             assert t.dtype == dtype and tuple(t.shape) == shape, (name, t.dtype, t.shape, dtype, shape)
-            f.write((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes())  # numpy has no bfloat16
+            f.write((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().data)  # numpy has no bfloat16
     os.replace(path + ".tmp", path)
 
 
@@ -65,7 +65,9 @@ def read_safetensors(path, dtype=None):
             a, b = e["data_offsets"]
             kind = NAMES[e["dtype"]]
             f.seek(start + a)
-            t = torch.frombuffer(bytearray(f.read(b - a)), dtype=kind) if b > a else torch.zeros(0, dtype=kind)
+            data = bytearray(b - a)  # read straight into the buffer the tensor keeps: one copy, not two
+            assert f.readinto(data) == b - a, f"{path}: {name} runs past the end of the file"
+            t = torch.frombuffer(data, dtype=kind) if b > a else torch.zeros(0, dtype=kind)
             t = t.reshape(e["shape"])
             out[name] = t if dtype is None or dtype == kind else t.to(dtype)
     return out
