@@ -3,9 +3,11 @@
 
 Loads the folder with every weight converted to the compute dtype as it is read (one tensor at a time),
 then times a prefill of one random prompt and a greedy decode with the key/value cache, and prints one
-JSON line: load seconds, peak resident memory after loading and at the end, prefill and decode tokens/s,
-the weight bytes a decoded token reads and the rate that makes, and this machine's copy bandwidth
-(a large tensor copy, bytes read plus written per second) to set it against.
+JSON line: load seconds, resident memory before loading (torch itself) and its peak after loading and at
+the end, prefill and decode tokens/s, the weight bytes a decoded token reads and the rate that makes, and
+this machine's copy bandwidth (a large tensor copy, bytes read plus written per second) to set it against.
+With 2 threads on a loaded machine each of a decode step's many small parallel regions waits for a
+descheduled thread: say the load average with every figure (it is in the line).
 
   scripts/bench-llama-pytorch.py DIR [--dtype f32|bf16] [--threads 2] [--prompt 128] [--decode 64]
 
@@ -55,6 +57,7 @@ def main():
     a = parser.parse_args()
     torch.set_num_threads(a.threads)
     with torch.no_grad():
+        base_rss = peak_rss_mb()  # the interpreter and torch before any weight
         start = time.perf_counter()
         model = Llama.load(a.model, DTYPES[a.dtype])
         load_seconds = time.perf_counter() - start
@@ -80,7 +83,7 @@ def main():
     print(json.dumps({
         "impl": "pytorch-reference", "torch": torch.__version__, "threads": torch.get_num_threads(), "dtype": a.dtype,
         "model": os.path.abspath(a.model), "layers": c.layers, "width": c.width, "heads": c.heads, "kv_heads": c.kv_heads,
-        "mlp": c.mlp, "vocab": c.vocab, "load_s": round(load_seconds, 2), "peak_rss_after_load_mb": round(load_rss),
+        "mlp": c.mlp, "vocab": c.vocab, "load_s": round(load_seconds, 2), "rss_before_load_mb": round(base_rss), "peak_rss_after_load_mb": round(load_rss),
         "peak_rss_mb": round(peak_rss_mb()), "weights_mb": round(weight_bytes / 2 ** 20),
         "prefill_tokens": a.prompt, "prefill_tokens_per_s": round(a.prompt / prefill_seconds, 2),
         "decode_tokens": a.decode, "decode_tokens_per_s": round(decode_rate, 3),

@@ -23,6 +23,7 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
 #pragma warning restore IDE1006
     private readonly HookedLinear? head;
     private readonly double[] frequencies;
+    private readonly PositionShifts shifts;
 
     /// <summary>
     /// Builds a model with Hugging Face's initialisation, weights N(0, 0.02), biases 0, norms 1, in
@@ -55,6 +56,7 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
     {
         NativeMemory.Configure();
         Config = config.Validate();
+        shifts = new PositionShifts(config.Positions, $"{config.Positions} positions");
         PrefixLabException.Check(dtype is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float64 or ScalarType.Float16,
             $"a Llama model computes in float32, bfloat16, float16 or float64, not {dtype}");
         Dropout = new DropoutStream(Rng.Mix(seed, 0xD50));
@@ -103,19 +105,13 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
     /// sequence without being rows of it. With a key/value prefix of P, the tokens sit at positions
     /// P … P+T−1, as Hugging Face's <c>past_key_values</c> put them. Hooks still see sequence rows.
     /// </summary>
-    public int PositionShift { get; private set; }
+    public int PositionShift => shifts.Current;
 
     /// <inheritdoc />
-    public int SequenceCapacity => Config.Positions - PositionShift;
+    public int SequenceCapacity => shifts.Capacity;
 
     /// <inheritdoc />
-    public IDisposable ShiftPositions(int positions)
-    {
-        PrefixLabException.Check(positions >= 0 && PositionShift + positions < Config.Positions,
-            $"a position shift of {positions} leaves no room in the model's {Config.Positions} positions (already shifted by {PositionShift})");
-        PositionShift += positions;
-        return new Shift(this, positions);
-    }
+    public IDisposable ShiftPositions(int positions) => shifts.Add(positions);
 
     /// <summary>Logits <c>[batch, position, vocab]</c> for token ids <c>[batch, position]</c>.</summary>
     public override Tensor forward(Tensor tokens) => Forward(tokens);
@@ -126,17 +122,11 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
     /// <inheritdoc />
     public Tensor Hidden(Tensor tokens, KvCache? cache = null, int? lastRows = null)
     {
-        PrefixLabException.Check(tokens.dim() == 2, $"tokens must be [batch, position], got shape [{string.Join(", ", tokens.shape)}]");
         int position = cache?.Length ?? 0;
+        shifts.CheckRun(tokens, position, lastRows);
         long length = tokens.shape[1];
-        if (position + length > SequenceCapacity)
-        {
-            string after = PositionShift > 0 ? $" after {PositionShift} prefix positions" : "";
-            throw new PrefixLabException($"sequence of {position + length} positions{after} exceeds the model's {Config.Positions} positions");
-        }
         PrefixLabException.Check(Config.SlidingWindow is not int window || PositionShift + position + length <= window,
             $"sequence of {PositionShift + position + length} positions exceeds the model's sliding window of {Config.SlidingWindow}: PrefixLab computes only sequences within the window");
-        PrefixLabException.Check(lastRows is null || (lastRows >= 1 && lastRows <= length), $"lastRows must be between 1 and {length} (got {lastRows})");
         var x = model.Embed(tokens, position);
         var rotation = Rotary.Angles(frequencies, PositionShift + position, length, x.dtype);
         using (rotation.Cos)
@@ -182,20 +172,6 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
     {
         using var draw = randn(tensor.shape, generator: generator);
         tensor.copy_(draw.mul_(0.02));
-    }
-
-    private sealed class Shift(Llama model, int positions) : IDisposable
-    {
-        private bool done;
-
-        public void Dispose()
-        {
-            if (!done)
-            {
-                model.PositionShift -= positions;
-                done = true;
-            }
-        }
     }
 
     /// <summary>Hugging Face's <c>model</c> container, so parameter names carry its prefix.</summary>
