@@ -21,9 +21,9 @@ internal sealed class MethodOptions : IOptionGroup
     /// <summary>
     /// The settings of method <paramref name="kind"/>: every knob's option is read and checked for its
     /// type and range while parsing, and the method takes the values of its own knobs, checked against
-    /// <paramref name="model"/>.
+    /// <paramref name="model"/>; a knob left out takes the default for the model's family.
     /// </summary>
-    public TuningSettings Read(ParseResult parse, Gpt model, int defaultPrefixSize, MethodKind kind)
+    public TuningSettings Read(ParseResult parse, ILanguageModel model, int defaultPrefixSize, MethodKind kind)
     {
         var values = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var (knob, _, value) in knobs)
@@ -33,7 +33,7 @@ internal sealed class MethodOptions : IOptionGroup
                 values[knob.Name] = v;
             }
         }
-        var settings = kind.Settings(values, defaultPrefixSize);
+        var settings = kind.Settings(values, defaultPrefixSize, model.Family);
         foreach (var knob in kind.Knobs)
         {
             knob.Check(model, settings, $"--{knob.Name}", values.ContainsKey(knob.Name));
@@ -45,7 +45,7 @@ internal sealed class MethodOptions : IOptionGroup
     /// Checks a size knob of <paramref name="settings"/> (named <paramref name="name"/>) set by
     /// <c>params --match</c>, as the command line checks the option.
     /// </summary>
-    public static void CheckMatched(Gpt model, MethodKind kind, TuningSettings settings, string name) =>
+    public static void CheckMatched(ILanguageModel model, MethodKind kind, TuningSettings settings, string name) =>
         kind.Knobs.First(k => k.Name == name).Check(model, settings, $"--match {name}", true);
 
     /// <summary>The option of <paramref name="knob"/> and how to read its value (null when it is absent).</summary>

@@ -32,7 +32,7 @@ internal static class Ranges
     /// step allocates, about 16 floats per token and layer per unit of width plus the score matrices)
     /// exceed the memory the process may use: such a step is killed by the system, not reported.
     /// </summary>
-    public static void CheckTrainingMemory(GptConfig config, int batch, int positions)
+    public static void CheckTrainingMemory(ModelShape config, int batch, int positions)
     {
         double perSequence = (double)positions * config.Layers * ((16.0 * config.Width) + (3.0 * config.Heads * positions))
             + (3.0 * positions * config.VocabSize);

@@ -40,10 +40,22 @@ internal sealed class TaskSource
         {
             return new TaskSource(TaskData.Of(task));
         }
+        if (Directory.Exists(modelPath))
+        {
+            CheckTextModel(ModelLoader.ModelType(modelPath), "--data");
+        }
         string dir = tokenizerDir ?? modelPath;
         PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
         return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames), Gpt2Tokenizer.Load(dir).Encode), ("--data", data!), ("--tokenizer", dir));
     }
+
+    /// <summary>
+    /// Refuses text (given with <paramref name="flag"/>) for a model of family <paramref name="family"/>
+    /// other than GPT: its tokenizer (<c>tokenizer.json</c> of a Llama-family folder) is not read yet.
+    /// </summary>
+    public static void CheckTextModel(string family, string flag) =>
+        PrefixLabException.Check(family is "gpt" or "gpt2",
+            $"{flag}: text on a {family} model needs its own tokenizer (tokenizer.json), which PrefixLab reads only for GPT-2 so far; give token ids (--tokens, --task) instead");
 
     /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
     public OutputPlan AddInputsTo(OutputPlan plan)
@@ -59,15 +71,15 @@ internal sealed class TaskSource
     /// Positions one training sequence takes with <paramref name="paddingRows"/> in front (text tasks:
     /// at least the padding and two tokens), after checking a digit task fits the model's positions.
     /// </summary>
-    public int Positions(Gpt model, int paddingRows)
+    public int Positions(ILanguageModel model, int paddingRows)
     {
         if (Data.Digits is not { } digits)
         {
             return paddingRows + 2;
         }
         var layout = SequenceLayout.For(digits, paddingRows);
-        PrefixLabException.Check(layout.ContextLength <= model.Config.BlockSize,
-            $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Config.BlockSize}");
+        PrefixLabException.Check(layout.ContextLength <= model.Shape.Positions,
+            $"option --prefix-size: task '{digits.Name}' with {paddingRows} prefix positions needs {layout.ContextLength} positions, the model has {model.Shape.Positions}");
         return layout.ContextLength;
     }
 }

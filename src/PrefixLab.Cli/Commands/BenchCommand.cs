@@ -47,11 +47,15 @@ internal sealed class BenchCommand : CliCommand
     private readonly Option<string?> referenceOption = Opt.Text("--reference", "SCRIPT",
         "after each run, run the PyTorch reference SCRIPT (scripts/bench-pytorch.py) on the same threads and report our step and greedy evaluation as multiples of its");
     private readonly Option<string> pythonOption = Opt.TextOr("--python", "PATH", "the Python that runs --reference (it needs torch)", "/usr/bin/python3");
+    private readonly Option<string?> llamaOption = Opt.Text("--llama", "DIR", "instead: load, prefill and decode speed and peak memory of the Llama-family checkpoint in DIR (one line; peak memory is the process's, so one compute type a run)");
+    private readonly Option<string> dtypeOption = Opt.TextOr("--dtype", "f32|bf16", "with --llama: the compute type", "f32");
+    private readonly Option<int> promptOption = Opt.Int("--prompt", "with --llama: prompt tokens of the prefill", 128, 1, 1 << 20);
+    private readonly Option<int> decodeOption = Opt.Int("--decode", "with --llama: greedy tokens decoded with the cache", 64, 1, 1 << 20);
 
     public BenchCommand()
         : base("bench", "time training steps and evaluation against this machine's matmul peak")
     {
-        Declare([stepsOption, repeatOption, jsonOption, referenceOption, pythonOption]);
+        Declare([stepsOption, repeatOption, jsonOption, referenceOption, pythonOption, llamaOption, dtypeOption, promptOption, decodeOption]);
     }
 
     protected override int Run(ParseResult parse)
@@ -59,6 +63,12 @@ internal sealed class BenchCommand : CliCommand
         int steps = parse.GetValue(stepsOption);
         int repeat = parse.GetValue(repeatOption);
         bool json = parse.GetValue(jsonOption);
+        if (parse.GetValue(llamaOption) is { } llama)
+        {
+            string dtype = parse.GetValue(dtypeOption) ?? "f32";
+            PrefixLabException.Check(dtype is "f32" or "bf16", $"--dtype must be f32 or bf16 (got '{dtype}')");
+            return RunLlama(llama, dtype == "bf16" ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32, parse.GetValue(promptOption), parse.GetValue(decodeOption), json);
+        }
         string? reference = parse.GetValue(referenceOption);
         string python = parse.GetValue(pythonOption)!;
         // Checked before the first run, so a wrong path costs no benchmark.
@@ -110,6 +120,30 @@ internal sealed class BenchCommand : CliCommand
         {
             Console.WriteLine($"notebook-03 training step: {runs[0].Nb03PeakFraction:P0} of the matmul peak");
         }
+        return 0;
+    }
+
+    /// <summary>The Llama benchmark of <paramref name="directory"/> in <paramref name="dtype"/>: one line, JSON with <paramref name="json"/>.</summary>
+    private static int RunLlama(string directory, TorchSharp.torch.ScalarType dtype, int prompt, int decode, bool json)
+    {
+        var r = LlamaBench.Run(directory, dtype, prompt, decode, json ? Console.Error.WriteLine : Console.WriteLine);
+        var line = new JsonObject
+        {
+            ["impl"] = "prefixlab",
+            ["dtype"] = r.Dtype,
+            ["load_s"] = Math.Round(r.LoadSeconds, 2),
+            ["weights_mb"] = Math.Round(r.WeightsMb),
+            ["rss_before_load_mb"] = Math.Round(r.RssBeforeLoadMb),
+            ["peak_rss_mb"] = Math.Round(r.PeakRssMb),
+            ["peak_over_weights"] = Math.Round(r.PeakOverWeights, 2),
+            ["prefill_tokens_per_s"] = Math.Round(r.PrefillTokensPerSecond, 2),
+            ["decode_tokens_per_s"] = Math.Round(r.DecodeTokensPerSecond, 3),
+            ["decode_weight_gb_per_s"] = Math.Round(r.DecodeWeightGbPerSecond, 2),
+            ["copy_gb_per_s"] = Math.Round(r.CopyGbPerSecond, 2),
+            ["bandwidth_fraction"] = Math.Round(r.BandwidthFraction, 3),
+            ["loadavg_1m"] = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) : null,
+        };
+        Console.WriteLine(json ? line.ToJsonString() : $"{r.Dtype}: {line.ToJsonString()}");
         return 0;
     }
 

@@ -50,7 +50,7 @@ internal sealed class CompletionsCommand : CliCommand
             PrefixLabException.Check(File.Exists(path), $"adapter file not found: '{path}'");
         }
 
-        var (gpt, _) = ModelFile.Load(modelPath);
+        var (gpt, _) = ModelLoader.Load(modelPath);
         using (gpt)
         {
             int[] promptIds = text.Ids(modelPath) ?? [];
@@ -69,7 +69,7 @@ internal sealed class CompletionsCommand : CliCommand
                     Model = modelPath,
                     Length = steps,
                     PromptIds = promptIds,
-                    Vocab = gpt.Config.VocabSize,
+                    Vocab = gpt.Shape.VocabSize,
                     Real = real,
                     RealMostCommonText = Decode(real.MostCommon),
                     Virtual = tally,
@@ -80,7 +80,7 @@ internal sealed class CompletionsCommand : CliCommand
             }
             string shown = text.Prompt is not null ? $"\"{text.Prompt}\" ({promptIds.Length} tokens)" : promptIds.Length == 0 ? "no prompt" : $"[{string.Join(' ', promptIds)}]";
             Console.WriteLine($"greedy {steps}-token continuations after one token and {shown}");
-            Console.WriteLine(Line("single real tokens:   ", real, $"all {gpt.Config.VocabSize:N0} tokens (at most V)", Decode));
+            Console.WriteLine(Line("single real tokens:   ", real, $"all {gpt.Shape.VocabSize:N0} tokens (at most V)", Decode));
             if (tally is not null)
             {
                 string kinds = string.Join(", ", virtualTokens.GroupBy(v => v.Method).Select(g => $"{g.Count():N0} {g.Key}"));

@@ -10,7 +10,7 @@ namespace PrefixLab.Cli.Commands;
 
 internal sealed class EvalCommand : CliCommand
 {
-    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2, Llama, Mistral or Qwen2 folder");
     private readonly Option<string?> adapterOption = Opt.Text("--adapter", "PATH", "an adapter trained on that model (prefix, prompt, LoRA), a PEFT directory, or a fully fine-tuned model");
     private readonly TaskSourceOptions taskOptions = new();
     private readonly Option<int?> samplesOption = Opt.IntOrNull("--samples", "test samples", 1, Ranges.MaxSamples, "3200; text tasks: the whole test split");

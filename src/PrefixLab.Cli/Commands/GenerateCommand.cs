@@ -14,7 +14,7 @@ namespace PrefixLab.Cli.Commands;
 /// </summary>
 internal sealed class GenerateCommand : CliCommand
 {
-    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2, Llama, Mistral or Qwen2 folder");
     private readonly Option<string?> adapter = Opt.Text("--adapter", "PATH", "a PrefixLab adapter file or a PEFT adapter directory");
     private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "text to continue, tokenized with GPT-2's BPE; stops at <|endoftext|>");
     private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --prompt: where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
@@ -47,6 +47,7 @@ internal sealed class GenerateCommand : CliCommand
         if (promptText is not null)
         {
             using var loaded = AdaptedModel.Load(path, adapterPath, loadOptions);
+            TaskSource.CheckTextModel(loaded.Model.Family.Name, "--prompt");
             var bpe = Gpt2Tokenizer.Load(parse.GetValue(tokenizer) ?? path);
             var result = TextGeneration.Greedy(loaded.Model, bpe, promptText, newTokens, loaded.Method?.PaddingRows ?? 0);
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(result, ModelFile.Json) : promptText + result.Text);
@@ -60,11 +61,11 @@ internal sealed class GenerateCommand : CliCommand
         int padding = parse.GetValue(prefixSize) ?? adapted.PrefixSize;
         foreach (int t in ids)
         {
-            PrefixLabException.Check(t >= 0 && t < gpt.Config.VocabSize, $"token {t} is outside the model's vocabulary of {gpt.Config.VocabSize}");
+            PrefixLabException.Check(t >= 0 && t < gpt.Shape.VocabSize, $"token {t} is outside the model's vocabulary of {gpt.Shape.VocabSize}");
         }
         PrefixLabException.Check(padding + ids.Length > 0, "nothing to continue: give --tokens, --text or a --prefix-size above 0");
-        PrefixLabException.Check(padding + ids.Length + newTokens <= gpt.Config.BlockSize,
-            $"option --max-new {newTokens}: {padding} padding + {ids.Length} input + {newTokens} new tokens exceed the model's {gpt.Config.BlockSize} positions");
+        PrefixLabException.Check(padding + ids.Length + newTokens <= gpt.Shape.Positions,
+            $"option --max-new {newTokens}: {padding} padding + {ids.Length} input + {newTokens} new tokens exceed the model's {gpt.Shape.Positions} positions");
         using var input = tensor([.. Enumerable.Repeat(0L, padding), .. ids.Select(t => (long)t)], dtype: ScalarType.Int64).unsqueeze(0);
         using var generated = Generation.Greedy(gpt, input, newTokens);
         // An empty tensor has no data to read: --max-new 0 prints an empty line.

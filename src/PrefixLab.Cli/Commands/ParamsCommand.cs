@@ -25,7 +25,7 @@ internal sealed class ParamsCommand : CliCommand
 
     protected override int Run(ParseResult parse)
     {
-        var (model, info) = ModelFile.Load(parse.GetRequiredValue(modelOption), load.Read(parse));
+        var (model, info) = ModelLoader.Load(parse.GetRequiredValue(modelOption), load.Read(parse));
         using var _ = model;
         var kind = parse.GetRequiredValue(methodOption)!;
         string method = kind.Name;

@@ -55,7 +55,7 @@ internal sealed class PretrainCommand : CliCommand
         var options = run.For(parse.GetValue(itersOption), parse.GetValue(lrOption));
         double weightDecay = parse.GetValue(weightDecayOption);
         RunFiles.AddTo(new OutputPlan().File("--out", output), "--out", output, run.TensorBoard).Check();
-        Ranges.CheckTrainingMemory(config, options.BatchSize, layout.ContextLength);
+        Ranges.CheckTrainingMemory(config.Shape, options.BatchSize, layout.ContextLength);
 
         var result = PretrainWorkflow.Run(
             new PretrainRequest(config, task, prefixSize, options, output)

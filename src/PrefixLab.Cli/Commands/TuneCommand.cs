@@ -11,7 +11,7 @@ namespace PrefixLab.Cli.Commands;
 
 internal sealed class TuneCommand : CliCommand
 {
-    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> modelOption = Opt.Required("--model", "FILE|DIR", "a PrefixLab model file or a Hugging Face GPT-2, Llama, Mistral or Qwen2 folder");
     private readonly Option<string> methodOption = Opt.Required("--method", "M", $"the tuning method: {MethodOptions.MethodNames}");
     private readonly Option<int?> itersOption = Opt.IntOrNull("--iters", "training steps: required for every method that trains (hard-prompt trains nothing)", 1, Ranges.MaxSteps);
     private readonly Option<string> outOption = Opt.Required("--out", "FILE",
@@ -24,7 +24,7 @@ internal sealed class TuneCommand : CliCommand
     private readonly TrainingOptions training = new();
     private readonly ChoiceOption<TuneFormat> formatOption = Opt.Choice("--format",
         $"peft: save a {string.Join(", ", PeftFormat.SavableMethods)} adapter as a PEFT directory (adapter_config.json, adapter_model.safetensors) at --out, "
-        + "the config naming the base model as --model is typed; hf: full on a Hugging Face GPT-2, saved as a new Hugging Face folder at --out "
+        + "the config naming the base model as --model is typed; hf: full on a Hugging Face model, saved as a new Hugging Face folder of its layout at --out "
         + "(config.json, model.safetensors, the tokenizer files), which transformers loads",
         ("prefixlab", TuneFormat.PrefixLab), ("peft", TuneFormat.Peft), ("hf", TuneFormat.HuggingFace));
     private readonly LoadFlags load = new();
@@ -48,8 +48,10 @@ internal sealed class TuneCommand : CliCommand
         var format = formatOption.Read(parse);
         CheckFormat(format, modelPath, methodName, output);
         var task = taskOptions.Read(parse, modelPath);
-        var (model, info) = ModelFile.Load(modelPath, load.Read(parse));
+        var (model, info) = ModelLoader.Load(modelPath, load.Read(parse));
         using var _ = model;
+        PrefixLabException.Check(format != TuneFormat.PrefixLab || !TuningMethods.Get(methodName).SavesModel || ModelFile.Holds(model),
+            $"a PrefixLab model file holds GPT models; save {methodName} of this {model.Family.Name} model as a Hugging Face folder with --format hf");
         var settings = method.Read(parse, model, info.PrefixSize, TuningMethods.Get(methodName));
         var run = training.Read(parse, output);
         PrefixLabException.Check(!run.KeepBest || task.HasValidation, "--keep-best needs a validation split: a digit task (--task) or --data with a validation split");
@@ -70,7 +72,7 @@ internal sealed class TuneCommand : CliCommand
         int positions = task.Positions(model, tuning.InputPadding);
         if (trains)
         {
-            Ranges.CheckTrainingMemory(model.Config, run.Batch, positions);
+            Ranges.CheckTrainingMemory(model.Shape, run.Batch, positions);
         }
         var options = run.For(iterations ?? 0, parse.GetValue(lrOption) ?? tuning.DefaultLearningRate);
         double weightDecay = parse.GetValue(weightDecayOption) ?? tuning.DefaultWeightDecay;
@@ -109,7 +111,7 @@ internal sealed class TuneCommand : CliCommand
         {
             string models = string.Join(", ", TuningMethods.All.Where(k => k.SavesModel).Select(k => k.Name));
             PrefixLabException.Check(TuningMethods.Find(methodName)?.SavesModel ?? false, $"--format hf saves a whole model, so it goes with --method {models} (a {methodName} adapter goes to --format peft)");
-            HuggingFaceGpt2Writer.CheckOutput(output);
+            HuggingFaceWriter.CheckOutput(output);
         }
         // Which methods PEFT holds is read from the format itself, so a format that learns a method needs no change here.
         PrefixLabException.Check(format != TuneFormat.Peft || PeftFormat.SavableMethods.Contains(methodName, StringComparer.OrdinalIgnoreCase),

@@ -89,7 +89,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
     public IReadOnlyList<WorkItem> Plan(ExperimentSpec spec, Profile profile, ulong seed)
     {
         var setup = spec.SetupAs<Gpt2SpreadSetup>();
-        var config = ModelFile.ReadInfo(modelDirectory).Config;
+        var config = HuggingFaceGpt2.ReadConfig(modelDirectory);
         // A step of `batch` rows instead of 64, of up to a block of positions.
         double step = SpeedModel.SecondsPerStep(config) * Math.Max(setup.Batch / 64.0, 0.1);
         return [new($"{spec.Name}/{seed}", (setup.Steps?.For(profile) ?? 0) * step)];
@@ -99,7 +99,7 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
     public SeedResult Run(ExperimentSpec spec, RunContext context)
     {
         var setup = spec.SetupAs<Gpt2SpreadSetup>();
-        var (model, info) = ModelFile.Load(modelDirectory);
+        var (model, info) = HuggingFaceGpt2.Load(modelDirectory);
         using var _ = model;
         model.eval();
         var tokenizer = Gpt2Tokenizer.Load(modelDirectory);

@@ -101,7 +101,7 @@ public sealed class TuningRunner : IExperimentRunner
             var file = Train(training, baseFile, tuning);
             Score(context, baseFile.Path, file.Path, run.Name, [.. setup.Evaluate.Append(run.Task).Distinct()], metrics);
             using var adapted = AdaptedModel.Load(baseFile.Path, file.Path);
-            metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.parameters().Sum(p => p.numel());
+            metrics[$"{run.Name}/params"] = adapted.Method?.ParameterCount ?? adapted.Model.Module.parameters().Sum(p => p.numel());
             if (IsContextMethod(run.Method) && (setup.Measures("identities") || setup.Measures("spread")))
             {
                 context.Report($"analysing {run.Name}", null);

@@ -19,12 +19,6 @@ public static class HuggingFaceGpt2
     /// <summary>The checkpoint's configuration file.</summary>
     public const string ConfigFile = "config.json";
 
-    private static readonly (string Single, string Index)[] WeightLayouts =
-    [
-        ("model.safetensors", "model.safetensors.index.json"),
-        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
-    ];
-
     private static readonly string[] Conv1DWeights = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
     private static readonly string[] IgnoredBuffers = [".attn.bias", ".attn.masked_bias"];
 
@@ -81,36 +75,10 @@ public static class HuggingFaceGpt2
     public static (Gpt Model, ModelInfo Info) Load(string directory, LoadOptions? options = null)
     {
         var config = ReadConfig(directory);
-        var (paths, map) = WeightFiles(directory);
-        var files = paths.Select(TensorFiles.Open).ToList();
-        try
-        {
-            var plan = Plan(directory, config, files, map);
-            var model = Gpt.ForLoading(config);
-            try
-            {
-                var state = model.state_dict();
-                using var noGrad = no_grad();
-                foreach (var (file, tensors) in plan)
-                {
-                    foreach (var (source, target) in tensors)
-                    {
-                        file.CopyInto(source, state[target], transpose: Conv1DWeights.Any(target.EndsWith), options);
-                    }
-                }
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            model.eval();
-            return (model, new ModelInfo(config, 0));
-        }
-        finally
-        {
-            files.ForEach(f => f.Dispose());
-        }
+        var layout = new WeightLayout($"a GPT-2 of {config.Layers} layers", config.ParameterShapes(), name => TargetName(name, config), IsConv1DWeight);
+        var model = HuggingFaceWeights.Load(directory, layout, () => Gpt.ForLoading(config), options);
+        model.eval();
+        return (model, new ModelInfo(config, 0));
     }
 
     /// <summary>The PrefixLab parameter name of a checkpoint tensor, or null for one to skip.</summary>
@@ -128,75 +96,7 @@ public static class HuggingFaceGpt2
         return "transformer." + bare;
     }
 
-    /// <summary>
-    /// The weight files, safetensors first: a shard index, a single file, then the same for PyTorch's
-    /// pickled <c>pytorch_model.bin</c>, which is read without running its pickle; and the index's
-    /// tensor-to-file map when it is sharded. Shards must be plain file names inside the directory: an
-    /// index is a user's file, and may not send PrefixLab to read elsewhere (<c>../x</c>, <c>/etc/passwd</c>).
-    /// </summary>
-    private static (List<string> Files, Dictionary<string, string>? Map) WeightFiles(string directory)
-    {
-        foreach (var (single, indexName) in WeightLayouts)
-        {
-            string index = Path.Combine(directory, indexName);
-            if (File.Exists(index))
-            {
-                var weightMap = JsonFiles.ReadObject(index)["weight_map"] as JsonObject ?? throw new PrefixLabException($"'{index}' has no weight_map object");
-                var map = new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var (tensor, node) in weightMap)
-                {
-                    string file = node is JsonValue value && value.TryGetValue(out string? name) ? name : throw new PrefixLabException($"'{index}': weight_map entry '{tensor}' is not a file name");
-                    PrefixLabException.Check(file.Length > 0 && file is not ("." or "..") && file.IndexOfAny(['/', '\\', '\0']) < 0 && !Path.IsPathRooted(file),
-                        $"'{index}': shard '{file}' of tensor '{tensor}' is not a plain file name in the model directory");
-                    PrefixLabException.Check(File.Exists(Path.Combine(directory, file)), $"'{index}' names shard '{file}', which is not in '{directory}'");
-                    map[tensor] = file;
-                }
-                PrefixLabException.Check(map.Count > 0, $"'{index}' has an empty weight_map");
-                return ([.. map.Values.Distinct(StringComparer.Ordinal).Select(f => Path.Combine(directory, f))], map);
-            }
-            if (File.Exists(Path.Combine(directory, single)))
-            {
-                return ([Path.Combine(directory, single)], null);
-            }
-        }
-        throw new PrefixLabException($"'{directory}' has no model.safetensors or pytorch_model.bin (nor a shard index of either)");
-    }
-
-    /// <summary>
-    /// Matches every checkpoint tensor to a parameter and checks names and shapes before any weight is
-    /// read, so a wrong checkpoint fails fast and whole.
-    /// </summary>
-    private static List<(ITensorFile File, List<(string Source, string Target)> Tensors)> Plan(string directory, GptConfig config, List<ITensorFile> files, Dictionary<string, string>? map)
-    {
-        var expected = config.ParameterShapes();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var plan = new List<(ITensorFile, List<(string, string)>)>();
-        foreach (var file in files)
-        {
-            var tensors = new List<(string, string)>();
-            foreach (var (name, entry) in file.Tensors)
-            {
-                PrefixLabException.Check(map is null || (map.Remove(name, out var listed) && listed == Path.GetFileName(file.Path)),
-                    $"'{file.Path}' holds tensor '{name}', which its index does not list in this shard");
-                if (TargetName(name, config) is not { } target)
-                {
-                    continue;
-                }
-                PrefixLabException.Check(expected.TryGetValue(target, out var shape), $"'{file.Path}': unexpected tensor '{name}' for a GPT-2 of {config.Layers} layers");
-                PrefixLabException.Check(seen.Add(target), $"'{directory}': tensor '{name}' appears twice");
-                long[] stored = Conv1DWeights.Any(target.EndsWith) ? [.. shape!.Reverse()] : shape!;
-                PrefixLabException.Check(entry.Shape.SequenceEqual(stored), $"'{file.Path}': tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], config.json implies [{string.Join(", ", stored)}]");
-                PrefixLabException.Check(entry.Dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64, $"'{file.Path}': tensor '{name}' has dtype {entry.Dtype}, not a float type");
-                tensors.Add((name, target));
-            }
-            plan.Add((file, tensors));
-        }
-        PrefixLabException.Check(map is null || map.Count == 0, $"'{directory}': the shard index lists tensor '{map?.Keys.FirstOrDefault()}' in a shard that does not hold it");
-        var missing = expected.Keys.Where(k => !seen.Contains(k)).ToList();
-        PrefixLabException.Check(missing.Count == 0, $"'{directory}' lacks {missing.Count} tensors of the model, e.g. '{missing.FirstOrDefault()}'");
-        return plan;
-    }
-
-    private static int Int(JsonObject json, string path, string key) =>
+    /// <summary>The whole number <paramref name="key"/> of config <paramref name="path"/>; its absence is refused.</summary>
+    internal static int Int(JsonObject json, string path, string key) =>
         json[key]?.GetValue<int>() ?? throw new PrefixLabException($"'{path}' lacks '{key}'");
 }

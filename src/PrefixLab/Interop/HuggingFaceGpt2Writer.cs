@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using PrefixLab.Model;
 using static TorchSharp.torch;
 
@@ -7,32 +5,12 @@ namespace PrefixLab.Interop;
 
 /// <summary>
 /// Writes a GPT-2 that was loaded from a Hugging Face folder back in that folder's layout, as
-/// <c>GPT2LMHeadModel.save_pretrained</c> writes it: <c>config.json</c> (the source's, with
-/// <c>_name_or_path</c> set to the name the user gave), <c>model.safetensors</c> with
-/// <c>transformer.</c>-prefixed names, Conv1D weights stored <c>[in, out]</c> and no <c>lm_head.weight</c>
-/// when the head is tied, and the source's tokenizer files, so that the folder is a checkpoint
-/// transformers and PrefixLab load. The folder appears whole or not at all: it is written beside
-/// its place under a temporary name and renamed.
+/// <c>GPT2LMHeadModel.save_pretrained</c> writes it (<see cref="HuggingFaceWriter"/>): the source's
+/// <c>config.json</c>, <c>model.safetensors</c> with <c>transformer.</c>-prefixed names, Conv1D weights
+/// stored <c>[in, out]</c> and no <c>lm_head.weight</c> when the head is tied, and the tokenizer files.
 /// </summary>
 public static class HuggingFaceGpt2Writer
 {
-    /// <summary>The tokenizer files copied from the source folder when it has them.</summary>
-    public static readonly IReadOnlyList<string> TokenizerFiles =
-        ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"];
-
-    private const string WeightsFile = "model.safetensors";
-
-    /// <summary>
-    /// Refuses an output path that names a file or a non-empty folder: nothing the user has is
-    /// overwritten. Call it before training, so a bad <c>--out</c> costs no run.
-    /// </summary>
-    public static void CheckOutput(string directory)
-    {
-        PrefixLabException.Check(!File.Exists(directory), $"--out '{directory}' is a file; a Hugging Face checkpoint is a folder");
-        PrefixLabException.Check(!Directory.Exists(directory) || !Directory.EnumerateFileSystemEntries(directory).Any(),
-            $"--out '{directory}' is a folder that is not empty; PrefixLab writes a Hugging Face checkpoint only into a new or empty folder");
-    }
-
     /// <summary>
     /// Writes <paramref name="model"/>, loaded from the Hugging Face folder <paramref name="source"/>,
     /// as a new checkpoint folder <paramref name="directory"/>. <paramref name="baseName"/> is recorded as
@@ -40,52 +18,9 @@ public static class HuggingFaceGpt2Writer
     /// </summary>
     public static void Save(string directory, Gpt model, string source, string baseName)
     {
-        CheckOutput(directory);
+        HuggingFaceWriter.CheckOutput(directory);
         var config = HuggingFaceGpt2.ReadConfig(source);
         PrefixLabException.Check(config == model.Config, $"the model is not of the architecture of '{source}', so it cannot be written in its layout");
-        string full = Path.GetFullPath(directory);
-        string parent = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(parent);
-        string temp = Path.Combine(parent, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            if (Directory.Exists(temp))
-            {
-                Directory.Delete(temp, recursive: true); // our own leftover from a killed run
-            }
-            Directory.CreateDirectory(temp);
-            WriteConfig(Path.Combine(temp, HuggingFaceGpt2.ConfigFile), source, baseName, model);
-            WriteWeights(Path.Combine(temp, WeightsFile), model);
-            CopyTokenizer(source, temp, baseName);
-            if (Directory.Exists(full))
-            {
-                Directory.Delete(full); // empty, as checked; fails if something appeared in it meanwhile
-            }
-            Directory.Move(temp, full);
-        }
-        catch
-        {
-            if (Directory.Exists(temp))
-            {
-                Directory.Delete(temp, recursive: true);
-            }
-            throw;
-        }
-    }
-
-    private static void WriteConfig(string path, string source, string baseName, Gpt model)
-    {
-        // The source's own config keeps what PrefixLab does not model (token ids, task parameters).
-        var json = JsonFiles.ReadObject(Path.Combine(source, HuggingFaceGpt2.ConfigFile));
-        json["_name_or_path"] = baseName;
-        json["architectures"] = new JsonArray("GPT2LMHeadModel");
-        json["model_type"] = "gpt2";
-        json["torch_dtype"] = TorchDtypeName(model.parameters().First().dtype);
-        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    private static void WriteWeights(string path, Gpt model)
-    {
         // PrefixLab's parameter names are GPT2LMHeadModel's; only Conv1D weights are stored transposed.
         // A tied head is no parameter here, and transformers leaves it out of safetensors files too.
         using var scope = NewDisposeScope();
@@ -93,33 +28,6 @@ public static class HuggingFaceGpt2Writer
             kv => kv.Key,
             kv => HuggingFaceGpt2.IsConv1DWeight(kv.Key) ? kv.Value.detach().t() : kv.Value,
             StringComparer.Ordinal);
-        SafeTensors.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        HuggingFaceWriter.Write(directory, source, baseName, "GPT2LMHeadModel", "gpt2", tensors);
     }
-
-    private static void CopyTokenizer(string source, string target, string baseName)
-    {
-        foreach (var name in TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))))
-        {
-            string from = Path.Combine(source, name);
-            string to = Path.Combine(target, name);
-            var json = name == "tokenizer_config.json" ? JsonFiles.ReadObject(from) : null;
-            if (json is not null && json.ContainsKey("name_or_path"))
-            {
-                json["name_or_path"] = baseName; // it may hold a path of the machine that saved it
-                File.WriteAllText(to, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            }
-            else
-            {
-                File.Copy(from, to);
-            }
-        }
-    }
-
-    private static string TorchDtypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        ScalarType.Float64 => "float64",
-        _ => "float32",
-    };
 }

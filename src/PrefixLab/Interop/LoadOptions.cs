@@ -17,6 +17,12 @@ public sealed class LoadOptions
     /// <summary>Load weights holding NaN or ±∞ instead of refusing the file.</summary>
     public bool AllowNonFinite { get; init; }
 
+    /// <summary>
+    /// The compute type of a family that lets the loader choose (Llama: float32, the default, or
+    /// bfloat16); null keeps the family's default. A GPT model runs in the type it is stored in.
+    /// </summary>
+    public ScalarType? Dtype { get; init; }
+
     /// <summary>Where the one warning about non-finite weights goes (the command line: stderr).</summary>
     public Action<string>? Warn { get; init; }
 

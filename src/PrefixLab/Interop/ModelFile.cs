@@ -8,8 +8,11 @@ using static TorchSharp.torch;
 
 namespace PrefixLab.Interop;
 
-/// <summary>What a model file says about its model besides the weights.</summary>
-/// <param name="Config">The architecture.</param>
+/// <summary>What a model file (or a Hugging Face folder) says about its model besides the weights.</summary>
+/// <param name="Config">
+/// The architecture, the family's own record (<see cref="GptConfig"/> for GPT), written as that record's
+/// JSON; model files hold GPT models, so their metadata reads back as a <see cref="GptConfig"/>.
+/// </param>
 /// <param name="PrefixSize">P, the padding positions in front of each input the model was trained with.</param>
 /// <param name="Task">The task it was last trained on, if any.</param>
 /// <param name="Steps">Training steps it has had in its last run.</param>
@@ -18,11 +21,24 @@ namespace PrefixLab.Interop;
 /// <c>bf16</c> when that run's matrix products were bfloat16 (<see cref="Model.Precision"/>); absent for
 /// float32, so float32 files read and hash as they always have.
 /// </param>
-public sealed record ModelInfo(GptConfig Config, int PrefixSize, string? Task = null, long Steps = 0, ulong Seed = 0,
+public sealed record ModelInfo([property: JsonConverter(typeof(ModelConfigJson))] IModelConfig Config, int PrefixSize, string? Task = null, long Steps = 0, ulong Seed = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Precision = null)
 {
     /// <summary>The <see cref="Precision"/> entry of a run in <paramref name="precision"/>: its name for bf16, null for float32.</summary>
     public static string? PrecisionEntry(Precision precision) => precision == Model.Precision.F32 ? null : precision.Name();
+}
+
+/// <summary>
+/// Writes a <see cref="ModelInfo.Config"/> as its own record (so a GPT config's JSON is the
+/// <see cref="GptConfig"/>'s, field for field) and reads the GPT config a model file holds.
+/// </summary>
+internal sealed class ModelConfigJson : JsonConverter<IModelConfig>
+{
+    public override IModelConfig Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        JsonSerializer.Deserialize<GptConfig>(ref reader, options) ?? throw new JsonException("the model config is null");
+
+    public override void Write(Utf8JsonWriter writer, IModelConfig value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value, value.GetType(), options);
 }
 
 /// <summary>
@@ -53,12 +69,20 @@ public static class ModelFile
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, Gpt model, ModelInfo info)
+    /// <summary>
+    /// Writes <paramref name="model"/> to <paramref name="path"/> atomically. Model files hold GPT models
+    /// (the paper's and GPT-2); another family is saved as a Hugging Face folder.
+    /// </summary>
+    public static void Save(string path, ILanguageModel model, ModelInfo info)
     {
-        var tensors = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        PrefixLabException.Check(Holds(model) && info.Config is GptConfig,
+            $"a PrefixLab model file holds a GPT model; save this {model.Family.Name} model as a Hugging Face folder");
+        var tensors = model.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         SafeTensors.Save(path, tensors, Sealed(FileKinds.Model, JsonSerializer.Serialize(info, Json)));
     }
+
+    /// <summary>Whether a model file can hold <paramref name="model"/>: a GPT model (the paper's or GPT-2).</summary>
+    public static bool Holds(ILanguageModel model) => model.Config is GptConfig;
 
     /// <summary>
     /// Metadata of a PrefixLab file of <paramref name="kind"/> whose description is
@@ -88,14 +112,12 @@ public static class ModelFile
 
     private static string Seal(string json) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
 
-    /// <summary>Reads the <see cref="ModelInfo"/> of a model file (or Hugging Face GPT-2 directory) without its weights.</summary>
-    public static ModelInfo ReadInfo(string path) => Directory.Exists(path)
-        ? new ModelInfo(HuggingFaceGpt2.ReadConfig(path), 0)
-        : ParseInfo(path, SafeTensors.ReadMetadata(path));
+    /// <summary>Reads the <see cref="ModelInfo"/> of a model file without its weights (<see cref="ModelLoader.ReadInfo"/> reads folders too).</summary>
+    public static ModelInfo ReadInfo(string path) => ParseInfo(path, SafeTensors.ReadMetadata(path));
 
     /// <summary>
-    /// Loads a model file, or a Hugging Face GPT-2 checkpoint when <paramref name="path"/> is a directory.
-    /// The model comes back in evaluation mode.
+    /// Loads a PrefixLab model file, a GPT model (<see cref="ModelLoader.Load"/> loads any model, files
+    /// and folders). The model comes back in evaluation mode.
     /// </summary>
     /// <remarks>
     /// The file's architecture is checked against its tensors (names, shapes, dtypes) before the model is
@@ -105,14 +127,12 @@ public static class ModelFile
     /// </remarks>
     public static (Gpt Model, ModelInfo Info) Load(string path, LoadOptions? options = null)
     {
-        if (Directory.Exists(path))
-        {
-            return HuggingFaceGpt2.Load(path, options);
-        }
+        PrefixLabException.Check(!Directory.Exists(path), $"'{path}' is a folder, not a PrefixLab model file");
         var header = SafeTensors.ReadHeader(path);
         var info = ParseInfo(path, header.Metadata);
-        string dtype = CheckTensors(path, header, info.Config.ParameterShapes());
-        var model = new Gpt(info.Config);
+        var config = (GptConfig)info.Config;
+        string dtype = CheckTensors(path, header, config.ParameterShapes());
+        var model = new Gpt(config);
         try
         {
             if (dtype == "F64")
@@ -171,15 +191,16 @@ public static class ModelFile
             throw new PrefixLabException($"'{path}' is a PrefixLab {kind}, not a model");
         }
         var info = ParseJson<ModelInfo>(path, json, "model config");
+        var config = (GptConfig)info.Config;
         try
         {
-            info.Config.Validate();
+            config.Validate();
         }
         catch (PrefixLabException e)
         {
             throw new PrefixLabException($"'{path}' has an impossible model config: {e.Message}");
         }
-        PrefixLabException.Check(info.PrefixSize >= 0 && info.PrefixSize <= info.Config.BlockSize, $"'{path}': prefix size must be between 0 and the block size {info.Config.BlockSize} (got {info.PrefixSize})");
+        PrefixLabException.Check(info.PrefixSize >= 0 && info.PrefixSize <= config.BlockSize, $"'{path}': prefix size must be between 0 and the block size {config.BlockSize} (got {info.PrefixSize})");
         PrefixLabException.Check(info.Steps >= 0, $"'{path}': steps must be at least 0 (got {info.Steps})");
         PrefixLabException.Check(info.Precision is null or "bf16", $"'{path}': precision must be bf16 when given (got '{info.Precision}')");
         CheckSeal(path, metadata, FileKinds.Model);

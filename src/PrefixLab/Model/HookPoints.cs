@@ -12,7 +12,11 @@ namespace PrefixLab.Model;
 /// <c>hook_v</c>, <c>hook_z</c> <c>[batch, head, position, head_dim]</c> (keys and values span every
 /// cached position); <c>hook_attn_scores</c> and <c>hook_pattern</c> <c>[batch, head, query, key]</c>;
 /// <c>mlp.hook_pre</c> and <c>mlp.hook_post</c> <c>[batch, position, MLP width]</c>; a Linear layer's
-/// <c>hook_out</c> its output.
+/// <c>hook_out</c> its output. In a rotary family (Llama) <c>hook_k</c> and <c>hook_v</c> have the
+/// key/value heads; <c>hook_q</c> and <c>hook_k</c> are the new rows before rotation, and
+/// <c>hook_rot_q</c>, <c>hook_rot_k</c> after it; <c>hook_rot_k</c> and <c>hook_v</c> span every
+/// cached position; <c>hook_attn_scores</c>, <c>hook_pattern</c> and <c>hook_z</c> have one head per
+/// query head.
 /// </summary>
 public sealed class HookPoints
 {
@@ -106,6 +110,15 @@ public sealed class HookPoints
     /// <summary>Value vectors of a block's attention.</summary>
     public static string V(int layer) => $"blocks.{layer}.attn.hook_v";
 
+    /// <summary>Queries after the rotary position embedding (rotary families only).</summary>
+    public static string RotQ(int layer) => $"blocks.{layer}.attn.hook_rot_q";
+
+    /// <summary>
+    /// Keys after the rotary position embedding, every cached position included (rotary families only):
+    /// what a key/value prefix extends, with <see cref="V"/>.
+    /// </summary>
+    public static string RotK(int layer) => $"blocks.{layer}.attn.hook_rot_k";
+
     /// <summary>Masked, scaled attention scores before the softmax.</summary>
     public static string Scores(int layer) => $"blocks.{layer}.attn.hook_attn_scores";
 
@@ -123,6 +136,9 @@ public sealed class HookPoints
 
     /// <summary>The MLP's hidden rows before its (last) activation.</summary>
     public static string MlpPre(int layer) => $"blocks.{layer}.mlp.hook_pre";
+
+    /// <summary>A gated MLP's linear branch (Llama's <c>up_proj</c>), which the activated gate multiplies.</summary>
+    public static string MlpPreLinear(int layer) => $"blocks.{layer}.mlp.hook_pre_linear";
 
     /// <summary>The MLP's hidden rows after its (last) activation: what its output projection reads.</summary>
     public static string MlpPost(int layer) => $"blocks.{layer}.mlp.hook_post";

@@ -18,20 +18,36 @@ namespace PrefixLab.Model;
 public sealed record ModelShape(int Layers, int Heads, int KeyValueHeads, int HeadDim, int Width, int VocabSize, int Positions, int MlpWidth);
 
 /// <summary>
+/// A family's configuration record (<see cref="GptConfig"/> for GPT), as model files and run
+/// fingerprints record it: what builds a model of the family, whatever its fields.
+/// </summary>
+public interface IModelConfig
+{
+    /// <summary>The sizes callers need.</summary>
+    ModelShape Shape { get; }
+
+    /// <summary>A fresh model of this configuration, its weights and first dropout masks drawn from <paramref name="seed"/>.</summary>
+    ILanguageModel Create(long seed);
+}
+
+/// <summary>
 /// The seam between a model family and everything that uses a model: analyses, the trainer, the
 /// evaluators and generation. A family (GPT: the paper's minGPT and Hugging Face GPT-2) implements it
 /// in a folder of its own; callers see only this.
 /// </summary>
-public interface ILanguageModel
+public interface ILanguageModel : IDisposable
 {
     /// <summary>The model as a TorchSharp module: parameters, state dict, train/eval, conversion to another dtype.</summary>
     Module Module { get; }
 
     /// <summary>The family's configuration record (<see cref="GptConfig"/> for GPT), as run fingerprints record it.</summary>
-    object Config { get; }
+    IModelConfig Config { get; }
 
     /// <summary>The sizes callers need.</summary>
     ModelShape Shape { get; }
+
+    /// <summary>The names methods need: default targets, where a key/value prefix attaches, PEFT's module paths.</summary>
+    ModelFamily Family { get; }
 
     /// <summary>Named points of the forward pass where hooks read or replace activations.</summary>
     HookPoints Hooks { get; }

@@ -77,14 +77,15 @@ public sealed class TrainingSession : IDisposable
         long t4 = Stopwatch.GetTimestamp();
         LastPhases = new StepPhases(Ms(t0, t1), Ms(t1, t2), Ms(t2, t3), Ms(t3, t4));
         Step++;
-        return loss.item<float>();
+        // A bfloat16 model's loss is bfloat16; reading it as float32 is exact either way.
+        return loss.to_type(ScalarType.Float32).item<float>();
     }
 
     /// <summary>The 2-norm of all gradients together, as clipping computes it.</summary>
     private static double GradNorm(IEnumerable<Parameter> parameters)
     {
         var norms = parameters.Where(p => p.grad is not null).Select(p => linalg.vector_norm(p.grad!)).ToArray();
-        return norms.Length == 0 ? 0 : linalg.vector_norm(stack(norms)).item<float>();
+        return norms.Length == 0 ? 0 : linalg.vector_norm(stack(norms)).to_type(ScalarType.Float32).item<float>();
     }
 
     private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;

@@ -6,13 +6,14 @@ using static TorchSharp.torch;
 namespace PrefixLab.Tuning;
 
 /// <summary>
-/// A model file with an optional adapter on it, loaded the way every command loads them. An adapter file
+/// A model (a model file or a Hugging Face folder, <see cref="ModelLoader"/>) with an optional adapter
+/// on it, loaded the way every command loads them. An adapter file
 /// is attached to the model (its base fingerprint checked); a model file given as the adapter (full
 /// fine-tuning saves one) takes the base's place and must share its architecture.
 /// </summary>
 public sealed class AdaptedModel : IDisposable
 {
-    private AdaptedModel(Gpt model, ModelInfo info, ITuningMethod? method, string? methodName, int prefixSize, string? task)
+    private AdaptedModel(ILanguageModel model, ModelInfo info, ITuningMethod? method, string? methodName, int prefixSize, string? task)
     {
         Task = task;
         Model = model;
@@ -23,7 +24,7 @@ public sealed class AdaptedModel : IDisposable
     }
 
     /// <summary>The model to run: the base with the adapter attached, or the fine-tuned model.</summary>
-    public Gpt Model { get; }
+    public ILanguageModel Model { get; }
 
     /// <summary>What the base model's file says.</summary>
     public ModelInfo Info { get; }
@@ -46,7 +47,7 @@ public sealed class AdaptedModel : IDisposable
     /// </summary>
     public static AdaptedModel Load(string modelPath, string? adapterPath, LoadOptions? options = null)
     {
-        var (model, info) = ModelFile.Load(modelPath, options);
+        var (model, info) = ModelLoader.Load(modelPath, options);
         if (adapterPath is null)
         {
             return new AdaptedModel(model, info, null, null, info.PrefixSize, info.Task);
@@ -56,7 +57,7 @@ public sealed class AdaptedModel : IDisposable
             if (File.Exists(adapterPath) && FileKinds.Is(SafeTensors.ReadMetadata(adapterPath), FileKinds.Model))
             {
                 var (tuned, tunedInfo) = ModelFile.Load(adapterPath, options);
-                if (tuned.Config != model.Config)
+                if (!tuned.Config.Equals(model.Config))
                 {
                     tuned.Dispose();
                     throw new PrefixLabException($"'{adapterPath}' is a model of another architecture than '{modelPath}' ({tuned.Config} vs {model.Config})");
@@ -86,7 +87,7 @@ public sealed class AdaptedModel : IDisposable
     public void ToFloat64()
     {
         Method?.BeforeConversion();
-        Model.to(ScalarType.Float64);
+        Model.Module.to(ScalarType.Float64);
     }
 
     /// <inheritdoc />

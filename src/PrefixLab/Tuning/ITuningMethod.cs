@@ -82,7 +82,7 @@ public interface ITuningMethod : IDisposable
 
     /// <summary>
     /// Positions the method takes in front of the sequence without being rows of it (a key/value prefix
-    /// in Hugging Face's convention: P); the model's <see cref="Gpt.PositionShift"/> grows by it while the
+    /// in Hugging Face's convention: P); the model's <see cref="ILanguageModel.PositionShift"/> grows by it while the
     /// method is attached.
     /// </summary>
     int PositionShift { get; }

@@ -16,7 +16,11 @@ public sealed record LoraSettings : TuningSettings
     /// <summary>LoRA alpha; the update is scaled by alpha / r. Null means alpha = r (scale 1).</summary>
     public double? Alpha { get; init; }
 
-    /// <summary>A Linear layer is adapted when its name contains one of these.</summary>
+    /// <summary>
+    /// A Linear layer is adapted when its name contains one of these. The default is the paper's GPT
+    /// targets; settings made for a model (<see cref="MethodKind.Settings"/> with its family) default to
+    /// the family's (<see cref="ModelFamily.LoraTargets"/>: <c>q_proj</c>, <c>v_proj</c> on Llama, PEFT's).
+    /// </summary>
     public IReadOnlyList<string> Targets { get; init; } = ["c_fc", "c_proj"];
 
     /// <summary>
@@ -48,8 +52,9 @@ public sealed record LoraSettings : TuningSettings
 /// LoRA: each targeted Linear layer computes <c>W x + b + (alpha / r) · B A x</c> with trainable
 /// <c>A</c> (r × in, Kaiming-uniform) and <c>B</c> (out × r, zero, so training starts from the base
 /// model). Targets are the Linear layers whose names contain one of <see cref="LoraSettings.Targets"/>;
-/// the default, <c>c_fc</c> and <c>c_proj</c>, is the paper's: the MLP and the attention output
-/// projection. <see cref="LoraSettings.RankPattern"/> and <see cref="LoraSettings.AlphaPattern"/>
+/// the default is the family's (<see cref="ModelFamily.LoraTargets"/>): for GPT <c>c_fc</c> and
+/// <c>c_proj</c>, the paper's (the MLP and the attention output projection); for Llama PEFT's
+/// <c>q_proj</c> and <c>v_proj</c>. <see cref="LoraSettings.RankPattern"/> and <see cref="LoraSettings.AlphaPattern"/>
 /// give some layers another r or alpha, as PEFT's <c>rank_pattern</c> and <c>alpha_pattern</c> do.
 /// <see cref="Merge"/> folds the update into the weights; <see cref="Unmerge"/> restores them exactly.
 /// The update is added at the hook point each layer's output passes (<c>….c_fc.hook_out</c>), whose
@@ -210,7 +215,7 @@ public sealed class Lora : TuningMethod<LoraSettings>
                 Validate = (model, s, what, _) => CheckRank(model, s, what),
             },
             new Knob<LoraSettings>("alpha", KnobType.Number, "a", "LoRA alpha; the update is scaled by alpha / r", 0, 1e6, (s, v) => s with { Alpha = (double)v }) { DefaultText = "r" },
-            new Knob<LoraSettings>("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { DefaultText = "c_fc,c_proj" },
+            new Knob<LoraSettings>("targets", KnobType.Names, "a,b", "LoRA: Linear layers whose names contain these", 0, 0, (s, v) => s with { Targets = (string[])v }) { DefaultText = "the model family's: c_fc,c_proj (GPT), q_proj,v_proj (Llama)", FamilyDefault = family => family.LoraTargets.ToArray() },
         ];
 
         public override IPeftMapping Peft { get; } = new LoraPeft();

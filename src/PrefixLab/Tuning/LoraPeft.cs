@@ -9,8 +9,10 @@ namespace PrefixLab.Tuning;
 
 /// <summary>
 /// LoRA as PEFT's <c>LORA</c>: tensors <c>base_model.model.{module}.lora_A.weight</c> (<c>[r, in]</c>)
-/// and <c>lora_B.weight</c> (<c>[out, r]</c>), which are PrefixLab's own A and B: PEFT's LoRA on GPT-2's
-/// Conv1D (<c>fan_in_fan_out</c>) computes <c>B A x</c> on the input as a Linear does;
+/// and <c>lora_B.weight</c> (<c>[out, r]</c>), which are PrefixLab's own A and B, under the module names
+/// the family shares with Hugging Face (<c>transformer.h.0.mlp.c_fc</c>,
+/// <c>model.layers.0.self_attn.q_proj</c>): PEFT's LoRA on GPT-2's Conv1D (<c>fan_in_fan_out</c>)
+/// computes <c>B A x</c> on the input as a Linear does;
 /// <c>rank_pattern</c> and <c>alpha_pattern</c> map to the same settings of PrefixLab's LoRA.
 /// </summary>
 internal sealed class LoraPeft : IPeftMapping
@@ -45,7 +47,7 @@ internal sealed class LoraPeft : IPeftMapping
         config["lora_alpha"] = lora.Settings.Alpha ?? lora.Settings.Rank;
         config["lora_dropout"] = 0.0;
         config["bias"] = "none";
-        config["fan_in_fan_out"] = true;
+        config["fan_in_fan_out"] = model.Family.FanInFanOut;
         config["target_modules"] = new JsonArray([.. TargetModules(model, lora.AdaptedLayers).Select(t => (JsonNode)t)]);
         config["rank_pattern"] = JsonSerializer.SerializeToNode(lora.Settings.RankPattern ?? new Dictionary<string, int>());
         config["alpha_pattern"] = JsonSerializer.SerializeToNode(lora.Settings.AlphaPattern ?? new Dictionary<string, double>());
@@ -79,7 +81,7 @@ internal sealed class LoraPeft : IPeftMapping
             PrefixLabException.Check(name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || name.EndsWith(".lora_B.weight", StringComparison.Ordinal),
                 $"'{directory}': tensor '{key}' is {WhatTensor(name)}, which PrefixLab's LoRA does not support");
             string written = name[..name.LastIndexOf(".lora_", StringComparison.Ordinal)];
-            string module = PeftFormat.ResolveModule(written, linears) ?? written;
+            string module = PeftFormat.ResolveModule(written, linears, model) ?? written;
             PrefixLabException.Check(linears.Contains(module), $"'{directory}': tensor '{key}' adapts '{module}', which is not a Linear layer of this model");
             PrefixLabException.Check(mine.TryAdd(module + name[name.LastIndexOf(".lora_", StringComparison.Ordinal)..], value), $"'{directory}': tensor '{key}' appears twice (with and without '.default')");
         }

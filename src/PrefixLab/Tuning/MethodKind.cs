@@ -49,6 +49,12 @@ public abstract record Knob(string Name, KnobType Type, string Placeholder, stri
     public string? DefaultText { get; init; }
 
     /// <summary>
+    /// The value when the option is left out, as the model's family wants it (LoRA's targets); null, or a
+    /// null result, keeps the other defaults. Without a family the settings' own default stands.
+    /// </summary>
+    public Func<ModelFamily, object?>? FamilyDefault { get; init; }
+
+    /// <summary>
     /// Checks the settings against the model once every knob is read: the model, the settings, how an
     /// error names the option (e.g. <c>--rank</c>) and whether it was given; throws
     /// <see cref="PrefixLabException"/>.
@@ -183,9 +189,10 @@ public abstract class MethodKind
     /// The method's settings from knob values by knob name (int, double, string[] or int[], as
     /// <see cref="Knob.Apply"/> takes them): values of knobs the method lacks are ignored, and a knob left
     /// out takes its <see cref="Knob.DefaultFor"/> (from <paramref name="padding"/>, the model's padding
-    /// positions) or the settings' default.
+    /// positions), its <see cref="Knob.FamilyDefault"/> for the model's <paramref name="family"/>, or the
+    /// settings' default.
     /// </summary>
-    public TuningSettings Settings(IReadOnlyDictionary<string, object> values, int padding = 1)
+    public TuningSettings Settings(IReadOnlyDictionary<string, object> values, int padding = 1, ModelFamily? family = null)
     {
         var settings = Defaults;
         foreach (var knob in Knobs.Where(k => values.ContainsKey(k.Name)))
@@ -195,7 +202,8 @@ public abstract class MethodKind
         // Defaults that depend on the model or on other knobs, once every given value is in.
         foreach (var knob in Knobs.Where(k => !values.ContainsKey(k.Name)))
         {
-            if (knob.DefaultFor(padding, settings) is { } value)
+            object? fromFamily = family is not null ? knob.FamilyDefault?.Invoke(family) : null;
+            if ((fromFamily ?? knob.DefaultFor(padding, settings)) is { } value)
             {
                 settings = knob.Apply(settings, value);
             }

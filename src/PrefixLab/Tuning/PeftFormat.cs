@@ -103,11 +103,15 @@ public static class PeftFormat
 
     /// <summary>
     /// The module among <paramref name="modules"/> that a PEFT tensor name (less <see cref="ModulePrefix"/>
-    /// and the adapter's own suffix) names: <paramref name="module"/>, or it under <c>transformer.</c> for
-    /// adapters made on GPT2Model rather than GPT2LMHeadModel; null when there is neither.
+    /// and the adapter's own suffix) names: <paramref name="module"/>, or it under the model's body
+    /// (<see cref="ModelFamily.Body"/>: <c>transformer.</c> for adapters made on GPT2Model rather than
+    /// GPT2LMHeadModel, <c>model.</c> on LlamaModel); null when there is neither.
     /// </summary>
-    internal static string? ResolveModule(string module, ISet<string> modules) =>
-        modules.Contains(module) ? module : modules.Contains("transformer." + module) ? "transformer." + module : null;
+    internal static string? ResolveModule(string module, ISet<string> modules, ILanguageModel model)
+    {
+        string inBody = $"{model.Family.Body}.{module}";
+        return modules.Contains(module) ? module : modules.Contains(inBody) ? inBody : null;
+    }
 
     /// <summary>Whether a config value switches an option on: present and not false, null, 0, empty or "none".</summary>
     internal static bool IsSet(JsonNode? node) => node switch

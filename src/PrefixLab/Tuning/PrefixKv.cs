@@ -44,7 +44,10 @@ public sealed record PrefixKvSettings : PromptSettings
 /// <c>PREFIX_TUNING</c>: one tensor <c>prompt_embeddings</c> <c>[P, layers · 2 · width]</c>, which PEFT
 /// views as <c>[P, layers · 2, heads, head_dim]</c> with layer l's keys at row 2l and its values at
 /// 2l + 1: the keys and values <c>[layer, key/value, head, P, head_dim]</c> permuted; both tools put the
-/// content at positions P … after the prefix.
+/// content at positions P … after the prefix. With grouped-query attention the heads are the key/value
+/// heads and the width theirs (PEFT's <c>token_dim</c> and <c>num_attention_heads</c> say so). The
+/// vectors are what attention reads as keys and values (<see cref="ModelFamily.PrefixKeys"/>): for a
+/// family with rotary embeddings, after the rotation, as Hugging Face's cached keys are.
 /// </summary>
 public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
 {
@@ -66,7 +69,7 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
         using var own = generator is null ? new Generator(0) : null;
         generator ??= own!;
         layers = model.Shape.Layers;
-        heads = model.Shape.Heads;
+        heads = model.Shape.KeyValueHeads;
         headDim = model.Shape.HeadDim;
         size = settings.RequiredPrefixSize(Name);
         int width = model.Shape.Width;
@@ -75,7 +78,7 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
             PrefixLabException.Check(hidden >= 1, $"prefix-kv projection width must be at least 1 (got {hidden})");
             embedding = NormalParameter([size, width], settings.InitStd, generator);
             var first = nn.Linear(width, hidden);
-            var second = nn.Linear(hidden, layers * 2 * width);
+            var second = nn.Linear(hidden, layers * 2 * heads * headDim);
             foreach (var linear in new[] { first, second })
             {
                 // PyTorch Linear's own initialisation, drawn again from the generator.
@@ -97,8 +100,8 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
         for (int layer = 0; layer < layers; layer++)
         {
             int l = layer;
-            Hook(HookPoints.K(l), (keys, _) => Prepend(keys, l, 0));
-            Hook(HookPoints.V(l), (values, _) => Prepend(values, l, 1));
+            Hook(ModelFamily.Hook(l, model.Family.PrefixKeys), (keys, _) => Prepend(keys, l, 0));
+            Hook(ModelFamily.Hook(l, model.Family.PrefixValues), (values, _) => Prepend(values, l, 1));
         }
     }
 
@@ -121,7 +124,7 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
     /// <inheritdoc />
     public override double DefaultLearningRate => 5e-5;
 
-    /// <summary>The keys and values, <c>[layer, 2 (keys, values), head, P, head_dim]</c>.</summary>
+    /// <summary>The keys and values, <c>[layer, 2 (keys, values), key/value head, P, head_dim]</c>.</summary>
     public Tensor KeysValues() => keysValues ?? projection!.forward(embedding!)
         .view(size, layers, 2, heads, headDim).permute(1, 2, 3, 0, 4);
 
@@ -196,7 +199,11 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
             PrefixLabException.Check(prefix.Settings.KvPositions == KvPositions.AfterPrefix,
                 "this prefix-kv adapter was trained with the content at positions from 0, before PrefixLab followed Hugging Face; PEFT puts the content after the prefix, so it would mean something else there: retrain it (tune --method prefix-kv) to export it");
             PeftFormat.AddShape(config, model, prefix.Settings.PrefixSize);
-            config["encoder_hidden_size"] = model.Shape.Width;
+            // PEFT's layout for grouped-query attention: the key/value heads and their width.
+            int kvWidth = model.Shape.KeyValueHeads * model.Shape.HeadDim;
+            config["token_dim"] = kvWidth;
+            config["num_attention_heads"] = model.Shape.KeyValueHeads;
+            config["encoder_hidden_size"] = kvWidth;
             config["prefix_projection"] = false;
             // [layer, kv, head, P, d] → [P, layer, kv, head, d] → [P, layer · 2 · width]
             return new() { [PeftFormat.PromptEmbeddings] = prefix.KeysValues().permute(3, 0, 1, 2, 4).reshape(prefix.Settings.PrefixSize, -1).contiguous() };
@@ -207,8 +214,9 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
             var c = model.Shape;
             int size = PeftFormat.Get<int>(config, "num_virtual_tokens", directory);
             var (width, layers, heads) = (PeftFormat.Get<int>(config, "token_dim", directory), PeftFormat.Get<int>(config, "num_layers", directory), PeftFormat.Get<int>(config, "num_attention_heads", directory));
-            PrefixLabException.Check(width == c.Width && layers == c.Layers && heads == c.Heads,
-                $"'{directory}' is a prefix for {layers} layers × {heads} heads × width {width}; the model has {c.Layers} × {c.Heads} × {c.Width}");
+            int kvWidth = c.KeyValueHeads * c.HeadDim;
+            PrefixLabException.Check(width == kvWidth && layers == c.Layers && heads == c.KeyValueHeads,
+                $"'{directory}' is a prefix for {layers} layers × {heads} heads × width {width}; the model has {c.Layers} × {c.KeyValueHeads} key/value heads × width {kvWidth}");
             PrefixLabException.Check(PeftFormat.Get(config, "num_transformer_submodules", directory, 1) == 1, $"'{directory}': encoder-decoder prefixes are not supported");
             string name = PeftFormat.PromptEmbeddings;
             PrefixLabException.Check(tensors.TryGetValue(name, out var embeddings), $"'{directory}' has no tensor '{name}'");
@@ -216,7 +224,7 @@ public sealed class PrefixKv : TuningMethod<PrefixKvSettings>
             long[] expected = [size, layers * 2L * width];
             PrefixLabException.Check(embeddings!.shape.SequenceEqual(expected),
                 $"'{directory}': {name} has shape [{string.Join(", ", embeddings.shape)}], expected [{string.Join(", ", expected)}]");
-            var keysValues = embeddings.view(size, layers, 2, heads, c.HeadDim).permute(1, 2, 3, 0, 4);
+            var keysValues = embeddings.view(size, layers, 2, heads, width / heads).permute(1, 2, 3, 0, 4);
             return (new PrefixKvSettings { PrefixSize = size }, new() { ["prefix.keys_values"] = keysValues });
         }
     }

@@ -8,7 +8,7 @@ using PrefixLab.Training;
 namespace PrefixLab.Workflows;
 
 /// <summary>What to pretrain: a fresh model of <paramref name="Config"/> trained on <paramref name="Task"/> and saved.</summary>
-/// <param name="Config">The architecture.</param>
+/// <param name="Config">The architecture (a model file holds a GPT model: <see cref="GptConfig"/>).</param>
 /// <param name="Task">The task it learns.</param>
 /// <param name="PrefixSize">Padding positions in front of each input.</param>
 /// <param name="Options">
@@ -16,7 +16,7 @@ namespace PrefixLab.Workflows;
 /// initialises the model, so one seed names one base model.
 /// </param>
 /// <param name="Output">The model file to write.</param>
-public sealed record PretrainRequest(GptConfig Config, ITask Task, int PrefixSize, TrainOptions Options, string Output)
+public sealed record PretrainRequest(IModelConfig Config, ITask Task, int PrefixSize, TrainOptions Options, string Output)
 {
     /// <summary>Decay on Linear weights (the paper's 0.1; none on biases, LayerNorms and embeddings).</summary>
     public double WeightDecay { get; init; } = PretrainWorkflow.PaperWeightDecay;
@@ -57,10 +57,11 @@ public static class PretrainWorkflow
         var layout = SequenceLayout.For(task, prefixSize);
         // The seed initialises the model as well as drawing the batches and masks, so that a base model
         // is named by its settings and one seed, whoever trains it.
-        using var model = new Gpt(config, (long)options.Seed);
+        using var model = config.Create((long)options.Seed);
         var job = MethodTraining.Full(model, task, layout, options, request.WeightDecay);
-        long parameters = model.parameters().Sum(p => p.numel());
-        progress?.Invoke($"{request.Label} {task.Name}: {config.Layers} layer(s), {config.Heads} head(s), width {config.Width}, P = {prefixSize}, {parameters:N0} parameters", null);
+        long parameters = model.Module.parameters().Sum(p => p.numel());
+        var shape = model.Shape;
+        progress?.Invoke($"{request.Label} {task.Name}: {shape.Layers} layer(s), {shape.Heads} head(s), width {shape.Width}, P = {prefixSize}, {parameters:N0} parameters", null);
         int periodicSamples = request.EvalSamples ?? Evaluator.DefaultSamples;
         var result = Trainer.Run(job, options, p => progress?.Invoke(request.Label, p),
             () => Evaluator.Evaluate(model, task, prefixSize, periodicSamples),

@@ -16,7 +16,7 @@ public enum TuneFormat
     /// <summary>A PEFT adapter folder (<c>adapter_config.json</c>, <c>adapter_model.safetensors</c>).</summary>
     Peft,
 
-    /// <summary>A Hugging Face GPT-2 folder of the whole model (full fine-tuning of a Hugging Face base).</summary>
+    /// <summary>A Hugging Face folder of the whole model, in its base's layout (full fine-tuning of a Hugging Face base).</summary>
     HuggingFace,
 }
 
@@ -65,11 +65,11 @@ public sealed record TuneResult(TrainingResult? Training, long Steps, EvalResult
 /// </summary>
 public sealed class TuneWorkflow : IDisposable
 {
-    private readonly Gpt model;
+    private readonly ILanguageModel model;
     private readonly ModelInfo info;
     private readonly TuningSettings settings;
 
-    private TuneWorkflow(Gpt model, ModelInfo info, TuningSettings settings, ulong seed)
+    private TuneWorkflow(ILanguageModel model, ModelInfo info, TuningSettings settings, ulong seed)
     {
         this.model = model;
         this.info = info;
@@ -108,7 +108,7 @@ public sealed class TuneWorkflow : IDisposable
     /// (described by <paramref name="info"/>), its start drawn from <paramref name="seed"/>. Disposing the
     /// workflow detaches it; the model stays the caller's.
     /// </summary>
-    public static TuneWorkflow Attach(Gpt model, ModelInfo info, string method, TuningSettings settings, ulong seed)
+    public static TuneWorkflow Attach(ILanguageModel model, ModelInfo info, string method, TuningSettings settings, ulong seed)
     {
         var workflow = new TuneWorkflow(model, info, settings, seed);
         workflow.Method = TuningMethods.Create(method, model, settings, seed);
@@ -155,7 +155,7 @@ public sealed class TuneWorkflow : IDisposable
                 break;
             case TuneFormat.HuggingFace:
                 string source = request.BaseModel ?? throw new PrefixLabException("saving a Hugging Face folder needs the base model's folder");
-                HuggingFaceGpt2Writer.Save(output, model, source, source);
+                ModelLoader.SaveHuggingFace(output, model, source);
                 break;
             default:
                 if (Method.TrainsBase)

@@ -30,7 +30,7 @@ public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
     {
         PythonGpt2.SkipUnlessAvailable();
         string dir = sharded ? PythonGpt2.ShardedCheckpoint : PythonGpt2.SmallCheckpoint;
-        var (model, info) = ModelFile.Load(dir);
+        var (model, info) = HuggingFaceGpt2.Load(dir);
         using var _ = model;
         Assert.True(model.Config.TiedHead);
         Assert.Equal(0, info.PrefixSize);
@@ -48,7 +48,7 @@ public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
     {
         PythonGpt2.SkipUnlessAvailable();
         string dir = PythonGpt2.SmallCheckpoint;
-        var (model, _) = ModelFile.Load(dir);
+        var (model, _) = HuggingFaceGpt2.Load(dir);
         using var _ = model;
         foreach (var item in PythonGpt2.Reference(dir).GetProperty("greedy").EnumerateArray())
         {
@@ -81,7 +81,7 @@ public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
     public void A_tied_head_is_the_token_embedding_not_a_parameter_of_its_own()
     {
         PythonGpt2.SkipUnlessAvailable();
-        var (model, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (model, _) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using var _ = model;
         // The tied head adds no parameter of its own: the embedding is the only vocab-sized matrix.
         Assert.DoesNotContain(model.state_dict().Keys, k => k.StartsWith("lm_head", StringComparison.Ordinal));
@@ -93,27 +93,27 @@ public class HuggingFaceGpt2Tests(Xunit.Abstractions.ITestOutputHelper output)
     public void Bad_checkpoints_are_refused_with_one_line()
     {
         string dir = TestModels.TempDirectory();
-        var e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        var e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("no config.json", e.Message);
 
         File.WriteAllText(Path.Combine(dir, "config.json"), "{\"model_type\": \"gpt2\", \"vocab_size\": 10, \"n_positions\": 8, \"n_embd\": 4, \"n_layer\": 1, \"n_head\": 2}");
-        e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("no model.safetensors", e.Message);
 
         SafeTensors.Save(Path.Combine(dir, "model.safetensors"), new Dictionary<string, Tensor> { ["transformer.wte.weight"] = zeros(10, 4) }, new Dictionary<string, string>());
-        e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("lacks", e.Message);
 
         SafeTensors.Save(Path.Combine(dir, "model.safetensors"), new Dictionary<string, Tensor> { ["transformer.wte.weight"] = zeros(11, 4) }, new Dictionary<string, string>());
-        e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("has shape [11, 4]", e.Message);
 
         File.WriteAllText(Path.Combine(dir, "config.json"), "{\"model_type\": \"gpt2\", \"vocab_size\": 10, \"n_positions\": 8, \"n_embd\": 4, \"n_layer\": 1, \"n_head\": 2, \"activation_function\": \"relu\"}");
-        e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("activation 'relu'", e.Message);
 
         File.WriteAllText(Path.Combine(dir, "config.json"), "{\"model_type\": ");
-        e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(dir));
+        e = Assert.Throws<PrefixLabException>(() => ModelLoader.Load(dir));
         Assert.Contains("not valid JSON", e.Message);
     }
 

@@ -43,7 +43,7 @@ public class HuggingFaceGpt2WriterTests
         string work = TestModels.TempDirectory();
         string source = CopyOfSmallCheckpoint(work, "gpt2");
         string output = Path.Combine(work, "tuned");
-        var (model, _) = ModelFile.Load(source);
+        var (model, _) = HuggingFaceGpt2.Load(source);
         using var _ = model;
         using (no_grad())
         {
@@ -69,7 +69,7 @@ public class HuggingFaceGpt2WriterTests
 
         long[] ids = [5, 17, 42, 7, 99, 3];
         float[] mine = Logits(model, ids);
-        var (reloaded, _) = ModelFile.Load(output);
+        var (reloaded, _) = HuggingFaceGpt2.Load(output);
         using (reloaded)
         {
             Assert.Equal(mine, Logits(reloaded, ids)); // bit for bit
@@ -96,8 +96,8 @@ public class HuggingFaceGpt2WriterTests
         Assert.DoesNotContain(Directory.GetFiles(output), f => File.ReadAllText(f).Contains(work, StringComparison.Ordinal) || File.ReadAllText(f).Contains(AlicesPath, StringComparison.Ordinal));
 
         // The folder is a checkpoint: the tuned weights differ from the base, and generate and the reference read it.
-        var (tuned, _) = ModelFile.Load(output);
-        var (baseModel, _) = ModelFile.Load(Path.Combine(work, "gpt2"));
+        var (tuned, _) = HuggingFaceGpt2.Load(output);
+        var (baseModel, _) = HuggingFaceGpt2.Load(Path.Combine(work, "gpt2"));
         using (tuned)
         using (baseModel)
         {

@@ -84,10 +84,10 @@ internal sealed class LoaderFixtures : IDisposable
     /// <summary>Loads a model file or GPT-2 folder in-process; its weights, copied.</summary>
     public static Dictionary<string, Tensor> LoadModel(string path)
     {
-        var (model, _) = ModelFile.Load(path);
+        var (model, _) = ModelLoader.Load(path);
         using (model)
         {
-            return Copy(model.state_dict());
+            return Copy(model.Module.state_dict());
         }
     }
 

@@ -29,7 +29,7 @@ public class PeftFormatTests(ITestOutputHelper output)
     {
         PythonGpt2.SkipUnlessAvailable();
         string dir = PythonGpt2.SmallCheckpoint;
-        var (model, _) = ModelFile.Load(dir);
+        var (model, _) = HuggingFaceGpt2.Load(dir);
         using var _ = model;
         var (attached, info) = AdapterFile.Load(Path.Combine(dir, adapter), model);
         using var __ = attached;
@@ -64,7 +64,7 @@ public class PeftFormatTests(ITestOutputHelper output)
     {
         PythonGpt2.SkipUnlessAvailable();
         string dir = PythonGpt2.SmallCheckpoint;
-        var (model, _) = ModelFile.Load(dir);
+        var (model, _) = HuggingFaceGpt2.Load(dir);
         using var _ = model;
         var settings = TestSettings.For(method.Replace("-pattern", "", StringComparison.Ordinal), prefixSize: 3, rank: 3, alpha: 6, targets: targets.Split(','), tokens: [17, 4, 250]);
         if (method == "lora-pattern")
@@ -116,7 +116,7 @@ public class PeftFormatTests(ITestOutputHelper output)
     public void Bad_or_unsupported_adapters_are_refused_with_one_line_naming_what()
     {
         PythonGpt2.SkipUnlessAvailable();
-        var (model, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (model, _) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using var _ = model;
         string dir = TestModels.TempDirectory();
         string Refusal(string config, Dictionary<string, Tensor> tensors)

@@ -72,10 +72,14 @@ internal static class PythonGpt2
         return dir;
     }
 
-    private static string Run(IEnumerable<string> args)
+    private static string Run(IEnumerable<string> args) => RunScript("make_gpt2.py", args);
+
+    /// <summary>Runs tests/python/<paramref name="script"/> with <paramref name="args"/> and returns its output; a failure fails the test.</summary>
+    internal static string RunScript(string script, IEnumerable<string> args)
     {
+        SkipUnlessAvailable();
         var start = new ProcessStartInfo(Interpreter.Value!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(ScriptPath());
+        start.ArgumentList.Add(TestModels.AboveTestBinaries(Path.Combine("tests", "python", script), File.Exists));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -84,11 +88,9 @@ internal static class PythonGpt2
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"make_gpt2.py failed: {stderr.Result}");
+        Assert.True(process.ExitCode == 0, $"{script} failed: {stderr.Result}");
         return stdout;
     }
-
-    private static string ScriptPath() => TestModels.AboveTestBinaries(Path.Combine("tests", "python", "make_gpt2.py"), File.Exists);
 
     /// <summary>
     /// PREFIXLAB_PYTHON, else Debian's /usr/bin/python3 (where python3-torch installs, even when another

@@ -25,8 +25,8 @@ public class TorchCheckpointTests
     public void A_pytorch_model_bin_loads_the_same_weights_as_its_safetensors_copy()
     {
         PythonGpt2.SkipUnlessAvailable();
-        var (pickled, _) = ModelFile.Load(PythonGpt2.PickledCheckpoint);
-        var (safe, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (pickled, _) = HuggingFaceGpt2.Load(PythonGpt2.PickledCheckpoint);
+        var (safe, _) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using var a = pickled;
         using var b = safe;
         var expected = safe.state_dict();
@@ -50,7 +50,7 @@ public class TorchCheckpointTests
         string pickledDir = Path.Combine(PythonGpt2.PickledCheckpoint, adapter);
         Assert.True(File.Exists(Path.Combine(pickledDir, PeftFormat.PickledWeightsFile)));
         Assert.False(File.Exists(Path.Combine(pickledDir, PeftFormat.WeightsFile)));
-        var (model, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (model, _) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using var _ = model;
         using var fromSafetensors = PeftFormat.Load(Path.Combine(PythonGpt2.SmallCheckpoint, adapter), model).Method;
         var expected = fromSafetensors.SaveTensors();
@@ -100,9 +100,9 @@ public class TorchCheckpointTests
         File.Copy(Path.Combine(model, "pytorch_model.bin"), Path.Combine(adapter, PeftFormat.PickledWeightsFile));
         File.Copy(Path.Combine(PythonGpt2.SmallCheckpoint, "peft_lora", PeftFormat.ConfigFile), Path.Combine(adapter, PeftFormat.ConfigFile));
 
-        var e = Assert.Throws<PrefixLabException>(() => ModelFile.Load(model));
+        var e = Assert.Throws<PrefixLabException>(() => HuggingFaceGpt2.Load(model));
         Assert.Contains("'posix.system'", e.Message);
-        var (gpt2, _) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (gpt2, _) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using (gpt2)
         {
             e = Assert.Throws<PrefixLabException>(() => PeftFormat.Load(adapter, gpt2));

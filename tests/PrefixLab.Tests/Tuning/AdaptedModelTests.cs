@@ -42,7 +42,7 @@ public class AdaptedModelTests
         Assert.True(actual.to_type(ScalarType.Float32).allclose(expected, rtol: 1e-4, atol: 1e-5));
         Assert.False(plain.Model.Forward(tokens).allclose(expected, rtol: 1e-4, atol: 1e-5)); // the adapter does something
         wide.Method!.Dispose();
-        Assert.All(wide.Model.parameters(), p => Assert.True(p.requires_grad));
+        Assert.All(wide.Model.Module.parameters(), p => Assert.True(p.requires_grad));
     }
 
     [Theory]

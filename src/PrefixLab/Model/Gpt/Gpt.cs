@@ -21,6 +21,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
 #pragma warning restore IDE1006
     private readonly HookedLinear? head;
     private readonly Products products = new();
+    private readonly PositionShifts shifts;
 
     /// <summary>
     /// Builds a model with minGPT's initialisation: weights N(0, 0.02), the residual output projections
@@ -36,6 +37,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     {
         NativeMemory.Configure();
         Config = config.Validate();
+        shifts = new PositionShifts(config.BlockSize, $"block size {config.BlockSize}");
         using var generator = new Generator(seed is long s ? (ulong)s : (ulong)randint(long.MaxValue, [1], dtype: ScalarType.Int64).item<long>());
         Dropout = new DropoutStream(Rng.Mix((ulong)generator.initial_seed(), 0xD50));
         transformer = new Transformer(config, Dropout, products);
@@ -43,7 +45,8 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
         head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out", products);
         RegisterComponents();
         Hooks = new HookPoints(this);
-        Shape = new ModelShape(config.Layers, config.Heads, config.Heads, config.HeadDim, config.Width, config.VocabSize, config.BlockSize, config.MlpWidth);
+        Shape = config.Shape;
+        Family = GptFamily.For(config);
         if (initialise)
         {
             Initialise(generator);
@@ -60,10 +63,13 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     public GptConfig Config { get; }
 
     /// <inheritdoc />
-    object ILanguageModel.Config => Config;
+    IModelConfig ILanguageModel.Config => Config;
 
     /// <inheritdoc />
     public ModelShape Shape { get; }
+
+    /// <inheritdoc />
+    public ModelFamily Family { get; }
 
     /// <inheritdoc />
     Module ILanguageModel.Module => this;
@@ -83,23 +89,17 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     /// Face's <c>past_key_values</c> do: with P of them, GPT-2 puts the tokens at positions P … P+T−1.
     /// Hooks still see sequence rows (<see cref="HookContext.Position"/>); only the embedding moves.
     /// </summary>
-    public int PositionShift { get; private set; }
+    public int PositionShift => shifts.Current;
 
     /// <summary>How many sequence rows fit: the block size less <see cref="PositionShift"/>.</summary>
-    public int SequenceCapacity => Config.BlockSize - PositionShift;
+    public int SequenceCapacity => shifts.Capacity;
 
     /// <summary>
     /// Moves the sequence <paramref name="positions"/> further along the position embedding until the
     /// result is disposed (shifts add up). A key/value prefix holds one while attached; a run without the
     /// prefix takes the same shift to line its content up with the prefixed run's.
     /// </summary>
-    public IDisposable ShiftPositions(int positions)
-    {
-        PrefixLabException.Check(positions >= 0 && PositionShift + positions < Config.BlockSize,
-            $"a position shift of {positions} leaves no room in the model's {Config.BlockSize} positions (already shifted by {PositionShift})");
-        PositionShift += positions;
-        return new Shift(this, positions);
-    }
+    public IDisposable ShiftPositions(int positions) => shifts.Add(positions);
 
     /// <summary>Logits <c>[batch, position, vocab]</c> for token ids <c>[batch, position]</c>.</summary>
     public override Tensor forward(Tensor tokens) => Forward(tokens);
@@ -118,21 +118,9 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     /// </summary>
     public Tensor Hidden(Tensor tokens, KvCache? cache = null, int? lastRows = null)
     {
-        if (tokens.dim() != 2)
-        {
-            throw new PrefixLabException($"tokens must be [batch, position], got shape [{string.Join(", ", tokens.shape)}]");
-        }
         int position = cache?.Length ?? 0;
+        shifts.CheckRun(tokens, position, lastRows);
         long length = tokens.shape[1];
-        if (position + length > SequenceCapacity)
-        {
-            string after = PositionShift > 0 ? $" after {PositionShift} prefix positions" : "";
-            throw new PrefixLabException($"sequence of {position + length} positions{after} exceeds the model's block size {Config.BlockSize}");
-        }
-        if (lastRows is < 1 || lastRows > length)
-        {
-            throw new PrefixLabException($"lastRows must be between 1 and {length} (got {lastRows})");
-        }
         var x = transformer.Embed(tokens, PositionShift + position, row: position);
         for (int layer = 0; layer < Config.Layers; layer++)
         {
@@ -169,20 +157,7 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     /// The two AdamW groups of minGPT: the weights of Linear layers, which get weight decay, and all
     /// other parameters (biases, LayerNorm, embeddings), which do not.
     /// </summary>
-    public (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups()
-    {
-        var decay = new List<Parameter>();
-        var noDecay = new List<Parameter>();
-        var linearWeights = named_modules()
-            .Where(m => m.module is Linear)
-            .Select(m => m.name.Length == 0 ? "weight" : m.name + ".weight")
-            .ToHashSet(StringComparer.Ordinal);
-        foreach (var (name, parameter) in named_parameters())
-        {
-            (linearWeights.Contains(name) ? decay : noDecay).Add(parameter);
-        }
-        return (decay, noDecay);
-    }
+    public (IReadOnlyList<Parameter> Decay, IReadOnlyList<Parameter> NoDecay) ParameterGroups() => WeightDecayGroups.Of(this);
 
     private void Initialise(Generator generator)
     {
@@ -223,20 +198,6 @@ public sealed class Gpt : Module<Tensor, Tensor>, ILanguageModel
     {
         using var draw = randn(tensor.shape, generator: generator);
         tensor.copy_(draw.mul_(std));
-    }
-
-    private sealed class Shift(Gpt model, int positions) : IDisposable
-    {
-        private bool done;
-
-        public void Dispose()
-        {
-            if (!done)
-            {
-                model.PositionShift -= positions;
-                done = true;
-            }
-        }
     }
 
     /// <summary>minGPT's <c>transformer</c> container, so parameter names carry its prefix.</summary>

@@ -49,8 +49,15 @@ public sealed record GptConfig(
     int MlpDepth = 1,
     double? AttnScale = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    bool TiedHead = false)
+    bool TiedHead = false) : IModelConfig
 {
+    /// <inheritdoc />
+    [JsonIgnore]
+    public ModelShape Shape => new(Layers, Heads, Heads, HeadDim, Width, VocabSize, BlockSize, MlpWidth);
+
+    /// <inheritdoc />
+    public ILanguageModel Create(long seed) => new Gpt(this, seed);
+
     /// <summary>Dimensions per head.</summary>
     [JsonIgnore]
     public int HeadDim => Width / Heads;
