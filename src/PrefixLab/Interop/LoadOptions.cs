@@ -29,7 +29,15 @@ public sealed class LoadOptions
     /// <summary>Refuses, or warns about (only the first time), <paramref name="tensor"/> if it holds NaN or ±∞.</summary>
     internal void CheckFinite(string path, string name, Tensor tensor)
     {
-        if (tensor.is_floating_point() && !isfinite(tensor).all().item<bool>())
+        if (!tensor.is_floating_point())
+        {
+            return;
+        }
+        // Disposed here: left to the garbage collector, the masks of a whole checkpoint's tensors (a byte
+        // per weight) would stay allocated until it runs.
+        using var finite = isfinite(tensor);
+        using var all = finite.all();
+        if (!all.item<bool>())
         {
             NonFinite(path, name);
         }
