@@ -62,7 +62,7 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
         Dropout = new DropoutStream(Rng.Mix(seed, 0xD50));
         model = new LlamaModel(config, dtype, Dropout);
         lm_head = config.TiedHead ? null : LlamaLinear.Create(config.Width, config.VocabSize, false, dtype);
-        head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out");
+        head = lm_head is null ? null : new HookedLinear(lm_head, "lm_head.hook_out", LlamaLinear.Products);
         frequencies = Rotary.Frequencies(config);
         RegisterComponents();
         Hooks = new HookPoints(this);
@@ -157,6 +157,17 @@ public sealed class Llama : Module<Tensor, Tensor>, ILanguageModel
 
     /// <summary>Null: rotary positions have no embedding table.</summary>
     public Tensor? PositionEmbedding => null;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// A Llama model computes in the type it was loaded in (<c>--dtype bf16</c> holds the weights in
+    /// bfloat16), so float32 changes nothing and mixed precision over float32 weights is refused.
+    /// </remarks>
+    public IDisposable ComputeIn(Precision precision)
+    {
+        PrefixLabException.Check(precision == Precision.F32, "precision bf16 (bfloat16 products over float32 weights) is for GPT-family models; load a Llama-family model with --dtype bf16 instead");
+        return LlamaLinear.Products.Use(Precision.F32);
+    }
 
     /// <inheritdoc />
     public Tensor Head(Tensor hidden) => head is HookedLinear linear

@@ -54,10 +54,10 @@ internal sealed class LlamaAttention : Module
         v_proj = LlamaLinear.Create(config.Width, keyValueHeads * headDim, config.QkvBias, dtype);
         o_proj = LlamaLinear.Create(heads * headDim, config.Width, config.OutputBias, dtype);
         string at = $"blocks.{layer}.attn.";
-        query = new HookedLinear(q_proj, at + "q_proj.hook_out", layer);
-        key = new HookedLinear(k_proj, at + "k_proj.hook_out", layer);
-        value = new HookedLinear(v_proj, at + "v_proj.hook_out", layer);
-        output = new HookedLinear(o_proj, at + "o_proj.hook_out", layer);
+        query = new HookedLinear(q_proj, at + "q_proj.hook_out", LlamaLinear.Products, layer);
+        key = new HookedLinear(k_proj, at + "k_proj.hook_out", LlamaLinear.Products, layer);
+        value = new HookedLinear(v_proj, at + "v_proj.hook_out", LlamaLinear.Products, layer);
+        output = new HookedLinear(o_proj, at + "o_proj.hook_out", LlamaLinear.Products, layer);
         hook_q = new HookPoint(HookPoints.Q(layer), layer);
         hook_k = new HookPoint(HookPoints.K(layer), layer);
         hook_v = new HookPoint(HookPoints.V(layer), layer);

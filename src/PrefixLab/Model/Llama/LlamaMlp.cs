@@ -31,9 +31,9 @@ internal sealed class LlamaMlp : Module
         up_proj = LlamaLinear.Create(config.Width, config.MlpWidth, false, dtype);
         down_proj = LlamaLinear.Create(config.MlpWidth, config.Width, false, dtype);
         string at = $"blocks.{layer}.mlp.";
-        gate = new HookedLinear(gate_proj, at + "gate_proj.hook_out", layer);
-        up = new HookedLinear(up_proj, at + "up_proj.hook_out", layer);
-        down = new HookedLinear(down_proj, at + "down_proj.hook_out", layer);
+        gate = new HookedLinear(gate_proj, at + "gate_proj.hook_out", LlamaLinear.Products, layer);
+        up = new HookedLinear(up_proj, at + "up_proj.hook_out", LlamaLinear.Products, layer);
+        down = new HookedLinear(down_proj, at + "down_proj.hook_out", LlamaLinear.Products, layer);
         hook_pre = new HookPoint(HookPoints.MlpPre(layer), layer);
         hook_pre_linear = new HookPoint(HookPoints.MlpPreLinear(layer), layer);
         hook_post = new HookPoint(HookPoints.MlpPost(layer), layer);
@@ -55,6 +55,12 @@ internal sealed class LlamaMlp : Module
 /// <summary>Linear layers of the Llama family, built without drawing initial weights.</summary>
 internal static class LlamaLinear
 {
+    /// <summary>
+    /// The product setting every Llama layer reads: never switched, since a Llama model computes in the
+    /// type its weights were loaded in (<see cref="Llama.ComputeIn"/> refuses mixed precision).
+    /// </summary>
+    public static Products Products { get; } = new();
+
     /// <summary>
     /// A Linear layer (<paramref name="inputs"/> → <paramref name="outputs"/>) whose weights are
     /// allocated in <paramref name="dtype"/> and not initialised: a loader overwrites them, and
