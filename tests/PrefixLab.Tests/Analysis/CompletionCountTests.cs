@@ -197,7 +197,7 @@ public class CompletionCountTests
         Assert.Equal(tokenizer.Encode("the cat").Select(i => (long)i), HuggingFaceGpt2Tests.Ids(json.RootElement.GetProperty("prompt_ids")));
         Assert.Equal(300, json.RootElement.GetProperty("real").GetProperty("tried").GetInt32());
         // Every one of the 300 real tokens before the prompt, continued again one token at a time.
-        var (gpt2, _) = ModelFile.Load(checkpoint);
+        var (gpt2, _) = HuggingFaceGpt2.Load(checkpoint);
         using (gpt2)
         {
             gpt2.eval();

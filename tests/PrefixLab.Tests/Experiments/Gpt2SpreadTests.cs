@@ -53,7 +53,7 @@ public class Gpt2SpreadTests
     private static double SpreadShareFromTheAttention(string cache, string data)
     {
         string adapterPath = Directory.GetFiles(Path.Combine(cache, "runs"), "*.safetensors").Single();
-        var (gpt2, info) = ModelFile.Load(PythonGpt2.SmallCheckpoint);
+        var (gpt2, info) = HuggingFaceGpt2.Load(PythonGpt2.SmallCheckpoint);
         using var model = gpt2;
         gpt2.eval();
         using var method = AdapterFile.Load(adapterPath, gpt2, AdapterFile.Fingerprint(gpt2)).Method;
