@@ -29,6 +29,18 @@ public interface ITensorFile : IDisposable
     /// the same element count, straight into its memory where the file allows.
     /// </summary>
     void ReadInto(string name, Tensor destination);
+
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> into <paramref name="destination"/>, a contiguous tensor of
+    /// the same element count and another float type, converting it. By default through a whole copy
+    /// in the stored type; a file that can read a tensor piece by piece converts it through a small
+    /// buffer instead, so loading a float32 checkpoint as bfloat16 holds no float32 copy of a tensor.
+    /// </summary>
+    void ConvertInto(string name, Tensor destination)
+    {
+        using var read = Read(name);
+        destination.copy_(read.view(destination.shape));
+    }
 }
 
 /// <summary>Opens checkpoint files by their kind.</summary>
@@ -43,7 +55,10 @@ public static class TensorFiles
         : TorchZipCheckpoint.Open(path);
 
     /// <summary>Opens the safetensors file whose validated header is <paramref name="header"/>.</summary>
-    public static ITensorFile Open(SafeTensors.Header header) => new SafeTensorsFile(header);
+    public static ITensorFile Open(SafeTensors.Header header) => new SafeTensorsFile(header, SafeTensorsFile.ChunkBytes);
+
+    /// <summary>As <see cref="Open(SafeTensors.Header)"/>, converting through a buffer of <paramref name="chunkBytes"/> (tests).</summary>
+    internal static ITensorFile Open(SafeTensors.Header header, long chunkBytes) => new SafeTensorsFile(header, chunkBytes);
 
     /// <summary>
     /// Copies tensor <paramref name="name"/> of <paramref name="file"/> into <paramref name="target"/>,
@@ -56,6 +71,10 @@ public static class TensorFiles
         if (!transpose && file.Tensors[name].Dtype == target.dtype)
         {
             file.ReadInto(name, target);
+        }
+        else if (!transpose && target.is_contiguous())
+        {
+            file.ConvertInto(name, target);
         }
         else
         {
@@ -95,9 +114,16 @@ public static class TensorFiles
     {
         private readonly SafeTensors.Header _header;
         private readonly FileStream _stream;
+        private Tensor? _buffer;
 
-        public SafeTensorsFile(SafeTensors.Header header)
+        /// <summary>The conversion buffer's size: large enough that its reads run at the disk's speed.</summary>
+        public const long ChunkBytes = 32L << 20;
+
+        private readonly long _chunkBytes;
+
+        public SafeTensorsFile(SafeTensors.Header header, long chunkBytes)
         {
+            _chunkBytes = chunkBytes;
             Path = header.Path;
             _header = header;
             Tensors = _header.Tensors.ToDictionary(kv => kv.Key, kv => new TensorShape(SafeTensors.TorchType(kv.Value.Dtype), kv.Value.Shape), StringComparer.Ordinal);
@@ -113,6 +139,43 @@ public static class TensorFiles
 
         public void ReadInto(string name, Tensor destination) => SafeTensors.ReadInto(_stream, _header, name, destination, LoadOptions.AsStored);
 
-        public void Dispose() => _stream.Dispose();
+        // One buffer for the whole file, allocated at the first conversion: a fresh buffer per tensor
+        // would fault its pages in again for every tensor.
+        public void ConvertInto(string name, Tensor destination)
+        {
+            var entry = _header.Tensors[name];
+            var dtype = SafeTensors.TorchType(entry.Dtype);
+            if (entry.Elements != destination.numel() || !destination.is_contiguous())
+            {
+                throw new PrefixLabException($"tensor '{name}' ({entry.Elements} values) cannot be read into a tensor of {destination.numel()} values");
+            }
+            if (_buffer is null || _buffer.dtype != dtype)
+            {
+                _buffer?.Dispose();
+                _buffer = empty(Math.Max(1, _chunkBytes / ElementSize(dtype)), dtype);
+            }
+            using var flat = destination.view(-1);
+            _stream.Seek(_header.DataStart + entry.Start, SeekOrigin.Begin);
+            for (long at = 0; at < entry.Elements; at += _buffer.shape[0])
+            {
+                long count = Math.Min(_buffer.shape[0], entry.Elements - at);
+                using var part = _buffer.narrow(0, 0, count);
+                _stream.ReadExactly(part.bytes);
+                using var slice = flat.narrow(0, at, count);
+                slice.copy_(part);
+            }
+        }
+
+        public void Dispose()
+        {
+            _buffer?.Dispose();
+            _stream.Dispose();
+        }
+
+        private static long ElementSize(ScalarType dtype)
+        {
+            using var probe = empty(0, dtype);
+            return probe.element_size();
+        }
     }
 }
