@@ -119,6 +119,24 @@ public class LlamaTextTests
         Assert.Contains("has no tokenizer", Assert.Single(stderr2.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
+    [Fact]
+    public void Gpt2_text_tasks_encode_as_the_prompt_and_the_answer_alone()
+    {
+        // Answers are the ids after the prompt's in the whole text; for GPT-2's BPE those are the answer's
+        // own ids, so GPT-2 text tasks train on the same ids as before.
+        var texts = Interop.Gpt2Texts.Generate(1500, seed: 20);
+        var labels = Interop.Gpt2Texts.Generate(1500, seed: 21).Select(l => l.Trim()).ToList();
+        string data = Path.Combine(TestModels.TempDirectory(), "texts.jsonl");
+        File.WriteAllLines(data, texts.Zip(labels).Where(p => p.Second.Length > 0 && !p.Second.Contains(',') && !p.Second.Contains('\n'))
+            .Select(p => JsonSerializer.Serialize(new { text = p.First, label = p.Second })));
+        var task = TextTask.Load(data);
+        var gpt2 = Interop.RealGpt2Vocabulary.Tokenizer;
+        var ours = TaskData.Of(task, gpt2).Samples(1);
+        var alone = TaskData.Of(task, gpt2.Encode).Samples(1);
+        Assert.True(ours.All.Count() > 500, $"{ours.All.Count()} examples");
+        Assert.Equal(alone.All.Select(s => (string.Join(' ', s.Prompt), string.Join(' ', s.Answer))), ours.All.Select(s => (string.Join(' ', s.Prompt), string.Join(' ', s.Answer))));
+    }
+
     /// <summary>A 1-layer, width-16 random Llama with <paramref name="vocab"/> ids and the real tokenizer of <paramref name="kind"/> beside it.</summary>
     private static string ModelWith(string kind, int vocab)
     {
