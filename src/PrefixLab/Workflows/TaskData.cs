@@ -38,7 +38,7 @@ public sealed class TaskData
     /// <summary>A digit task.</summary>
     public static TaskData Of(ITask task) => new(task, null, null);
 
-    /// <summary>Labelled texts, encoded by <paramref name="encode"/> (a GPT-2 tokenizer's <c>Encode</c>).</summary>
+    /// <summary>Labelled texts, prompts and answers each encoded by <paramref name="encode"/> alone.</summary>
     public static TaskData Of(TextTask task, Func<string, int[]> encode) => new(null, task, encode);
 
     /// <summary>
