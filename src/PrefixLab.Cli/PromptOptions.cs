@@ -4,14 +4,14 @@ using PrefixLab.Interop;
 namespace PrefixLab.Cli;
 
 /// <summary>
-/// One input given as <c>--input "ids"</c> or as <c>--prompt TEXT</c> (GPT-2's BPE, from <c>--tokenizer
-/// DIR</c> or the model's directory), shared by the analysis commands.
+/// One input given as <c>--input "ids"</c> or as <c>--prompt TEXT</c> (tokenized by the tokenizer of
+/// <c>--tokenizer DIR</c> or the model's directory: <see cref="Tokenizers.Load"/>), shared by the analysis commands.
 /// </summary>
 internal sealed class PromptOptions : IOptionGroup
 {
-    private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "the input as text, tokenized with GPT-2's BPE");
+    private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "the input as text, tokenized with the model's tokenizer (BOS added as tokenizer_config.json asks)");
     private readonly Option<int[]> input = Opt.TokenIds("--input", "the input as token ids, e.g. \"2 6 0 1 4\"");
-    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
+    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "where tokenizer.json (or vocab.json and merges.txt) is", defaultText: "the model directory");
 
     public IEnumerable<Option> Options => [prompt, input, tokenizer];
 
@@ -26,12 +26,12 @@ internal sealed record PromptInput(string? Prompt, IReadOnlyList<int>? Input, st
     public bool Given => Prompt is not null || Input is not null;
 
     /// <summary>
-    /// The GPT-2 tokenizer of <c>--tokenizer</c>, else of the model's directory when it has one; null for
-    /// a PrefixLab model file (digit tasks), whose tokens are their ids.
+    /// The tokenizer of <c>--tokenizer</c>, else of the model's directory when it has one (GPT-2's or a
+    /// Llama-family <c>tokenizer.json</c>); null for a PrefixLab model file (digit tasks), whose tokens are their ids.
     /// </summary>
-    public Gpt2Tokenizer? Tokenizer(string modelPath) =>
-        TokenizerDir is not null ? Gpt2Tokenizer.Load(TokenizerDir)
-        : Directory.Exists(modelPath) && Gpt2Tokenizer.Exists(modelPath) ? Gpt2Tokenizer.Load(modelPath)
+    public ITokenizer? Tokenizer(string modelPath) =>
+        TokenizerDir is not null ? Tokenizers.Load(TokenizerDir)
+        : Directory.Exists(modelPath) && Tokenizers.Exists(modelPath) ? Tokenizers.Load(modelPath)
         : null;
 
     /// <summary>The input's token ids, or null when neither option was given.</summary>
@@ -47,7 +47,7 @@ internal sealed record PromptInput(string? Prompt, IReadOnlyList<int>? Input, st
             return null;
         }
         var tokenizer = Tokenizer(modelPath)
-            ?? throw new PrefixLabException($"--prompt needs a GPT-2 tokenizer: '{modelPath}' is not a Hugging Face directory, give --tokenizer DIR");
-        return tokenizer.Encode(Prompt);
+            ?? throw new PrefixLabException($"--prompt needs a tokenizer: '{modelPath}' is not a Hugging Face directory with one, give --tokenizer DIR");
+        return tokenizer.EncodeSequence(Prompt);
     }
 }

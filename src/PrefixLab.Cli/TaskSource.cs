@@ -8,7 +8,7 @@ namespace PrefixLab.Cli;
 
 /// <summary>
 /// What <c>tune</c> and <c>eval</c> train or score on: a digit task by name (<c>--task</c>) or a text
-/// task from the user's file (<c>--data</c>, tokenised with the checkpoint's GPT-2 tokenizer). Both go
+/// task from the user's file (<c>--data</c>, tokenised with the checkpoint's tokenizer: <see cref="Tokenizers.Load"/>). Both go
 /// to the one training loop and an exact-match evaluation.
 /// </summary>
 internal sealed class TaskSource
@@ -40,22 +40,18 @@ internal sealed class TaskSource
         {
             return new TaskSource(TaskData.Of(task));
         }
-        if (Directory.Exists(modelPath))
-        {
-            CheckTextModel(ModelLoader.ModelType(modelPath), "--data");
-        }
         string dir = tokenizerDir ?? modelPath;
-        PrefixLabException.Check(Gpt2Tokenizer.Exists(dir), $"'{dir}' has no GPT-2 tokenizer (vocab.json and merges.txt, or tokenizer.json); name one with --tokenizer DIR");
-        return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames), Gpt2Tokenizer.Load(dir).Encode), ("--data", data!), ("--tokenizer", dir));
+        PrefixLabException.Check(tokenizerDir is not null || Directory.Exists(modelPath),
+            $"--data needs a tokenizer: '{modelPath}' is not a folder; name a tokenizer folder with --tokenizer DIR");
+        var tokenizer = Tokenizers.Load(dir);
+        return new TaskSource(TaskData.Of(TextTask.Load(data!, labelName, labelNames), tokenizer), ("--data", data!), ("--tokenizer", dir)) { Tokenizer = tokenizer };
     }
 
-    /// <summary>
-    /// Refuses text (given with <paramref name="flag"/>) for a model of family <paramref name="family"/>
-    /// other than GPT: its tokenizer (<c>tokenizer.json</c> of a Llama-family folder) is not read yet.
-    /// </summary>
-    public static void CheckTextModel(string family, string flag) =>
-        PrefixLabException.Check(family is "gpt" or "gpt2",
-            $"{flag}: text on a {family} model needs its own tokenizer (tokenizer.json), which PrefixLab reads only for GPT-2 so far; give token ids (--tokens, --task) instead");
+    /// <summary>The tokenizer of a text task (<c>--data</c>), null for a digit task.</summary>
+    public ITokenizer? Tokenizer { get; private init; }
+
+    /// <summary>Refuses a text task's tokenizer that makes ids <paramref name="model"/> has no embedding for.</summary>
+    public void CheckFits(ILanguageModel model) => Tokenizer?.CheckFits(model.Shape.VocabSize);
 
     /// <summary>Adds the files the task is read from to the inputs no output may overwrite.</summary>
     public OutputPlan AddInputsTo(OutputPlan plan)
@@ -92,7 +88,7 @@ internal sealed class TaskSourceOptions : IOptionGroup
         "a text task: JSON lines, CSV or Parquet with text and label (\"TEXT: … EMOTION: label\"); a folder: its .parquet files (or data/*.parquet), "
         + "split by file name (train-*, validation-*, test-*); integer labels named by the dataset's ClassLabel");
     private readonly Option<string[]> labelNames = Opt.List("--label-names", "A,B", "with --data: names of integer labels 0, 1, … (overrides the dataset's own)", "label", keepBlanks: true);
-    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --data: where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
+    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --data: where tokenizer.json (or vocab.json and merges.txt) is", defaultText: "the model directory");
     private readonly Option<string> labelName = Opt.TextOr("--label-name", "WORD", "with --data: the word before the label", "EMOTION");
 
     public IEnumerable<Option> Options => [task, data, labelNames, tokenizer, labelName];

@@ -44,6 +44,7 @@ internal sealed class EvalCommand : CliCommand
         PrefixLabException.Check(split == DataSplit.Test || task.HasValidation, "--split validation needs a digit task (--task) or --data with a validation split");
 
         using var loaded = AdaptedModel.Load(path, adapterPath, load);
+        task.CheckFits(loaded.Model);
         if (prefixSize is int p)
         {
             ContextKnobs.CheckPrefixSize(loaded.Model, p, "option --prefix-size");

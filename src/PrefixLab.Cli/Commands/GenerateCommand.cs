@@ -9,15 +9,16 @@ using static TorchSharp.torch;
 namespace PrefixLab.Cli.Commands;
 
 /// <summary>
-/// <c>prefixlab generate</c>: greedy, cached generation. Text prompts go through GPT-2's tokenizer;
+/// <c>prefixlab generate</c>: greedy, cached generation. Text prompts go through the model folder's
+/// tokenizer (GPT-2's, or a Llama-family <c>tokenizer.json</c>: <see cref="Tokenizers.Load"/>);
 /// token ids (or printable ASCII, the constructions' vocabulary) are fed as they are.
 /// </summary>
 internal sealed class GenerateCommand : CliCommand
 {
     private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2, Llama, Mistral or Qwen2 folder");
     private readonly Option<string?> adapter = Opt.Text("--adapter", "PATH", "a PrefixLab adapter file or a PEFT adapter directory");
-    private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "text to continue, tokenized with GPT-2's BPE; stops at <|endoftext|>");
-    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --prompt: where vocab.json and merges.txt (or tokenizer.json) are", defaultText: "the model directory");
+    private readonly Option<string?> prompt = Opt.Text("--prompt", "TEXT", "text to continue, tokenized with the model's tokenizer (with the BOS its config asks for); stops at its end-of-sequence token");
+    private readonly Option<string?> tokenizer = Opt.Text("--tokenizer", "DIR", "with --prompt: where tokenizer.json (or vocab.json and merges.txt) is", defaultText: "the model directory");
     private readonly Option<int[]> tokens = Opt.TokenIds("--tokens", "the input as token ids, e.g. \"3 1 4\"", "none");
     private readonly Option<string?> text = Opt.Text("--text", "T", "the input as printable ASCII (id = character - 32); prints text");
     private readonly Option<bool> ascii = Opt.Flag("--ascii", "print generated ids as printable ASCII");
@@ -27,7 +28,7 @@ internal sealed class GenerateCommand : CliCommand
     private readonly LoadFlags load = new();
 
     public GenerateCommand()
-        : base("generate", "greedy generation from a model (GPT-2 text or token ids), with an adapter if given")
+        : base("generate", "greedy generation from a model (text or token ids), with an adapter if given")
     {
         maxNew.Aliases.Add("--new");
         Declare([model, adapter, prompt, tokenizer, tokens, text, ascii, maxNew, prefixSize, json, .. load.Options]);
@@ -47,10 +48,12 @@ internal sealed class GenerateCommand : CliCommand
         if (promptText is not null)
         {
             using var loaded = AdaptedModel.Load(path, adapterPath, loadOptions);
-            TaskSource.CheckTextModel(loaded.Model.Family.Name, "--prompt");
-            var bpe = Gpt2Tokenizer.Load(parse.GetValue(tokenizer) ?? path);
-            var result = TextGeneration.Greedy(loaded.Model, bpe, promptText, newTokens, loaded.Method?.PaddingRows ?? 0);
-            Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(result, ModelFile.Json) : promptText + result.Text);
+            string? tokenizerDir = parse.GetValue(tokenizer);
+            PrefixLabException.Check(tokenizerDir is not null || Directory.Exists(path),
+                $"--prompt needs a tokenizer: '{path}' is not a folder; name a tokenizer folder with --tokenizer DIR");
+            var textTokenizer = Tokenizers.Load(tokenizerDir ?? path);
+            var result = TextGeneration.Greedy(loaded.Model, textTokenizer, promptText, newTokens, loaded.Method?.PaddingRows ?? 0);
+            Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(result, ModelFile.Json) : promptText + TextGeneration.TextAfterPrompt(textTokenizer, result));
             return 0;
         }
 

@@ -50,6 +50,7 @@ internal sealed class TuneCommand : CliCommand
         var task = taskOptions.Read(parse, modelPath);
         var (model, info) = ModelLoader.Load(modelPath, load.Read(parse));
         using var _ = model;
+        task.CheckFits(model);
         PrefixLabException.Check(format != TuneFormat.PrefixLab || !TuningMethods.Get(methodName).SavesModel || ModelFile.Holds(model),
             $"a PrefixLab model file holds GPT models; save {methodName} of this {model.Family.Name} model as a Hugging Face folder with --format hf");
         var settings = method.Read(parse, model, info.PrefixSize, TuningMethods.Get(methodName));

@@ -57,6 +57,26 @@ public static class Tokenizers
             $"the tokenizer of {tokenizer.Source} has {tokenizer.VocabularySize} token ids, more than the model's vocab_size {modelVocabularySize}: it belongs to another model");
 
     /// <summary>
+    /// The ids of <paramref name="text"/> as a sequence on its own, as Hugging Face's <c>tokenizer(text)</c>
+    /// gives them: with the BOS/EOS the tokenizer's config asks for (Llama's BOS; nothing for GPT-2).
+    /// </summary>
+    public static int[] EncodeSequence(this ITokenizer tokenizer, string text) => tokenizer.Encode(text, addSpecialTokens: true);
+
+    /// <summary>
+    /// The ids <paramref name="continuation"/> gets when it follows <paramref name="prompt"/> in one text:
+    /// the ids of the whole text past those of the prompt. A SentencePiece tokenizer given the continuation
+    /// alone would mark its leading space twice (<c>▁▁joy</c>) and, for Llama, put a BOS in front. When the
+    /// whole text's ids do not begin with the prompt's (a merge across the seam), the continuation is
+    /// encoded alone, without special tokens.
+    /// </summary>
+    public static int[] EncodeContinuation(this ITokenizer tokenizer, string prompt, string continuation)
+    {
+        int[] head = tokenizer.Encode(prompt, addSpecialTokens: false);
+        int[] whole = tokenizer.Encode(prompt + continuation, addSpecialTokens: false);
+        return whole.AsSpan().StartsWith(head) ? whole[head.Length..] : tokenizer.Encode(continuation, addSpecialTokens: false);
+    }
+
+    /// <summary>
     /// The tokenizer of <paramref name="directory"/>: GPT-2's from <c>vocab.json</c> + <c>merges.txt</c>, or
     /// from a <c>tokenizer.json</c> whose pre-tokenizer is GPT-2's plain <c>ByteLevel</c>; any other
     /// <c>tokenizer.json</c> (Llama 2/3, TinyLlama, Mistral, Qwen2, SmolLM) as <see cref="HfTokenizer"/>, with

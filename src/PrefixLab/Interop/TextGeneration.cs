@@ -4,9 +4,9 @@ using static TorchSharp.torch;
 namespace PrefixLab.Interop;
 
 /// <summary>A greedy continuation of a text prompt.</summary>
-/// <param name="PromptIds">The prompt's token ids (without padding).</param>
-/// <param name="NewIds">The generated ids, up to and excluding an end-of-text token.</param>
-/// <param name="Text">The generated text.</param>
+/// <param name="PromptIds">The prompt's token ids (without padding; with the BOS a Llama tokenizer adds).</param>
+/// <param name="NewIds">The generated ids, up to and excluding the tokenizer's end-of-sequence token.</param>
+/// <param name="Text">The generated ids decoded on their own, as Hugging Face's <c>tokenizer.decode(new_ids)</c>.</param>
 public sealed record TextContinuation(int[] PromptIds, int[] NewIds, string Text);
 
 /// <summary>Greedy text generation with a tokenizer, through <see cref="Generation.Greedy"/> and its key/value cache.</summary>
@@ -14,13 +14,15 @@ public static class TextGeneration
 {
     /// <summary>
     /// Continues <paramref name="prompt"/> by up to <paramref name="maxNew"/> greedily chosen tokens,
-    /// stopping at <c>&lt;|endoftext|&gt;</c>. <paramref name="paddingRows"/> padding tokens go in front
+    /// stopping at the tokenizer's end-of-sequence token (GPT-2's <c>&lt;|endoftext|&gt;</c>, Llama's
+    /// <c>&lt;/s&gt;</c>). The prompt is encoded as Hugging Face's <c>tokenizer(prompt)</c> encodes it, with the
+    /// BOS that the tokenizer's config asks for. <paramref name="paddingRows"/> padding tokens go in front
     /// of the prompt for methods whose vectors take their place (soft prompts, the paper's prefix).
     /// </summary>
-    public static TextContinuation Greedy(ILanguageModel model, Gpt2Tokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
+    public static TextContinuation Greedy(ILanguageModel model, ITokenizer tokenizer, string prompt, int maxNew, int paddingRows = 0)
     {
         tokenizer.CheckFits(model.Shape.VocabSize);
-        var ids = tokenizer.Encode(prompt);
+        var ids = tokenizer.EncodeSequence(prompt);
         PrefixLabException.Check(ids.Length > 0 || paddingRows > 0, "the prompt is empty");
         PrefixLabException.Check(maxNew >= 0, $"new tokens must be 0 or more (got {maxNew})");
         int total = paddingRows + ids.Length + maxNew;
@@ -34,10 +36,23 @@ public static class TextGeneration
             using var generated = Generation.Greedy(model, tokens, maxNew);
             next = [.. generated.data<long>().ToArray().Select(i => (int)i)];
         }
-        if (tokenizer.EndOfTextId is int end && next.IndexOf(end) is var stop and >= 0)
+        if (tokenizer.EosId is int end && next.IndexOf(end) is var stop and >= 0)
         {
             next = next[..stop];
         }
         return new TextContinuation(ids, [.. next], tokenizer.Decode(next));
+    }
+
+    /// <summary>
+    /// The text that <paramref name="continuation"/>'s new ids add after its prompt's: the decode of prompt
+    /// and new ids together past the decode of the prompt's. A SentencePiece decoder drops the leading space
+    /// of the first token it decodes, so the new ids decoded alone (<see cref="TextContinuation.Text"/>) would
+    /// join the prompt's last word; for GPT-2's byte-level BPE the two are the same.
+    /// </summary>
+    public static string TextAfterPrompt(ITokenizer tokenizer, TextContinuation continuation)
+    {
+        string head = tokenizer.Decode(continuation.PromptIds);
+        string whole = tokenizer.Decode([.. continuation.PromptIds, .. continuation.NewIds]);
+        return whole.StartsWith(head, StringComparison.Ordinal) ? whole[head.Length..] : continuation.Text;
     }
 }

@@ -55,16 +55,20 @@ public sealed class TextSamples
     public int LongestContext => PaddingRows + All.Max(s => s.Prompt.Length + s.Answer.Length) - 1;
 
     /// <summary>
-    /// Tokenises <paramref name="task"/> with <paramref name="encode"/>. An example goes to the split its
-    /// file names, otherwise to the one a hash of its prompt's ids picks (a quarter are test, the rest train).
+    /// Tokenises <paramref name="task"/> with <paramref name="encode"/>, the answers with
+    /// <paramref name="encodeAnswer"/> (prompt text, answer text → the answer's ids after the prompt's) when
+    /// given. An example goes to the split its file names, otherwise to the one a hash of its prompt's ids
+    /// picks (a quarter are test, the rest train).
     /// </summary>
-    public static TextSamples Encode(TextTask task, Func<string, int[]> encode, int paddingRows)
+    public static TextSamples Encode(TextTask task, Func<string, int[]> encode, int paddingRows, Func<string, string, int[]>? encodeAnswer = null)
     {
+        encodeAnswer ??= (_, answer) => encode(answer);
         PrefixLabException.Check(paddingRows >= 0, $"padding rows must be 0 or more (got {paddingRows})");
         var splits = new Dictionary<DataSplit, List<TextSample>> { [DataSplit.Train] = [], [DataSplit.Test] = [], [DataSplit.Validation] = [] };
         foreach (var example in task.Examples)
         {
-            var sample = new TextSample(encode(task.Prompt(example.Text)), encode(TextTask.Answer(example.Label)));
+            string prompt = task.Prompt(example.Text);
+            var sample = new TextSample(encode(prompt), encodeAnswer(prompt, TextTask.Answer(example.Label)));
             PrefixLabException.Check(sample.Answer.Length > 0, $"label '{example.Label}' has no tokens");
             splits[example.Split ?? Splits.Of(sample.Prompt)].Add(sample);
         }

@@ -1,4 +1,5 @@
 using PrefixLab.Evaluation;
+using PrefixLab.Interop;
 using PrefixLab.Model;
 using PrefixLab.Tasks;
 using PrefixLab.Training;
@@ -15,12 +16,14 @@ public sealed class TaskData
     private readonly ITask? digits;
     private readonly TextTask? text;
     private readonly Func<string, int[]>? encode;
+    private readonly Func<string, string, int[]>? encodeAnswer;
 
-    private TaskData(ITask? digits, TextTask? text, Func<string, int[]>? encode)
+    private TaskData(ITask? digits, TextTask? text, Func<string, int[]>? encode, Func<string, string, int[]>? encodeAnswer = null)
     {
         this.digits = digits;
         this.text = text;
         this.encode = encode;
+        this.encodeAnswer = encodeAnswer;
     }
 
     /// <summary>The task's name.</summary>
@@ -35,12 +38,20 @@ public sealed class TaskData
     /// <summary>A digit task.</summary>
     public static TaskData Of(ITask task) => new(task, null, null);
 
-    /// <summary>Labelled texts, encoded by <paramref name="encode"/> (a GPT-2 tokenizer's <c>Encode</c>).</summary>
+    /// <summary>Labelled texts, prompts and answers each encoded by <paramref name="encode"/> alone.</summary>
     public static TaskData Of(TextTask task, Func<string, int[]> encode) => new(null, task, encode);
+
+    /// <summary>
+    /// Labelled texts, encoded by <paramref name="tokenizer"/> as Hugging Face's <c>tokenizer(prompt + answer)</c>
+    /// would: the prompt with the BOS/EOS the tokenizer's config asks for (Llama's BOS, nothing for GPT-2),
+    /// the answer as the ids that follow the prompt's in the whole text (<see cref="Tokenizers.EncodeContinuation"/>).
+    /// </summary>
+    public static TaskData Of(TextTask task, ITokenizer tokenizer) =>
+        new(null, task, tokenizer.EncodeSequence, tokenizer.EncodeContinuation);
 
     /// <summary>The texts encoded behind <paramref name="paddingRows"/> padding rows (texts only).</summary>
     public TextSamples Samples(int paddingRows) =>
-        text is null ? throw new InvalidOperationException($"task '{Name}' is a digit task, not texts") : TextSamples.Encode(text, encode!, paddingRows);
+        text is null ? throw new InvalidOperationException($"task '{Name}' is a digit task, not texts") : TextSamples.Encode(text, encode!, paddingRows, encodeAnswer);
 
     /// <summary>The training job of <paramref name="method"/> on this task with <paramref name="paddingRows"/> in front of each input.</summary>
     public TrainingJob Job(ILanguageModel model, ITuningMethod method, int paddingRows, TrainOptions options, double weightDecay, string baseFingerprint) =>

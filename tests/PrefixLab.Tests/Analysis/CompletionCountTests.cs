@@ -157,7 +157,7 @@ public class CompletionCountTests
             (["--adapters", wide], "with P = 2"),
             (["--virtual-from", Path.Combine(dir, "nowhere")], "directory not found"),
             (["--input", "3 99"], "prompt tokens must be between 0 and 39"),
-            (["--prompt", "hello"], "--prompt needs a GPT-2 tokenizer"),
+            (["--prompt", "hello"], "--prompt needs a tokenizer"),
             (["--length", "40"], "positions, the model has 16"),
         })
         {
