@@ -33,7 +33,11 @@ public static class Generation
                 var hidden = model.Hidden(input, cache);
                 var next = model.Head(hidden[.., ^1..]).argmax(-1).MoveToOuterDisposeScope();
                 generated.Add(next);
-                sequence = cat([sequence, next], 1).MoveToOuterDisposeScope();
+                // With the cache, the next step feeds only the new token: the whole sequence is not needed.
+                if (!useCache)
+                {
+                    sequence = cat([sequence, next], 1).MoveToOuterDisposeScope();
+                }
                 input = useCache ? next : sequence;
             }
             var result = newTokens == 0 ? zeros(prompt.shape[0], 0, dtype: ScalarType.Int64) : cat(generated, 1);

@@ -92,8 +92,10 @@ internal sealed class Attention : Module
         // row i sits at key column i + (keys - queries), and sees every key up to that column.
         long keyCount = k.shape[2];
         var scores = products.MatMul(q, k.transpose(-2, -1)).mul_(scale);
-        using (var future = ones(length, keyCount, ScalarType.Bool).triu_(keyCount - length + 1))
+        // A single query row (a decoding step) is the last position and sees every key: nothing to mask.
+        if (length > 1)
         {
+            using var future = ones(length, keyCount, ScalarType.Bool).triu_(keyCount - length + 1);
             scores = scores.masked_fill_(future, float.NegativeInfinity);
         }
         scores = hook_attn_scores.Run(scores, position);
