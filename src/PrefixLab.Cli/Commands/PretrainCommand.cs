@@ -78,6 +78,6 @@ internal sealed class PretrainCommand : CliCommand
         return 0;
     }
 
-    /// <summary>Digits 0..9 and the histogram's 10: one vocabulary for every built-in task.</summary>
-    private static int DefaultVocab => TaskRegistry.Default.Names.Max(n => TaskRegistry.Default.Get(n).MaxToken) + 1;
+    /// <summary>Digits 0..9 and the histogram's 10: the vocabulary the digit tasks share (topic-bytes needs --vocab 256).</summary>
+    private static int DefaultVocab => TaskRegistry.Default.SharedVocabulary;
 }

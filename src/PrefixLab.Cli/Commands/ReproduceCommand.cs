@@ -8,9 +8,10 @@ namespace PrefixLab.Cli.Commands;
 internal sealed class ReproduceCommand : CliCommand
 {
     private readonly Option<Profile?> profileOption = Opt.Parsed("--profile", string.Join('|', Profiles.All.Select(p => p.Name)),
-        "quick: scaled down to under 45 minutes here; paper: the paper's sizes; smoke: a few minutes, checks the pipeline and decides nothing",
+        "quick: scaled down, 3 seeds (--plan estimates its time here); paper: the paper's sizes; smoke: a few minutes, checks the pipeline and decides nothing",
         Profiles.Get, Profiles.Quick);
-    private readonly Option<int> seedsOption = Opt.Int("--seeds", "seeds per experiment; tables show mean ± std when K > 1", 1, 1, 100, "K");
+    private readonly Option<int?> seedsOption = Opt.IntOrNull("--seeds", "seeds per experiment; tables show mean ± std and 95% intervals when K > 1", 1, 100,
+        $"{Profiles.DefaultSeeds(Profiles.Get(Profiles.Quick))} for quick, {Profiles.DefaultSeeds(Profiles.Get(Profiles.Smoke))} for smoke and {Profiles.DefaultSeeds(Profiles.Get(Profiles.Paper))} for paper", "K");
     private readonly Option<string[]> onlyOption = Opt.List("--only", "NAME,NAME", "run only these specs", "spec", "every spec");
     private readonly Option<string> outOption = Opt.TextOr("--out", "DIR",
         "where report.md, index.html, results.json and figures/ go: a folder or new, and those names not existing devices, pipes or folders", "report");
@@ -46,7 +47,7 @@ internal sealed class ReproduceCommand : CliCommand
     protected override int Run(ParseResult parse)
     {
         var profile = parse.GetValue(profileOption) ?? Profiles.Get(Profiles.Quick);
-        int seeds = parse.GetValue(seedsOption);
+        int seeds = parse.GetValue(seedsOption) ?? Profiles.DefaultSeeds(profile);
         var only = parse.GetValue(onlyOption) is { Length: > 0 } names ? names : null;
         string output = parse.GetRequiredValue(outOption);
         string specsDirectory = parse.GetValue(specsOption) ?? DefaultSpecs();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PrefixLab.Analysis;
 using PrefixLab.Interop;
+using PrefixLab.Tasks;
 using PrefixLab.Training;
 using PrefixLab.Util;
 
@@ -31,6 +32,9 @@ public sealed record CompletionSetup(ModelSetup Model, PretrainSetup Pretrain, i
 /// <c>virtual/distinct-share</c> (percent of the V) and <c>virtual/targets-hit</c> (percent of the
 /// virtual tokens whose continuation is their target); with more virtual tokens than V,
 /// <c>virtual-all/tried</c>, <c>virtual-all/distinct</c> and <c>virtual-all/targets-hit</c> over all of them.
+/// On a model pretrained on <see cref="TopicBytesTask"/>, also <c>language/distinct</c> (the language's own
+/// greedy continuations of the single bytes) and <c>real/language-greedy</c> (percent of the real tokens
+/// whose continuation is the language's).
 /// </summary>
 public sealed class CompletionCountRunner : IExperimentRunner
 {
@@ -41,7 +45,7 @@ public sealed class CompletionCountRunner : IExperimentRunner
     public string Kind => KindName;
 
     /// <inheritdoc />
-    public int Version => 1;
+    public int Version => 2;
 
     /// <inheritdoc />
     public void Validate(ExperimentSpec spec)
@@ -70,6 +74,10 @@ public sealed class CompletionCountRunner : IExperimentRunner
         if (setup.VirtualCount(profile, vocab) > vocab)
         {
             names.AddRange(counts.Select(c => new MetricName($"virtual-all/{c}")));
+        }
+        if (Language(setup) is not null)
+        {
+            names.AddRange([new("language/distinct"), new("real/language-greedy")]);
         }
         return names;
     }
@@ -133,7 +141,8 @@ public sealed class CompletionCountRunner : IExperimentRunner
         var prompt = setup.Prompt ?? [];
 
         context.Report($"continuations of all {vocab} real tokens", null);
-        var real = CompletionCount.Tally(CompletionCount.Real(model, prompt, length));
+        var realContinuations = CompletionCount.Real(model, prompt, length);
+        var real = CompletionCount.Tally(realContinuations);
 
         // All virtual tokens train as one batch, each on a distinct random target of its own.
         int count = setup.VirtualCount(profile, vocab), steps = setup.Steps.For(profile);
@@ -173,7 +182,16 @@ public sealed class CompletionCountRunner : IExperimentRunner
         {
             Count("virtual-all", targets.Count);
         }
-        notes.Add($"with V = {vocab} a share moves by {100.0 / vocab:F0} points per continuation, and real tokens can give at most {vocab} however the model is trained (the paper's shares are over 32,000 and 48,218 tokens of LLaMA-7B); a larger vocabulary needs another pretrained model, which this comparison does not train");
+        if (Language(setup) is { } language)
+        {
+            // The language's own greedy continuations: the structure a model that learnt it binds real tokens to.
+            var own = Enumerable.Range(0, vocab).Select(t => language.GreedyContinuation(t, length)).ToList();
+            int matching = own.Zip(realContinuations).Count(p => p.First.SequenceEqual(p.Second));
+            metrics["language/distinct"] = CompletionCount.Tally(own).Distinct;
+            metrics["real/language-greedy"] = 100.0 * matching / vocab;
+            notes.Add($"the language itself continues the {vocab} single bytes greedily in {metrics["language/distinct"]} distinct ways (one per topic); {matching} of the {vocab} real tokens continue exactly so on the trained model");
+        }
+        notes.Add(string.Create(CultureInfo.InvariantCulture, $"with V = {vocab} a share moves by {100.0 / vocab:G2} points per continuation, and real tokens can give at most {vocab} however the model is trained (the paper's shares are over 32,000 and 48,218 tokens of LLaMA-7B)"));
         return new SeedResult(metrics, notes);
     }
 
@@ -186,6 +204,13 @@ public sealed class CompletionCountRunner : IExperimentRunner
         PrefixLabException.Check(setup.VirtualTokens is null || Profiles.All.All(p => setup.VirtualTokens.For(p) >= 1), $"spec '{spec.Name}': virtual_tokens must be at least 1");
         return setup;
     }
+
+    /// <summary>
+    /// The pretraining task when it is a language with a greedy continuation of its own
+    /// (<see cref="TopicBytesTask"/>) and no prompt follows the token, else null.
+    /// </summary>
+    private static TopicBytesTask? Language(CompletionSetup setup) =>
+        setup.Prompt is not { Count: > 0 } ? TaskRegistry.Default.Get(setup.Pretrain.Task) as TopicBytesTask : null;
 
     /// <summary>The base model's architecture: a tuning spec's with no runs, so equal setups give equal configs and one cached base.</summary>
     private static Model.GptConfig Config(CompletionSetup setup, Profile profile) =>

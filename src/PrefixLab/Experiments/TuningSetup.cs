@@ -14,13 +14,14 @@ namespace PrefixLab.Experiments;
 public sealed record ModelSetup(Sized<int> Layers, Sized<int> Heads, Sized<int> Width, Sized<int> PrefixSize, bool AttnLayernorm = true)
 {
     /// <summary>
-    /// The architecture under <paramref name="profile"/>: every task's tokens, and a block that fits
+    /// The architecture under <paramref name="profile"/>: the pretraining task's vocabulary (the digit
+    /// tasks share one, so a digit model can be tuned on any of them), and a block that fits
     /// <paramref name="pretrainTask"/> behind <paramref name="prefixSize"/> padding positions.
     /// </summary>
     public GptConfig Config(string pretrainTask, int prefixSize, Profile profile)
     {
         var task = TaskRegistry.Default.Get(pretrainTask);
-        int vocab = TaskRegistry.Default.Names.Max(n => TaskRegistry.Default.Get(n).MaxToken) + 1;
+        int vocab = TaskRegistry.Default.VocabularyOf(task);
         return new GptConfig(vocab, SequenceLayout.For(task, prefixSize).ContextLength, Layers.For(profile), Heads.For(profile), Width.For(profile), AttnLayerNorm: AttnLayernorm).Validate();
     }
 }

@@ -6,7 +6,10 @@ public sealed class TaskRegistry
     private readonly Dictionary<string, ITask> tasks = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> aliases = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The registry with the paper's tasks: ascending, descending, plus1, plus2, ascending-plus1, histogram, random.</summary>
+    /// <summary>
+    /// The registry with the paper's tasks (ascending, descending, plus1, plus2, ascending-plus1,
+    /// histogram, random) and the byte language of claim C1's count (topic-bytes).
+    /// </summary>
     public static TaskRegistry Default { get; } = CreateDefault();
 
     /// <summary>Registered task names, in registration order.</summary>
@@ -25,6 +28,15 @@ public sealed class TaskRegistry
         }
         return this;
     }
+
+    /// <summary>
+    /// The vocabulary every task without one of its own shares: its largest token + 1 (the digit tasks:
+    /// digits and the histogram's counts), so that one model can be tuned on any of them.
+    /// </summary>
+    public int SharedVocabulary => tasks.Values.Where(t => t is not IOwnVocabulary).Max(t => t.MaxToken) + 1;
+
+    /// <summary>The vocabulary of a model for <paramref name="task"/>: its own (<see cref="IOwnVocabulary"/>) or the shared one.</summary>
+    public int VocabularyOf(ITask task) => task is IOwnVocabulary own ? own.VocabSize : SharedVocabulary;
 
     /// <summary>The task called <paramref name="name"/> (or one of its aliases).</summary>
     public ITask Get(string name)
@@ -49,6 +61,7 @@ public sealed class TaskRegistry
             .Register(plus2, "+2", "add2")
             .Register(new AscendingPlusOneTask(), "↑+1", "asc+1")
             .Register(new HistogramTask(), "hist", "H")
-            .Register(new MixtureTask("random", [ascending, descending, plus1, plus2]), "mix");
+            .Register(new MixtureTask("random", [ascending, descending, plus1, plus2]), "mix")
+            .Register(new TopicBytesTask(), "bytes");
     }
 }

@@ -87,6 +87,25 @@ public class SmokeTests(ITestOutputHelper output)
         Assert.True(hits <= completions["virtual/distinct"]);
         Assert.Equal(16.0, completions["virtual-all/tried"]); // the smoke profile's virtual tokens, all trained at once
         Assert.InRange(completions["virtual-all/distinct"], completions["virtual/distinct"], 16);
+        // The count at V = 256 on the byte model: the real tokens' continuations generated again one token
+        // at a time, set against the language's own greedy continuations.
+        var bytes = first.Experiments.Single(o => o.Name == "completions-bytes").Metrics.ToDictionary(p => p.Key, p => p.Value.Mean);
+        var bytesSetup = specs.Single(s => s.Name == "completions-bytes").SetupAs<CompletionSetup>();
+        var bytesConfig = bytesSetup.Model.Config(bytesSetup.Pretrain.Task, 0, profile);
+        var language = (PrefixLab.Tasks.TopicBytesTask)PrefixLab.Tasks.TaskRegistry.Default.Get("topic-bytes");
+        var (bytesModel, _) = PrefixLab.Interop.ModelFile.Load(cache.PathOf("models", CachedTraining.BaseKey(bytesConfig, bytesSetup.Model, bytesSetup.Pretrain, profile, 1), ".safetensors"));
+        using (bytesModel)
+        {
+            bytesModel.eval();
+            Assert.Equal(256, bytesModel.Shape.VocabSize);
+            var generated = Enumerable.Range(0, 256).Select(t => GreedyReference.Continue(bytesModel, [t], 10)).ToList();
+            Assert.Equal(generated.Select(g => string.Join(' ', g)).Distinct().Count(), bytes["real/distinct"]);
+            int matching = Enumerable.Range(0, 256).Count(t => generated[t].SequenceEqual(language.GreedyContinuation(t, 10)));
+            Assert.Equal(100.0 * matching / 256, bytes["real/language-greedy"], 9);
+        }
+        Assert.Equal(256.0, bytes["real/tried"]);
+        Assert.Equal(256.0, bytes["virtual/tried"]);
+        Assert.DoesNotContain("virtual-all/tried", bytes.Keys); // the smoke profile trains exactly V virtual tokens
         Assert.Contains(first.Claims, c => c.Claim == "C6" && c.Rules.Any(r => r.Experiment == "prefix-spread" && r.Verdict == Verdict.NotDecided));
 
         string report = Path.Combine(dir, "report");

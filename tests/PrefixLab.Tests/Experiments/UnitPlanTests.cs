@@ -76,6 +76,19 @@ public class UnitPlanTests
     }
 
     [Theory]
+    [InlineData("quick", 3)]
+    [InlineData("smoke", 1)]
+    [InlineData("paper", 1)]
+    public void Without_seeds_the_quick_profile_plans_three_seeds_and_the_others_one(string profile, int seeds)
+    {
+        var (code, stdout, stderr) = CliTests.Run("reproduce", "--profile", profile, "--plan", "--only", "nb03", "--specs", SpecTests.SpecsDirectory(), "--cache", TestModels.TempDirectory());
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"nb03/seed-{seeds} ", stdout);
+        Assert.DoesNotContain($"nb03/seed-{seeds + 1} ", stdout);
+        Assert.Contains($"rules over {seeds} seed(s)", stdout);
+    }
+
+    [Theory]
     [InlineData("--unit nope", "no unit 'nope' in this plan")]
     [InlineData("--unit nb01/seed-1 --jobs 2", "--jobs goes with a plain reproduce or --plan")]
     [InlineData("--plan --collect", "give one")]
