@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PrefixLab.Experiments;
 using PrefixLab.Tests.Cli;
 using PrefixLab.Tests.Experiments;
 using Xunit.Abstractions;
@@ -111,6 +112,22 @@ public class LlamaReproduceTests(ITestOutputHelper output)
         Assert.Equal(2, run.Code);
         Assert.Contains("go with --llama DIR", Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.False(Directory.Exists(Path.Combine(work, "report")));
+    }
+
+    [Fact]
+    public void Without_llama_its_experiments_are_not_run_and_leave_the_claims_to_the_experiments_that_ran()
+    {
+        var specs = SpecLoader.LoadDirectory(SpecTests.SpecsDirectory()).Where(s => s.Name is "constructions" or "llama-completions").ToList();
+        var engine = new Engine(Engine.BuiltInRunners, new ResultCache(TestModels.TempDirectory()), Profiles.Get("smoke"), 1);
+        var run = engine.Run(specs, "test");
+        var llama = run.Experiments.Single(o => o.Name == "llama-completions");
+        Assert.Equal(ExperimentStatus.NotAvailable, llama.Status);
+        Assert.Equal("needs a Llama-family Hugging Face checkpoint (reproduce --llama DIR), and this machine has none", llama.Message);
+        var c1 = run.Claims.Single(c => c.Claim == "C1");
+        Assert.Contains(c1.Rules, r => r.Experiment == "llama-completions" && r.Verdict == Verdict.NotDecided);
+        var ran = c1.Rules.Where(r => r.Experiment == "constructions").Select(r => r.Verdict).Aggregate(Rules.Combine);
+        Assert.Equal(Verdict.Holds, ran);
+        Assert.Equal(ran, c1.Verdict);
     }
 
     /// <summary>The virtual tokens a partial-result file under <paramref name="runs"/> holds (0 when there is none).</summary>
