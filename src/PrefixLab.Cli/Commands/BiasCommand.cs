@@ -9,7 +9,7 @@ namespace PrefixLab.Cli.Commands;
 
 internal sealed class BiasCommand : CliCommand
 {
-    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face folder (GPT-2, Llama, Mistral, Qwen2)");
     private readonly Option<string> adapter = Opt.Required("--adapter", "PATH", "a soft-prompt, hard-prompt, prefix or prefix-kv adapter");
     private readonly AnalysisInputOptions inputs = new(64);
     private readonly Option<bool> lastInput = Opt.Flag("--last-input", "measure only the last input token's attention (as the paper's appendix does), not every content query");

@@ -14,7 +14,7 @@ internal sealed class CompletionsCommand : CliCommand
 {
     private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face folder (GPT-2, Llama, Mistral, Qwen2)");
     private readonly Option<string[]> adapters = Opt.List("--adapters", "A1,A2", "soft-prompt or prefix adapter files with one virtual token (P = 1)", "file");
     private readonly Option<string?> virtualFrom = Opt.Text("--virtual-from", "DIR", "every *.safetensors adapter in DIR (without it or --adapters: real tokens only)");
     private readonly Option<int> length = Opt.Int("--length", "tokens generated after the prompt, up to the model's positions − the prompt", 10, 1, 100_000, "K");

@@ -19,6 +19,10 @@ internal sealed class ReproduceCommand : CliCommand
     private readonly Option<string?> cacheOption = Opt.Text("--cache", "DIR", "trained models, adapters and finished results", defaultText: "runs/reproduce/PROFILE");
     private readonly Option<string?> gpt2Option = Opt.Text("--gpt2", "DIR", "with --text-data: a Hugging Face GPT-2 directory for the paper's appendix (C6: prefix-spread); without them that experiment is reported as not run");
     private readonly Option<string?> textDataOption = Opt.Text("--text-data", "FILE", "with --gpt2: labelled texts (.jsonl or .csv, as tune --data reads them)");
+    private readonly Option<string?> llamaOption = Opt.Text("--llama", "DIR", "a Llama-family Hugging Face folder for the paper's LLaMA experiments (C1: llama-completions, C2/C3: llama-identities); without it they are reported as not run");
+    private readonly Option<int?> llamaVirtualOption = Opt.IntOrNull("--llama-virtual-tokens", "with --llama: single virtual tokens trained and counted", 1, 10_000_000, "the spec's: the paper's 48,218 for the count", "N");
+    private readonly Option<int?> llamaLengthOption = Opt.IntOrNull("--llama-length", "with --llama: tokens generated after the token and the prompt", 1, 100_000, "the paper's 10", "K");
+    private readonly Option<string?> llamaPromptOption = Opt.Text("--llama-prompt", "IDS", "with --llama: token ids after the real or virtual token, e.g. \"1 450 4996\"", defaultText: "none, as the paper");
     private readonly Option<bool> planOption = Opt.Flag("--plan", "print the units of work, what each needs first and its estimated time, the total CPU-hours and the wall time on 1, 8 and 64 nodes; run nothing");
     private readonly Option<string?> unitOption = Opt.Text("--unit", "ID", "run one unit of the plan (an id --plan prints) against the cache, then stop: what a worker, a Slurm task or a Kubernetes Indexed Job runs");
     private readonly Option<bool> collectOption = Opt.Flag("--collect", "build the report from the cache only, training nothing; an experiment with a seed missing is reported failed");
@@ -41,7 +45,7 @@ internal sealed class ReproduceCommand : CliCommand
             """)
     {
         Declare([profileOption, seedsOption, onlyOption, outOption, specsOption, cacheOption, gpt2Option, textDataOption,
-            planOption, unitOption, collectOption, jobsOption, threadsOption, slurmOption, partitionOption, timeOption, slurmDirOption, dryRunOption, sinceOption, deviceOption]);
+            llamaOption, llamaVirtualOption, llamaLengthOption, llamaPromptOption, planOption, unitOption, collectOption, jobsOption, threadsOption, slurmOption, partitionOption, timeOption, slurmDirOption, dryRunOption, sinceOption, deviceOption]);
     }
 
     protected override int Run(ParseResult parse)
@@ -59,6 +63,9 @@ internal sealed class ReproduceCommand : CliCommand
         int jobs = parse.GetValue(jobsOption);
         int? threads = parse.GetValue(threadsOption);
         PrefixLabException.Check((gpt2 is null) == (textData is null), "--gpt2 DIR and --text-data FILE go together");
+        string? llama = parse.GetValue(llamaOption);
+        var llamaOverrides = new LlamaOverrides(parse.GetValue(llamaVirtualOption), parse.GetValue(llamaLengthOption), LlamaPrompt(parse.GetValue(llamaPromptOption)));
+        PrefixLabException.Check(llama is not null || llamaOverrides == new LlamaOverrides(), "--llama-virtual-tokens, --llama-length and --llama-prompt go with --llama DIR");
         PrefixLabException.Check(new[] { plan, unit is not null, collect, slurm }.Count(m => m) <= 1, "--plan, --unit, --collect and --slurm are different ways to run: give one");
         PrefixLabException.Check(jobs == 1 || !(unit is not null || collect || slurm), "--jobs goes with a plain reproduce or --plan, not with --unit, --collect or --slurm");
         PrefixLabException.Check(slurm || !(parse.GetResult(partitionOption) is not null || parse.GetResult(timeOption) is not null || parse.GetResult(slurmDirOption) is not null || parse.GetValue(dryRunOption)),
@@ -69,9 +76,9 @@ internal sealed class ReproduceCommand : CliCommand
         if (writesReport)
         {
             new OutputPlan().Directory("--out", output, "report.md", "index.html", "results.json").Directory("--out's figures", Path.Combine(output, "figures"))
-                .Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Check();
+                .Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Input("--llama", llama).Check();
         }
-        new OutputPlan().Directory("--cache", cacheDirectory).Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Check();
+        new OutputPlan().Directory("--cache", cacheDirectory).Input("--specs", specsDirectory).Input("--gpt2", gpt2).Input("--text-data", textData).Input("--llama", llama).Check();
         if (threads is int t)
         {
             TorchSharp.torch.set_num_threads(t);
@@ -84,7 +91,11 @@ internal sealed class ReproduceCommand : CliCommand
             PrefixLabException.Check(unknown is null, $"no spec named '{unknown}' (known: {string.Join(", ", specs.Select(s => s.Name))})");
             specs = [.. specs.Where(s => only.Contains(s.Name))];
         }
+        // The Llama folder is checked before any spec loads or anything runs.
+        var llamaRunners = llama is null ? [] : LlamaRunner.For(llama, llamaOverrides);
+        specs = [.. specs.Select(s => LlamaRunner.Apply(s, llamaOverrides))];
         IEnumerable<IExperimentRunner> runners = gpt2 is null ? Engine.BuiltInRunners : [.. Engine.BuiltInRunners, new Gpt2SpreadRunner(gpt2, textData!)];
+        runners = [.. runners, .. llamaRunners];
         var engine = new Engine(runners, new ResultCache(cacheDirectory), profile, seeds);
         engine.Validate(specs);
         var units = new ReproduceUnits(engine, specs, WorkerArguments(parse, profile, seeds, specsDirectory, cacheDirectory));
@@ -167,6 +178,17 @@ internal sealed class ReproduceCommand : CliCommand
         {
             args.AddRange(["--gpt2", Path.GetFullPath(gpt2), "--text-data", Path.GetFullPath(parse.GetValue(textDataOption)!)]);
         }
+        if (parse.GetValue(llamaOption) is { } llama)
+        {
+            args.AddRange(["--llama", Path.GetFullPath(llama)]);
+            foreach (var (option, value) in new (string, object?)[] { ("--llama-virtual-tokens", parse.GetValue(llamaVirtualOption)), ("--llama-length", parse.GetValue(llamaLengthOption)), ("--llama-prompt", parse.GetValue(llamaPromptOption)) })
+            {
+                if (value is not null)
+                {
+                    args.AddRange([option, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!]);
+                }
+            }
+        }
         if (parse.GetValue(threadsOption) is int threads)
         {
             args.AddRange(["--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
@@ -176,6 +198,19 @@ internal sealed class ReproduceCommand : CliCommand
             args.AddRange(["--device", device]);
         }
         return args;
+    }
+
+    /// <summary>The ids of <c>--llama-prompt</c> ("1 450 4996"; empty for none), or null when it is not given.</summary>
+    private static int[]? LlamaPrompt(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        var parts = text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
+        PrefixLabException.Check(parts.All(p => int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)),
+            $"--llama-prompt: '{text}' is not a list of token ids (e.g. \"1 450 4996\")");
+        return [.. parts.Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
     }
 
     private static DateTime ParseTime(string text) =>

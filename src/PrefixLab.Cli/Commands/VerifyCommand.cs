@@ -9,8 +9,8 @@ namespace PrefixLab.Cli.Commands;
 
 internal sealed class VerifyCommand : CliCommand
 {
-    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face GPT-2 directory");
-    private readonly Option<string> adapter = Opt.Required("--adapter", "PATH", "soft-prompt, hard-prompt, prefix or prefix-kv adapter; LoRA adapters and fully fine-tuned model files get the attention shift only");
+    private readonly Option<string> model = Opt.Required("--model", "PATH", "a PrefixLab model file or a Hugging Face folder (GPT-2, Llama, Mistral, Qwen2)");
+    private readonly Option<string> adapter = Opt.Required("--adapter", "PATH", "soft-prompt, hard-prompt, prefix or prefix-kv adapter; LoRA adapters and fully fine-tuned models (a model file or Hugging Face folder) get the attention shift only");
     private readonly AnalysisInputOptions inputs = new(32);
     private readonly Option<bool> float64 = Opt.Flag("--double", "run model and adapter in float64");
     private readonly Option<double?> tolerance = Opt.DoubleOrNull("--tolerance", "largest error that counts as rounding", 0, 1, defaultText: "1e-5 in float32, 1e-12 with --double");

@@ -8,9 +8,9 @@ namespace PrefixLab.Analysis;
 /// hooks, so a prefix's replaced rows and extra keys and values are included).
 /// </summary>
 /// <param name="Input">The attention input before its LayerNorm (<c>hook_resid_pre</c>), <c>[batch, position, width]</c>.</param>
-/// <param name="Queries"><c>[batch, head, position, head_dim]</c>.</param>
-/// <param name="Keys"><c>[batch, head, key, head_dim]</c>; a key/value prefix adds keys in front.</param>
-/// <param name="Values"><c>[batch, head, key, head_dim]</c>.</param>
+/// <param name="Queries"><c>[batch, head, position, head_dim]</c>, as attention multiplies them with the keys.</param>
+/// <param name="Keys"><c>[batch, head, key, head_dim]</c>, one per query head; a key/value prefix adds keys in front.</param>
+/// <param name="Values"><c>[batch, head, key, head_dim]</c>, one per query head.</param>
 /// <param name="Pattern">Attention probabilities <c>[batch, head, position, key]</c>.</param>
 /// <param name="Output">Head outputs before the output projection (<c>hook_z</c>), <c>[batch, head, position, head_dim]</c>.</param>
 public sealed record LayerRecord(Tensor Input, Tensor Queries, Tensor Keys, Tensor Values, Tensor Pattern, Tensor Output);
@@ -40,22 +40,35 @@ public sealed class AttentionRecording(Tensor tokens, IReadOnlyList<LayerRecord>
 /// <summary>
 /// Records attention through the model's named hook points, with whatever adapter is attached: one
 /// <see cref="HookedRuns.RunWithCache"/> of the points it reads, so it sees exactly what the model computes.
+/// Queries and keys are read where attention multiplies them (<see cref="ModelFamily.Queries"/>,
+/// <see cref="ModelFamily.PrefixKeys"/>: after the rotation in a rotary family), and grouped-query keys
+/// and values are repeated for each query head that shares them, so every record has one head per query
+/// head whatever the family.
 /// </summary>
 public static class AttentionRecorder
 {
-    private static readonly Func<int, string>[] Points =
-        [HookPoints.ResidPre, HookPoints.Q, HookPoints.K, HookPoints.V, HookPoints.Pattern, HookPoints.Z];
-
     /// <summary>
     /// Runs <paramref name="model"/> on <paramref name="tokens"/> (<c>[batch, position]</c>) in evaluation
     /// mode, without gradients, and records every block. With <paramref name="positionShift"/> the
-    /// tokens sit that much further along the position embedding (a plain run lined up with a run under
+    /// tokens sit that much further along the positions (a plain run lined up with a run under
     /// a key/value prefix, <see cref="PrefixGeometry.PositionShift"/>).
     /// </summary>
     public static AttentionRecording Record(ILanguageModel model, Tensor tokens, int positionShift = 0)
     {
+        var family = model.Family;
+        Func<int, string>[] points =
+        [
+            HookPoints.ResidPre,
+            l => ModelFamily.Hook(l, family.Queries),
+            l => ModelFamily.Hook(l, family.PrefixKeys),
+            l => ModelFamily.Hook(l, family.PrefixValues),
+            HookPoints.Pattern,
+            HookPoints.Z,
+        ];
         int layers = model.Shape.Layers;
-        var names = Enumerable.Range(0, layers).SelectMany(l => Points.Select(point => point(l))).ToHashSet(StringComparer.Ordinal);
+        // Consecutive query heads share a key/value head (as the attention's grouped product has them).
+        int group = model.Shape.Heads / model.Shape.KeyValueHeads;
+        var names = Enumerable.Range(0, layers).SelectMany(l => points.Select(point => point(l))).ToHashSet(StringComparer.Ordinal);
         bool wasTraining = model.Module.training;
         model.Module.eval();
         try
@@ -67,8 +80,8 @@ public static class AttentionRecorder
                 cache = model.RunWithCache(tokens, names.Contains);
             }
             var records = Enumerable.Range(0, layers)
-                .Select(l => Points.Select(point => cache[point(l)]).ToArray())
-                .Select(t => new LayerRecord(t[0], t[1], t[2], t[3], t[4], t[5]))
+                .Select(l => points.Select(point => cache[point(l)]).ToArray())
+                .Select(t => new LayerRecord(t[0], t[1], PerQueryHead(t[2], group), PerQueryHead(t[3], group), t[4], t[5]))
                 .ToList();
             return new AttentionRecording(tokens, records);
         }
@@ -78,6 +91,19 @@ public static class AttentionRecorder
             {
                 model.Module.train();
             }
+        }
+    }
+
+    /// <summary>Key/value heads <c>[batch, kv head, key, d]</c> repeated for the <paramref name="group"/> query heads of each (the recorded tensor itself when there is one).</summary>
+    private static Tensor PerQueryHead(Tensor heads, int group)
+    {
+        if (group == 1)
+        {
+            return heads;
+        }
+        using (heads)
+        {
+            return heads.repeat_interleave(group, 1);
         }
     }
 }

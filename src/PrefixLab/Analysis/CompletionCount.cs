@@ -30,20 +30,23 @@ public static class CompletionCount
     /// <summary>
     /// The greedy <paramref name="length"/>-token continuation of <c>[t, prompt…]</c> for every token t
     /// of the vocabulary (row t), <paramref name="batch"/> rows per cached generation.
-    /// <paramref name="progress"/> receives (rows done, rows in all) after each batch.
+    /// <paramref name="progress"/> receives (rows done, rows in all) after each batch. With
+    /// <paramref name="first"/> and <paramref name="end"/>, only the tokens first ≤ t &lt; end (a part of
+    /// a long count that resumes where it stopped).
     /// </summary>
-    public static IReadOnlyList<int[]> Real(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null)
+    public static IReadOnlyList<int[]> Real(ILanguageModel model, IReadOnlyList<int> prompt, int length, int batch = 256, Action<int, int>? progress = null, int first = 0, int? end = null)
     {
-        int vocab = model.Shape.VocabSize;
+        int vocab = end ?? model.Shape.VocabSize;
         Check(model, prompt, length, batch);
-        var result = new List<int[]>(vocab);
-        for (int start = 0; start < vocab; start += batch)
+        PrefixLabException.Check(first >= 0 && first <= vocab && vocab <= model.Shape.VocabSize, $"tokens {first} to {vocab} are not within the vocabulary of {model.Shape.VocabSize}");
+        var result = new List<int[]>(vocab - first);
+        for (int start = first; start < vocab; start += batch)
         {
             int count = Math.Min(batch, vocab - start);
             using var scope = NewDisposeScope();
-            var first = arange(start, start + count, dtype: ScalarType.Int64).view(-1, 1);
+            var tokens = arange(start, start + count, dtype: ScalarType.Int64).view(-1, 1);
             // A real token's row is its embedding plus position 0's: exactly the model run on [t, prompt…].
-            result.AddRange(Generate(model, Rows(first, prompt), length));
+            result.AddRange(Generate(model, Rows(tokens, prompt), length));
             progress?.Invoke(start + count, vocab);
         }
         return result;
@@ -71,11 +74,8 @@ public static class CompletionCount
                 using var scope = NewDisposeScope();
                 int layers = group.Key;
                 var flat = chunk.SelectMany(i => tokens[i].Vectors.Cast<float>()).ToArray();
-                var vectors = tensor(flat, [chunk.Length, layers, width]).to_type(model.Module.parameters().First().dtype);
-                var hooks = Enumerable.Range(0, layers)
-                    .Select(l => model.Hooks.Add(HookPoints.ResidPre(l), (activation, context) => TuningMethod.ReplaceFirstPerRow(activation, context, vectors[.., l])))
-                    .ToList();
-                try
+                var vectors = tensor(flat, [chunk.Length, layers, width]);
+                using (Attach(model, vectors))
                 {
                     var first = zeros(chunk.Length, 1, dtype: ScalarType.Int64);
                     var generated = Generate(model, Rows(first, prompt), length);
@@ -84,15 +84,24 @@ public static class CompletionCount
                         result[chunk[r]] = generated[r];
                     }
                 }
-                finally
-                {
-                    hooks.ForEach(h => h.Dispose());
-                }
                 done += chunk.Length;
                 progress?.Invoke(done, tokens.Count);
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// Puts virtual tokens at position 0 until the result is disposed, as the adapters do it: row r of a
+    /// batch gets <paramref name="vectors"/><c>[r, l]</c> (<c>[rows, layers, width]</c>) in place of block
+    /// l's input at position 0 (a soft prompt has one layer row, the paper's prefix one per block).
+    /// </summary>
+    public static IDisposable Attach(ILanguageModel model, Tensor vectors)
+    {
+        var typed = vectors.to_type(model.Module.parameters().First().dtype);
+        var hooks = Enumerable.Range(0, (int)typed.shape[1])
+            .Select(l => (HookPoints.ResidPre(l), (HookFunction)((activation, context) => TuningMethod.ReplaceFirstPerRow(activation, context, typed[.., l]))));
+        return model.Hooks.Scope(hooks);
     }
 
     /// <summary>

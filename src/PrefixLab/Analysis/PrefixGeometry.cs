@@ -27,7 +27,7 @@ public enum PrefixForm
 /// <param name="Form">The prefix's form.</param>
 /// <param name="Size">P, the prefix positions (0 for <see cref="PrefixForm.None"/>).</param>
 /// <param name="PositionShift">
-/// How far the adapter moves the sequence along the position embedding (<see cref="Model.Gpt.PositionShift"/>):
+/// How far the adapter moves the sequence along the positions (the position embedding, or the rotary angles; <see cref="Model.ILanguageModel.PositionShift"/>):
 /// P for a key/value prefix in Hugging Face's convention, whose content sits at positions P …. The plain
 /// run takes the same shift, so that its content sits where the adapted run's does, as the padding rows a
 /// row prefix replaces put the plain run's content at P too.

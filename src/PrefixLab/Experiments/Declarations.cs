@@ -38,6 +38,8 @@ public static class Declarations
         [CapacityRunner.KindName] = new(CapacityRunner.Metrics, CapacityRunner.Settings),
         [CompletionCountRunner.KindName] = new(CompletionCountRunner.Metrics, CompletionCountRunner.Settings),
         [Gpt2SpreadRunner.KindName] = new(Gpt2SpreadRunner.Metrics, Gpt2SpreadRunner.Settings),
+        [LlamaRunner.IdentitiesKind] = new(LlamaRunner.Metrics, LlamaRunner.Settings),
+        [LlamaRunner.CompletionsKind] = new(LlamaRunner.Metrics, LlamaRunner.Settings),
     };
 
     /// <summary>Whether a runner of <paramref name="kind"/> declares its metrics and settings.</summary>

@@ -152,7 +152,8 @@ public sealed class Gpt2SpreadRunner(string modelDirectory, string dataPath) : I
         return new SeedResult(metrics, notes);
     }
 
-    private static string FilesHash(IEnumerable<string> paths)
+    /// <summary>SHA-256 over the names and bytes of <paramref name="paths"/>, in their order.</summary>
+    internal static string FilesHash(IEnumerable<string> paths)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (string path in paths)

@@ -15,6 +15,11 @@ namespace PrefixLab.Model;
 /// <param name="Ia3">IA³'s vectors in each block, in PEFT's order.</param>
 /// <param name="PrefixKeys">The hook point in each block (relative to <c>blocks.L.</c>) whose keys a key/value prefix extends: the keys as attention reads them (after rotary embeddings, for a family that has them).</param>
 /// <param name="PrefixValues">The same for the values.</param>
+/// <param name="Queries">
+/// The hook point in each block (relative to <c>blocks.L.</c>) of the queries as attention multiplies
+/// them with <paramref name="PrefixKeys"/> (after rotary embeddings, for a family that has them): what
+/// the analyses recompute attention scores from.
+/// </param>
 /// <param name="FanInFanOut">
 /// Whether Hugging Face stores the family's Linear layers as Conv1D (<c>[in, out]</c>: GPT-2), which
 /// PEFT's configs say with <c>fan_in_fan_out</c>.
@@ -27,6 +32,7 @@ public sealed record ModelFamily(
     IReadOnlyList<Ia3Target> Ia3,
     string PrefixKeys,
     string PrefixValues,
+    string Queries,
     bool FanInFanOut)
 {
     /// <summary>Module path prefix of block <paramref name="layer"/>'s modules, with the trailing dot.</summary>

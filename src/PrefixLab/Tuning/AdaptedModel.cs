@@ -8,8 +8,8 @@ namespace PrefixLab.Tuning;
 /// <summary>
 /// A model (a model file or a Hugging Face folder, <see cref="ModelLoader"/>) with an optional adapter
 /// on it, loaded the way every command loads them. An adapter file
-/// is attached to the model (its base fingerprint checked); a model file given as the adapter (full
-/// fine-tuning saves one) takes the base's place and must share its architecture.
+/// is attached to the model (its base fingerprint checked); a model file or Hugging Face model folder given
+/// as the adapter (full fine-tuning saves one) takes the base's place and must share its architecture.
 /// </summary>
 public sealed class AdaptedModel : IDisposable
 {
@@ -54,9 +54,9 @@ public sealed class AdaptedModel : IDisposable
         }
         try
         {
-            if (File.Exists(adapterPath) && FileKinds.Is(SafeTensors.ReadMetadata(adapterPath), FileKinds.Model))
+            if (IsWholeModel(adapterPath))
             {
-                var (tuned, tunedInfo) = ModelFile.Load(adapterPath, options);
+                var (tuned, tunedInfo) = ModelLoader.Load(adapterPath, options);
                 if (!tuned.Config.Equals(model.Config))
                 {
                     tuned.Dispose();
@@ -77,6 +77,15 @@ public sealed class AdaptedModel : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> holds a whole model rather than an adapter: a PrefixLab model file,
+    /// or a Hugging Face model folder (full fine-tuning of a Hugging Face model saves one), which has a
+    /// <c>config.json</c> and, unlike a PEFT folder, no <c>adapter_config.json</c>.
+    /// </summary>
+    private static bool IsWholeModel(string path) => File.Exists(path)
+        ? FileKinds.Is(SafeTensors.ReadMetadata(path), FileKinds.Model)
+        : Directory.Exists(path) && !File.Exists(Path.Combine(path, PeftFormat.ConfigFile)) && File.Exists(Path.Combine(path, HuggingFaceGpt2.ConfigFile));
 
     /// <summary>
     /// Makes every weight float64. The method folds itself into the weights first where it must

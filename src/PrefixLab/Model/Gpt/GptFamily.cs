@@ -17,6 +17,6 @@ internal static class GptFamily
             new("attn.c_attn", "c_attn", false, [new("attn.hook_q", width, config.Heads), new("attn.hook_k", width, config.Heads), new("attn.hook_v", width, config.Heads)]),
             new("mlp.c_proj", "mlp.c_proj", true, [new("mlp.hook_post", config.MlpWidth)]),
         ];
-        return new ModelFamily("gpt", "transformer.h", "transformer", ["c_fc", "c_proj"], ia3, "attn.hook_k", "attn.hook_v", FanInFanOut: true);
+        return new ModelFamily("gpt", "transformer.h", "transformer", ["c_fc", "c_proj"], ia3, "attn.hook_k", "attn.hook_v", "attn.hook_q", FanInFanOut: true);
     }
 }

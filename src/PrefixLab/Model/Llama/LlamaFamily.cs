@@ -20,6 +20,6 @@ internal static class LlamaFamily
             Output("v_proj", keyValues),
             new("mlp.down_proj", "down_proj", true, [new("mlp.hook_post", config.MlpWidth)]),
         ];
-        return new ModelFamily(config.ModelType, "model.layers", "model", ["q_proj", "v_proj"], ia3, "attn.hook_rot_k", "attn.hook_v", FanInFanOut: false);
+        return new ModelFamily(config.ModelType, "model.layers", "model", ["q_proj", "v_proj"], ia3, "attn.hook_rot_k", "attn.hook_v", "attn.hook_rot_q", FanInFanOut: false);
     }
 }
