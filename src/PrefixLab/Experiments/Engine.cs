@@ -86,15 +86,16 @@ public sealed partial class Engine
             doneEstimate += estimates[i];
             doneActual += clock.Elapsed.TotalSeconds - startedAt;
         }
-        return Decide(outcomes, command, started, clock.Elapsed.TotalSeconds);
+        return Decide(specs, outcomes, command, started, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>The reproduction of <paramref name="outcomes"/>: each claim decided over every experiment's rules.</summary>
-    private Reproduction Decide(List<ExperimentOutcome> outcomes, string command, DateTime started, double seconds)
+    private Reproduction Decide(IReadOnlyList<ExperimentSpec> specs, List<ExperimentOutcome> outcomes, string command, DateTime started, double seconds)
     {
-        // An experiment this run could not perform (its checkpoint not given) lists its rules as not decided,
-        // but leaves the claim to the experiments that ran; a claim only such experiments bear on is not decided.
-        var notRun = outcomes.Where(o => o.Status == ExperimentStatus.NotAvailable).Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        // An optional experiment this run could not perform (its checkpoint not given) lists its rules as not
+        // decided, but leaves the claim to the experiments that ran; a claim only such experiments bear on is not decided.
+        var optional = specs.Where(s => s.Optional).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        var notRun = outcomes.Where(o => o.Status == ExperimentStatus.NotAvailable && optional.Contains(o.Name)).Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         var claims = outcomes.SelectMany(o => o.Rules).GroupBy(r => r.Claim).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new ClaimVerdict(g.Key, g.Where(r => !notRun.Contains(r.Experiment)).Select(r => r.Verdict).DefaultIfEmpty(Verdict.NotDecided).Aggregate(Rules.Combine), [.. g])).ToList();
         string machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";

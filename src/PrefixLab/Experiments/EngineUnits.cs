@@ -85,7 +85,7 @@ public sealed partial class Engine
             var fresh = units.Where(u => counted.Add(u.Id)).Select(u => cache.Read<UnitRecord>("units", u.Key)).OfType<UnitRecord>().Where(r => since is { } t && r.Finished >= t).ToList();
             outcomes.Add(Collected(spec, fresh.Count > 0 ? fresh.Sum(r => r.Seconds) : null, failures));
         }
-        return Decide(outcomes, command, started, clock.Elapsed.TotalSeconds);
+        return Decide(specs, outcomes, command, started, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>

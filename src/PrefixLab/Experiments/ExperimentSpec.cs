@@ -34,6 +34,14 @@ public sealed record ExperimentSpec
     /// </summary>
     public string? Requires { get; init; }
 
+    /// <summary>
+    /// Evidence beyond what this machine can run by itself (a checkpoint the user names): when it does not
+    /// run, the claims it bears on are decided by the experiments that did. An experiment that is not
+    /// optional and does not run leaves its claims not decided (the GPT-2 appendix is C6's own evidence;
+    /// its digit analogue alone does not decide C6).
+    /// </summary>
+    public bool Optional { get; init; }
+
     /// <summary>The paper's numbers by metric name (accuracies in percent).</summary>
     public IReadOnlyDictionary<string, double> Paper { get; init; } = new Dictionary<string, double>();
 

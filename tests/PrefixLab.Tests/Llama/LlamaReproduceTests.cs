@@ -58,11 +58,11 @@ public class LlamaReproduceTests(ITestOutputHelper output)
         string work = TestModels.TempDirectory();
         // The count in small batches and chunks, so that a kill falls between two of them.
         string specs = Directory.CreateDirectory(Path.Combine(work, "specs")).FullName;
-        var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(SpecTests.SpecsDirectory(), "11-llama-completions.json")))!.AsObject();
+        var spec = JsonNode.Parse(File.ReadAllText(Path.Combine(SpecTests.SpecsDirectory(), "12-llama-completions.json")))!.AsObject();
         spec["setup"]!["batch"] = 16;
         spec["setup"]!["chunk"] = 4;
         spec["setup"]!["steps"] = 10;
-        File.WriteAllText(Path.Combine(specs, "11-llama-completions.json"), spec.ToJsonString());
+        File.WriteAllText(Path.Combine(specs, "12-llama-completions.json"), spec.ToJsonString());
         string[] Args(string name) => ["reproduce", "--profile", "smoke", "--specs", specs, "--cache", Path.Combine(work, name), "--out", Path.Combine(work, name + "-report"), "--llama", dir, "--llama-virtual-tokens", "120", "--llama-length", "4"];
 
         using (var process = CliTests.Start(Args("killed")))
@@ -128,6 +128,30 @@ public class LlamaReproduceTests(ITestOutputHelper output)
         var ran = c1.Rules.Where(r => r.Experiment == "constructions").Select(r => r.Verdict).Aggregate(Rules.Combine);
         Assert.Equal(Verdict.Holds, ran);
         Assert.Equal(ran, c1.Verdict);
+    }
+
+    [Fact]
+    public void A_required_experiment_that_did_not_run_leaves_its_claim_not_decided()
+    {
+        // prefix-spread (the GPT-2 appendix) is C6's own evidence and not optional: without --gpt2, C6 is
+        // not decided even though the notebook-03 analogue's rule could decide it alone.
+        var all = SpecLoader.LoadDirectory(SpecTests.SpecsDirectory());
+        Assert.False(all.Single(s => s.Name == "prefix-spread").Optional);
+        Assert.True(all.Single(s => s.Name == "llama-completions").Optional);
+        Assert.True(all.Single(s => s.Name == "llama-identities").Optional);
+        // A copy of the constructions spec whose rules (which hold in the smoke profile) bear on C6 instead
+        // of C1: beside it, the not-run prefix-spread must still leave C6 not decided.
+        string dir = TestModels.TempDirectory();
+        var constructions = JsonNode.Parse(File.ReadAllText(Path.Combine(SpecTests.SpecsDirectory(), "06-constructions.json")))!.AsObject();
+        File.WriteAllText(Path.Combine(dir, "06-constructions.json"), constructions.ToJsonString().Replace("\"C1\"", "\"C6\"", StringComparison.Ordinal));
+        File.Copy(Path.Combine(SpecTests.SpecsDirectory(), "09-prefix-spread.json"), Path.Combine(dir, "09-prefix-spread.json"));
+        var specs = SpecLoader.LoadDirectory(dir);
+        var engine = new Engine(Engine.BuiltInRunners, new ResultCache(TestModels.TempDirectory()), Profiles.Get("smoke"), 1);
+        var run = engine.Run(specs, "test");
+        Assert.Equal(ExperimentStatus.NotAvailable, run.Experiments.Single(o => o.Name == "prefix-spread").Status);
+        var c6 = run.Claims.Single(c => c.Claim == "C6");
+        Assert.Equal(Verdict.Holds, c6.Rules.Where(r => r.Experiment == "constructions").Select(r => r.Verdict).Aggregate(Rules.Combine));
+        Assert.Equal(Verdict.NotDecided, c6.Verdict);
     }
 
     /// <summary>The virtual tokens a partial-result file under <paramref name="runs"/> holds (0 when there is none).</summary>
